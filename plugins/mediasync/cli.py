@@ -1,0 +1,124 @@
+"""The `mediasync` command line. Entry point only: parse, call a service, print; no business logic.
+
+Every failure mediasync expects (bad setting, database down, Cloudinary error) becomes one line on
+stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from mediasync.errors import MediasyncError
+
+app = typer.Typer(help="Keep media_files, Cloudinary and the media library in sync.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+queue_app = typer.Typer(help="The Cloudinary cleanup queue.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(queue_app, name="queue")
+
+
+@contextmanager
+def _cli_errors() -> Iterator[None]:
+    """Turn expected failures into one line on stderr and exit code 1."""
+    try:
+        yield
+    except MediasyncError as exc:
+        typer.echo(f"mediasync: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _emit(result: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
+    typer.echo(json.dumps(result, default=str, sort_keys=True) if as_json else render(result))
+
+
+def _key_values(result: dict[str, Any]) -> str:
+    width = max((len(k) for k in result), default=0)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in result.items())
+
+
+def _database():
+    from mediasync.hooks.postgres import Database
+
+    return Database.from_environment()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations from sql/ in order (idempotent; safe to run concurrently)."""
+    from mediasync.repository.migrations import upgrade
+
+    with _cli_errors():
+        applied = upgrade(_database())
+        if applied:
+            for version in applied:
+                typer.echo(f"applied {version}")
+        typer.echo(f"database is up to date ({len(applied)} migration(s) applied)")
+
+
+@queue_app.command("stats")
+def queue_stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Counts per status, oldest pending age, recent errors."""
+    from mediasync.services.cleanup_queue import CleanupQueue
+
+    with _cli_errors():
+        stats = CleanupQueue(_database()).stats().as_dict()
+        _emit(stats, as_json, _render_stats)
+
+
+def _render_stats(stats: dict[str, Any]) -> str:
+    lines = [_key_values({k: v for k, v in stats.items() if k != "recent_errors"})]
+    for err in stats.get("recent_errors", []):
+        lines.append(f"  failed {err['public_id']} ({err['attempts']} attempts): {err['last_error']}")
+    return "\n".join(lines)
+
+
+@app.command("retention")
+def retention(
+    days: Optional[int] = typer.Option(None, "--days", min=1, help="Keep completed entries this many days "
+                                       "(default MEDIASYNC_RETENTION_DAYS or 30)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Purge completed cleanup-queue entries older than N days, in batches."""
+    from mediasync.config import Settings
+    from mediasync.services.retention import Retention
+
+    with _cli_errors():
+        keep = days if days is not None else Settings.from_env().retention_days
+        result = Retention(_database()).purge(keep).as_dict()
+        _emit(result, as_json, _key_values)
+
+
+@app.command("emulator")
+def emulator(
+    host: str = typer.Option("127.0.0.1", "--host", envvar="MEDIASYNC_EMULATOR_HOST"),
+    port: int = typer.Option(9444, "--port", envvar="MEDIASYNC_EMULATOR_PORT"),
+    data_dir: Path = typer.Option(Path(".mediasync/emulator"), "--data-dir", envvar="MEDIASYNC_EMULATOR_DATA_DIR"),
+    latency_ms: int = typer.Option(0, "--latency-ms", min=0, help="Added to every response."),
+    fail_rate: float = typer.Option(0.0, "--fail-rate", min=0.0, max=1.0, help="Share of requests answered 500."),
+    rate_limit: int = typer.Option(0, "--rate-limit", min=0, help="Admin API calls per hour (0: unlimited)."),
+) -> None:
+    """Run the local Cloudinary-compatible server."""
+    from mediasync.emulator.server import serve
+
+    with _cli_errors():
+        serve(host=host, port=port, data_dir=data_dir, latency_ms=latency_ms, fail_rate=fail_rate,
+              rate_limit=rate_limit)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

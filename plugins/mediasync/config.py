@@ -1,0 +1,81 @@
+"""Settings read from the environment, validated once, failing fast with the setting's name.
+
+Connections (database, Cloudinary) are resolved by the hooks, where Airflow connections take
+precedence over these env vars; everything else lives here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from mediasync.errors import ConfigError
+
+T = TypeVar("T")
+
+DATABASE_URL_VARS = ("MEDIASYNC_DATABASE_URL", "SUPABASE_DB_URL")
+SUPABASE_URL_VARS = ("SUPABASE_URL", "NEXT_PUBLIC_SUPABASE_URL")
+
+
+def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], check: Callable[[T], bool], rule: str) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = parse(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is malformed: expected {rule}") from None
+    if not check(value):
+        raise ConfigError(f"{name}={raw!r} is out of range: expected {rule}")
+    return value
+
+
+def first_env(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    """The first non-empty value among `names`."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    upload_preset: str = "tap2go-uploads"
+    upload_folder: str = "main-uploads"
+    cleanup_batch_size: int = 100
+    max_attempts: int = 3
+    retention_days: int = 30
+    reconcile_grace_minutes: int = 60
+    reconcile_max_delete_fraction: float = 0.05
+    max_upload_bytes: int = 100 * 1024 * 1024
+    supabase_url: str | None = None
+    supabase_service_role_key: str | None = None
+    supabase_report_bucket: str = "mediasync-reports"
+    report_dir: str = ".mediasync/reports"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        positive = "a positive integer"
+        return cls(
+            upload_preset=env.get("MEDIASYNC_UPLOAD_PRESET", "").strip() or cls.upload_preset,
+            upload_folder=env.get("MEDIASYNC_UPLOAD_FOLDER", "").strip() or cls.upload_folder,
+            cleanup_batch_size=_read(env, "MEDIASYNC_CLEANUP_BATCH_SIZE", cls.cleanup_batch_size, int,
+                                     lambda v: 1 <= v <= 100, "an integer from 1 to 100"),
+            max_attempts=_read(env, "MEDIASYNC_MAX_ATTEMPTS", cls.max_attempts, int, lambda v: v >= 1, positive),
+            retention_days=_read(env, "MEDIASYNC_RETENTION_DAYS", cls.retention_days, int, lambda v: v >= 1, positive),
+            reconcile_grace_minutes=_read(env, "MEDIASYNC_RECONCILE_GRACE_MINUTES", cls.reconcile_grace_minutes,
+                                          int, lambda v: v >= 0, "a non-negative integer"),
+            reconcile_max_delete_fraction=_read(env, "MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION",
+                                                cls.reconcile_max_delete_fraction, float,
+                                                lambda v: 0 <= v <= 1, "a number from 0 to 1"),
+            max_upload_bytes=_read(env, "MEDIASYNC_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int,
+                                   lambda v: v >= 1, positive),
+            supabase_url=first_env(env, SUPABASE_URL_VARS),
+            supabase_service_role_key=env.get("SUPABASE_SERVICE_ROLE_KEY", "").strip() or None,
+            supabase_report_bucket=env.get("MEDIASYNC_REPORT_BUCKET", "").strip() or cls.supabase_report_bucket,
+            report_dir=env.get("MEDIASYNC_REPORT_DIR", "").strip() or cls.report_dir,
+        )

@@ -1,0 +1,64 @@
+"""The project's exceptions. Driver and SDK errors are mapped to these at the edges,
+so services and entry points never import psycopg or cloudinary to handle a failure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class MediasyncError(Exception):
+    """Base of every error mediasync raises on purpose; its message is meant for people."""
+
+
+class ConfigError(MediasyncError):
+    """A setting is missing or malformed; the message names the setting."""
+
+
+class DatabaseUnavailable(MediasyncError):
+    """PostgreSQL could not be reached or refused the connection."""
+
+
+class MigrationError(MediasyncError):
+    """A migration failed or an applied migration no longer matches its file."""
+
+
+class NotFound(MediasyncError):
+    """The requested record does not exist."""
+
+
+class InvalidInput(MediasyncError):
+    """Input was rejected; `status_code` is the HTTP code an API should answer with."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+# --- Asset store (Cloudinary) -------------------------------------------------------------
+
+
+class StoreError(MediasyncError):
+    """A call to the asset store (Cloudinary) failed."""
+
+
+class StoreTransientError(StoreError):
+    """A failure worth retrying soon: network error, timeout, HTTP 5xx."""
+
+
+class StorePermanentError(StoreError):
+    """A failure that retrying will not fix: bad request, not allowed."""
+
+
+class StoreAuthError(StorePermanentError):
+    """Credentials were rejected (HTTP 401/403, bad signature)."""
+
+
+class StoreRateLimited(StoreError):
+    """The store refused the call for exceeding its rate limit (HTTP 420/429).
+
+    `reset_at` is when the limit resets, as the response announced it (None when unknown).
+    """
+
+    def __init__(self, message: str, reset_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at

@@ -1,0 +1,135 @@
+"""PostgreSQL connections for mediasync (psycopg 3).
+
+Resolution order for the DSN: an explicit URL, then the Airflow connection `mediasync_db` when one
+is defined, then `MEDIASYNC_DATABASE_URL` / `SUPABASE_DB_URL`. Every connection is opened with
+`prepare_threshold=None` so Supabase's transaction pooler (port 6543) works for plain queries;
+LISTEN, COPY and advisory locks need a direct or session-pooler DSN.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mediasync.config import DATABASE_URL_VARS, first_env
+from mediasync.errors import ConfigError, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONN_ID = "mediasync_db"
+CONNECT_TIMEOUT_S = 10
+
+
+def _airflow_connection_uri(conn_id: str) -> str | None:
+    """The Airflow connection's URI as a libpq DSN, or None when Airflow has no such connection."""
+    if os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}") is None and "airflow" not in sys.modules:
+        return None  # outside Airflow and not configured through its env var: don't import Airflow
+    try:
+        from airflow.sdk import BaseHook  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - Airflow < 3 layout
+        try:
+            from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+        except ImportError:
+            return None
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - "not defined" is reported differently across Airflow versions
+        return None
+    return _dsn_from_connection(conn)
+
+
+def _dsn_from_connection(conn) -> str:
+    user = quote(conn.login or "", safe="")
+    password = quote(conn.password or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = conn.host or ""
+    port = f":{conn.port}" if conn.port else ""
+    database = conn.schema or "postgres"
+    extra = conn.extra_dejson or {}
+    query = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in extra.items() if k in _LIBPQ_KEYS)
+    if host.startswith("/"):  # Unix socket directory
+        return f"postgresql://{auth}/{database}?host={quote(host, safe='/')}" + (f"&{query}" if query else "")
+    return f"postgresql://{auth}{host}{port}/{database}" + (f"?{query}" if query else "")
+
+
+_LIBPQ_KEYS = {"sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "options", "connect_timeout",
+               "target_session_attrs"}
+
+
+def resolve_database_url(url: str | None = None, conn_id: str = DEFAULT_CONN_ID) -> str:
+    """The DSN to use, failing with one line naming the settings when there is none."""
+    resolved = url or _airflow_connection_uri(conn_id) or first_env(os.environ, DATABASE_URL_VARS)
+    if not resolved:
+        raise ConfigError(
+            f"no database configured: set MEDIASYNC_DATABASE_URL (or SUPABASE_DB_URL, "
+            f"or the Airflow connection '{conn_id}')"
+        )
+    return resolved
+
+
+def _redact(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "<unparseable DSN>"
+    host = info.get("host", "localhost")
+    return f"{info.get('user', '')}@{host}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+@dataclass(frozen=True)
+class Database:
+    """A DSN plus the session settings mediasync needs; hands out psycopg connections."""
+
+    url: str
+    max_attempts: int | None = None
+    application_name: str = "mediasync"
+
+    @classmethod
+    def from_environment(cls, url: str | None = None, conn_id: str = DEFAULT_CONN_ID) -> Database:
+        from mediasync.config import Settings
+
+        return cls(resolve_database_url(url, conn_id), max_attempts=Settings.from_env().max_attempts)
+
+    def _connect_kwargs(self) -> dict:
+        options = []
+        if self.max_attempts is not None:
+            options.append(f"-c mediasync.max_attempts={int(self.max_attempts)}")
+        kwargs: dict = {"prepare_threshold": None, "row_factory": dict_row,
+                        "application_name": self.application_name}
+        if "connect_timeout" not in self.url:
+            kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+        if options:
+            kwargs["options"] = " ".join(options)
+        return kwargs
+
+    def connect(self, autocommit: bool = False) -> psycopg.Connection:
+        """A new connection; the caller closes it. Connection failures become `DatabaseUnavailable`."""
+        try:
+            return psycopg.connect(self.url, autocommit=autocommit, **self._connect_kwargs())
+        except psycopg.ProgrammingError as exc:  # malformed DSN
+            raise ConfigError(f"database URL is malformed: {exc}".strip()) from None
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {_redact(self.url)}: {reason}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """One transaction on a fresh connection: committed on success, rolled back on error."""
+        with self.connect() as conn:
+            with conn.transaction():
+                yield conn
+
+    @contextmanager
+    def session(self) -> Iterator[psycopg.Connection]:
+        """An autocommit connection, for work that manages its own transactions."""
+        with self.connect(autocommit=True) as conn:
+            yield conn

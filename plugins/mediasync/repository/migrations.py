@@ -1,0 +1,114 @@
+"""Apply sql/NNN_*.sql in order, once each, recorded in mediasync.schema_migrations.
+
+Safe to run concurrently: a session advisory lock serialises upgraders, so the second one waits,
+then finds nothing pending. Each migration runs in its own transaction with its bookkeeping row,
+so a failure leaves the database at the previous version, never half-migrated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from mediasync.errors import MigrationError
+from mediasync.hooks.postgres import Database
+from mediasync.sql import sql_dir
+
+log = logging.getLogger(__name__)
+
+MIGRATION_LOCK_KEY = 7_261_520_001  # arbitrary, constant: "mediasync migrations"
+_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+_BOOTSTRAP = """
+CREATE SCHEMA IF NOT EXISTS mediasync;
+CREATE TABLE IF NOT EXISTS mediasync.schema_migrations (
+    version    text PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text()
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def discover(directory: Path | None = None) -> list[Migration]:
+    """The migrations in sql/, ordered by version; duplicate versions are an error."""
+    directory = directory or sql_dir()
+    found: dict[str, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE.match(path.name)
+        if not match:
+            continue
+        version, name = match.groups()
+        if version in found:
+            raise MigrationError(f"two migrations share version {version}: {found[version].path.name}, {path.name}")
+        found[version] = Migration(version, name, path)
+    return [found[v] for v in sorted(found)]
+
+
+def applied_versions(conn: psycopg.Connection) -> dict[str, str]:
+    """version -> checksum of every applied migration (empty before the first upgrade)."""
+    exists = conn.execute("SELECT to_regclass('mediasync.schema_migrations') AS t").fetchone()
+    if not exists or exists["t"] is None:
+        return {}
+    return {r["version"]: r["checksum"] for r in conn.execute("SELECT version, checksum FROM mediasync.schema_migrations")}
+
+
+def pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
+    """Migrations not yet applied; an applied one whose file changed is an error."""
+    done = applied_versions(conn)
+    for m in migrations:
+        if m.version in done and done[m.version] != m.checksum:
+            raise MigrationError(
+                f"migration {m.version}_{m.name}.sql changed after it was applied; add a new migration instead"
+            )
+    return [m for m in migrations if m.version not in done]
+
+
+def upgrade(db: Database, directory: Path | None = None) -> list[str]:
+    """Apply pending migrations; returns the applied `NNN_name`s (empty when up to date)."""
+    migrations = discover(directory)
+    applied: list[str] = []
+    with db.session() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            conn.execute(_BOOTSTRAP)
+            for migration in pending(conn, migrations):
+                _apply(conn, migration)
+                applied.append(f"{migration.version}_{migration.name}")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    return applied
+
+
+def _apply(conn: psycopg.Connection, migration: Migration) -> None:
+    log.info("applying migration %s_%s", migration.version, migration.name)
+    try:
+        with conn.transaction():
+            conn.execute(migration.sql)
+            conn.execute(
+                "INSERT INTO mediasync.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (migration.version, migration.name, migration.checksum),
+            )
+    except psycopg.Error as exc:
+        detail = (exc.diag.message_primary or str(exc)).strip()
+        raise MigrationError(f"migration {migration.version}_{migration.name}.sql failed: {detail}") from None

@@ -1,0 +1,56 @@
+"""Retention: purge completed cleanup-queue entries older than N days, in bounded batches.
+
+Each batch is its own short transaction, so a purge of millions of rows never holds locks for
+long or bloats one transaction; `failed` entries are kept for people to look at.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+
+from mediasync.errors import InvalidInput
+from mediasync.hooks.postgres import Database
+from mediasync.repository.queue import QueueRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    retention_days: int
+    cutoff: datetime
+    deleted: int
+    batches: int
+    duration_seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Retention:
+    def __init__(self, db: Database, batch_size: int = 5000, repository: QueueRepository | None = None) -> None:
+        self.db = db
+        self.batch_size = batch_size
+        self.repo = repository or QueueRepository()
+
+    def purge(self, days: int = 30) -> PurgeResult:
+        """Delete completed entries whose completion is older than `days` days."""
+        if days < 1:
+            raise InvalidInput(f"retention days must be at least 1, got {days}")
+        started = time.monotonic()
+        cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+        deleted = batches = 0
+        while True:
+            with self.db.transaction() as conn:
+                count = self.repo.purge_completed(conn, cutoff, self.batch_size)
+            deleted += count
+            batches += 1
+            if count < self.batch_size:
+                break
+        result = PurgeResult(days, cutoff, deleted, batches, round(time.monotonic() - started, 3))
+        log.info("retention: deleted %d completed entries older than %d days (cutoff %s) in %d batches",
+                 deleted, days, cutoff.isoformat(), batches)
+        return result

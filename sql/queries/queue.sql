@@ -1,0 +1,145 @@
+-- Named queries of the cleanup queue (public.cloudinary_cleanup_queue). See docs/queue.md for the states.
+
+-- name: enqueue
+-- Queue one asset; a no-op (returning the open entry) when one is already pending/processing.
+WITH inserted AS (
+    INSERT INTO public.cloudinary_cleanup_queue (public_id, resource_type, type, media_file_id, reason, max_attempts)
+    VALUES (%(public_id)s, %(resource_type)s, %(type)s, %(media_file_id)s, %(reason)s, %(max_attempts)s)
+    ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing') DO NOTHING
+    RETURNING id
+)
+SELECT id FROM inserted
+UNION ALL
+SELECT id FROM public.cloudinary_cleanup_queue
+ WHERE public_id = %(public_id)s AND resource_type = %(resource_type)s AND type = %(type)s
+   AND status IN ('pending', 'processing')
+LIMIT 1;
+
+-- name: open_entry_for_asset
+SELECT id, status FROM public.cloudinary_cleanup_queue
+ WHERE public_id = %(public_id)s AND resource_type = %(resource_type)s AND type = %(type)s
+   AND status IN ('pending', 'processing');
+
+-- name: claim
+-- Take up to %(limit)s due entries; SKIP LOCKED lets any number of processors run at once.
+-- `in_use` flags an asset that an active media_files row points at again: it must not be deleted.
+WITH picked AS (
+    SELECT id FROM public.cloudinary_cleanup_queue
+     WHERE status = 'pending' AND available_at <= now()
+       AND (%(ids)s::bigint[] IS NULL OR id = ANY (%(ids)s::bigint[]))
+     ORDER BY available_at, id
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE public.cloudinary_cleanup_queue q
+   SET status = 'processing',
+       attempts = q.attempts + 1,
+       locked_until = now() + make_interval(secs => %(lease_seconds)s),
+       updated_at = now()
+  FROM picked
+ WHERE q.id = picked.id
+RETURNING q.id, q.public_id, q.resource_type, q.type, q.media_file_id, q.reason, q.attempts, q.max_attempts,
+          EXISTS (SELECT 1 FROM public.media_files m
+                   WHERE m.public_id = q.public_id AND m.resource_type = q.resource_type
+                     AND m.type = q.type AND m.status = 'active') AS in_use;
+
+-- name: complete
+-- Mark claimed entries done. Matching on the attempt number means a processor whose lease was
+-- rescued (and re-claimed by another) cannot overwrite the newer claim.
+UPDATE public.cloudinary_cleanup_queue q
+   SET status = 'completed', completed_at = now(), locked_until = NULL, updated_at = now(),
+       last_error = NULL,
+       errors = CASE WHEN u.note IS NULL THEN q.errors
+                     ELSE q.errors || jsonb_build_array(jsonb_build_object(
+                          'attempt', q.attempts, 'at', now(), 'note', u.note)) END
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(notes)s::text[]) AS u(id, attempt, note)
+ WHERE q.id = u.id AND q.attempts = u.attempt AND q.status = 'processing';
+
+-- name: fail
+-- Record one failed attempt per entry: back to pending after its backoff, or failed when out of attempts.
+UPDATE public.cloudinary_cleanup_queue q
+   SET status = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'pending' END,
+       available_at = CASE WHEN q.attempts >= q.max_attempts THEN q.available_at
+                           ELSE now() + make_interval(secs => u.delay_seconds) END,
+       locked_until = NULL, updated_at = now(),
+       last_error = u.error,
+       errors = q.errors || jsonb_build_array(jsonb_build_object(
+                'attempt', q.attempts, 'at', now(), 'error', u.error, 'kind', u.kind))
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(errors)s::text[], %(kinds)s::text[],
+              %(delays)s::float8[]) AS u(id, attempt, error, kind, delay_seconds)
+ WHERE q.id = u.id AND q.attempts = u.attempt AND q.status = 'processing'
+RETURNING q.id, q.status;
+
+-- name: defer_rate_limited
+-- The store refused for rate limiting: give the attempt back and wait until the limit resets.
+UPDATE public.cloudinary_cleanup_queue q
+   SET status = 'pending', attempts = q.attempts - 1, locked_until = NULL, updated_at = now(),
+       available_at = greatest(now(), %(available_at)s::timestamptz),
+       last_error = %(error)s::text,
+       errors = q.errors || jsonb_build_array(jsonb_build_object(
+                'attempt', q.attempts, 'at', now(), 'error', %(error)s::text, 'kind', 'rate_limited'))
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS u(id, attempt)
+ WHERE q.id = u.id AND q.attempts = u.attempt AND q.status = 'processing';
+
+-- name: rescue_expired
+-- Entries whose processor died (lease expired) go back to pending, or to failed when out of attempts.
+WITH expired AS (
+    SELECT id FROM public.cloudinary_cleanup_queue
+     WHERE status = 'processing' AND locked_until < now()
+     ORDER BY locked_until
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE public.cloudinary_cleanup_queue q
+   SET status = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'pending' END,
+       available_at = now(), locked_until = NULL, updated_at = now(),
+       last_error = 'rescued after lease expiry (processor stopped before recording an outcome)',
+       errors = q.errors || jsonb_build_array(jsonb_build_object(
+                'attempt', q.attempts, 'at', now(), 'kind', 'lease_expired',
+                'error', 'rescued after lease expiry (processor stopped before recording an outcome)'))
+  FROM expired
+ WHERE q.id = expired.id
+RETURNING q.id, q.status;
+
+-- name: retry_failed
+-- Failed entries get a fresh attempt budget; their error history is kept. An entry whose asset
+-- already has a newer open entry stays failed (the newer one does the work).
+UPDATE public.cloudinary_cleanup_queue q
+   SET status = 'pending', attempts = 0, available_at = now(), updated_at = now()
+ WHERE q.status = 'failed'
+   AND (%(ids)s::bigint[] IS NULL OR q.id = ANY (%(ids)s::bigint[]))
+   AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue o
+                    WHERE o.public_id = q.public_id AND o.resource_type = q.resource_type
+                      AND o.type = q.type AND o.status IN ('pending', 'processing'))
+RETURNING q.id;
+
+-- name: counts_by_status
+SELECT s.status, coalesce(c.n, 0) AS n
+  FROM unnest(ARRAY['pending', 'processing', 'completed', 'failed']) AS s(status)
+  LEFT JOIN (SELECT status, count(*) AS n FROM public.cloudinary_cleanup_queue GROUP BY status) c
+         ON c.status = s.status;
+
+-- name: pending_summary
+SELECT count(*) FILTER (WHERE available_at <= now())                          AS due,
+       extract(epoch FROM now() - min(created_at))::float8                     AS oldest_pending_age_seconds,
+       min(available_at) FILTER (WHERE available_at > now())                   AS next_retry_at
+  FROM public.cloudinary_cleanup_queue WHERE status = 'pending';
+
+-- name: expired_leases
+SELECT count(*) AS n FROM public.cloudinary_cleanup_queue WHERE status = 'processing' AND locked_until < now();
+
+-- name: recent_failures
+SELECT id, public_id, resource_type, type, reason, attempts, last_error, updated_at
+  FROM public.cloudinary_cleanup_queue WHERE status = 'failed'
+ ORDER BY updated_at DESC LIMIT %(limit)s;
+
+-- name: purge_completed
+-- One bounded batch of retention; the caller loops until a short batch.
+DELETE FROM public.cloudinary_cleanup_queue
+ WHERE id IN (SELECT id FROM public.cloudinary_cleanup_queue
+               WHERE status = 'completed' AND completed_at < %(cutoff)s
+               ORDER BY completed_at, id
+               LIMIT %(limit)s);
+
+-- name: get
+SELECT * FROM public.cloudinary_cleanup_queue WHERE id = %(id)s;
