@@ -50,6 +50,12 @@ def _database():
     return Database.from_environment()
 
 
+def _services():
+    from mediasync.services.runtime import build_services
+
+    return build_services()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations from sql/ in order (idempotent; safe to run concurrently)."""
@@ -78,6 +84,63 @@ def _render_stats(stats: dict[str, Any]) -> str:
     for err in stats.get("recent_errors", []):
         lines.append(f"  failed {err['public_id']} ({err['attempts']} attempts): {err['last_error']}")
     return "\n".join(lines)
+
+
+@queue_app.command("process")
+def queue_process(
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=100,
+                                             help="Entries per claim (default MEDIASYNC_CLEANUP_BATCH_SIZE or 100)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Give failed entries a fresh attempt budget."),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", min=1, help="Stop after this many seconds."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Process the cleanup queue now: delete queued assets from Cloudinary in batches."""
+    with _cli_errors():
+        result = _services().processor.process(batch_size=batch_size, retry_failed=retry_failed,
+                                               time_budget=time_budget).as_dict()
+        _emit(result, as_json, _key_values)
+
+
+@app.command("reconcile")
+def reconcile(
+    apply: bool = typer.Option(False, "--apply", help="Repair drift (default: dry run, report only)."),
+    force: bool = typer.Option(False, "--force", help="Allow deletions above the safety cap."),
+    folder: Optional[str] = typer.Option(None, "--folder", help="Only assets under this folder."),
+    max_delete_fraction: Optional[float] = typer.Option(None, "--max-delete-fraction", min=0.0, max=1.0),
+    grace_minutes: Optional[int] = typer.Option(None, "--grace-minutes", min=0,
+                                                help="Orphans younger than this are left alone."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Diff the full Cloudinary listing against media_files; repair with --apply."""
+    with _cli_errors():
+        result = _services().reconciler.run(apply=apply, force=force, folder=folder,
+                                            max_delete_fraction=max_delete_fraction,
+                                            grace_minutes=grace_minutes).as_dict()
+        _emit(result, as_json, _render_reconcile)
+        if result["status"] in ("failed", "incomplete", "aborted"):
+            raise typer.Exit(3)
+
+
+def _render_reconcile(result: dict[str, Any]) -> str:
+    head = {k: result[k] for k in ("run_id", "mode", "status", "message", "assets_listed", "report_csv",
+                                    "report_html", "report_url") if result.get(k) is not None}
+    return _key_values(head) + "\n" + _key_values({f"  {k}": v for k, v in sorted(result["counts"].items())})
+
+
+@app.command("verify")
+def verify() -> None:
+    """End-to-end check of every sync feature against the configured database and Cloudinary."""
+    from mediasync.services.verify import SyncVerifier
+
+    with _cli_errors():
+        results = SyncVerifier(_services()).run()
+    width = max(len(r.name) for r in results)
+    for r in results:
+        typer.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.name.ljust(width)}  {r.seconds:6.2f}s  {r.detail}")
+    failed = sum(not r.ok for r in results)
+    typer.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("retention")

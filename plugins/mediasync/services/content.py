@@ -1,0 +1,86 @@
+"""Upload validation: what a file really is (by its first bytes, not its name) and a safe name."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from mediasync.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class ContentKind:
+    mime: str
+    resource_type: str  # Cloudinary's: image | video | raw
+    extension: str
+
+
+def sniff(head: bytes) -> ContentKind | None:
+    """Identify the file from its magic bytes; None when it is not a supported media type."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ContentKind("image/png", "image", "png")
+    if head.startswith(b"\xff\xd8\xff"):
+        return ContentKind("image/jpeg", "image", "jpg")
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return ContentKind("image/gif", "image", "gif")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ContentKind("image/webp", "image", "webp")
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return ContentKind("image/avif", "image", "avif")
+        if brand in (b"heic", b"heix", b"mif1"):
+            return ContentKind("image/heic", "image", "heic")
+        if brand == b"qt  ":
+            return ContentKind("video/quicktime", "video", "mov")
+        return ContentKind("video/mp4", "video", "mp4")
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return ContentKind("video/webm", "video", "webm")
+    if head.startswith(b"%PDF-"):
+        return ContentKind("application/pdf", "image", "pdf")  # Cloudinary treats PDFs as images
+    return None
+
+
+def require_media(head: bytes, size: int, max_bytes: int) -> ContentKind:
+    """The file's kind, or an InvalidInput with the HTTP code an API should answer."""
+    if size == 0:
+        raise InvalidInput("the file is empty", status_code=400)
+    if size > max_bytes:
+        raise InvalidInput(f"the file is {size} bytes; the limit is {max_bytes} bytes", status_code=413)
+    kind = sniff(head)
+    if kind is None:
+        raise InvalidInput("file type not allowed: only images (PNG, JPEG, GIF, WebP, AVIF, HEIC, PDF) and "
+                           "videos (MP4, MOV, WebM) are accepted", status_code=415)
+    return kind
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str | None, extension: str) -> str:
+    """A name safe for Cloudinary and the file system: no path, no control or special characters,
+    at most 100 characters, the extension the content really has."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
+    stem = _UNSAFE.sub("-", stem).strip(".-_")[:90] or "upload"
+    return f"{stem}.{extension}"
+
+
+_FOLDER = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+
+
+def safe_folder(folder: str) -> str:
+    folder = folder.strip().strip("/")
+    if not _FOLDER.match(folder) or len(folder) > 200:
+        raise InvalidInput(f"folder {folder!r} is not allowed: use letters, digits, '-', '_' and '/'", 422)
+    return folder
+
+
+def clean_tags(tags: list[str] | tuple[str, ...]) -> list[str]:
+    cleaned = sorted({t.strip() for t in tags if t and t.strip()})
+    for tag in cleaned:
+        if len(tag) > 100 or any(c in tag for c in ",\x00"):
+            raise InvalidInput(f"tag {tag[:40]!r} is not allowed (at most 100 characters, no commas)", 422)
+    return cleaned

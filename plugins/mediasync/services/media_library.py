@@ -1,0 +1,236 @@
+"""The media library: upload to Cloudinary then save metadata; soft and hard delete.
+
+Ordering is chosen so nothing is silently lost: the asset is uploaded first and destroyed again
+if the row cannot be saved (queued, or left for reconciliation, if even that fails); deletes
+change the row first — the trigger queues the asset in the same transaction — and then process
+that queue entry at once, so the caller learns whether the asset is already gone or queued.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Literal
+from uuid import UUID
+
+import psycopg
+
+from mediasync.config import Settings
+from mediasync.errors import DatabaseUnavailable, InvalidInput, MediasyncError, NotFound, StoreError
+from mediasync.hooks.postgres import Database
+from mediasync.repository.media import MediaRepository
+from mediasync.repository.queue import QueueRepository
+from mediasync.services.cleanup_queue import CleanupQueue
+from mediasync.services.content import clean_tags, require_media, safe_filename, safe_folder
+from mediasync.store import AssetStore, UploadedAsset
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("active", "deleted")
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    id: UUID
+    public_id: str
+    resource_type: str
+    type: str
+    format: str | None
+    bytes: int | None
+    width: int | None
+    height: int | None
+    version: int | None
+    etag: str | None
+    secure_url: str | None
+    original_filename: str | None
+    folder: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    tags: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: dict) -> MediaRecord:
+        return cls(**{k: row.get(k) for k in cls.__dataclass_fields__ if k != "tags"}, tags=list(row.get("tags") or []))
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["id"] = str(self.id)
+        for key in ("created_at", "updated_at", "deleted_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass(frozen=True)
+class MediaPage:
+    items: list[MediaRecord]
+    next_cursor: str | None
+
+    def as_dict(self) -> dict:
+        return {"items": [i.as_dict() for i in self.items], "next_cursor": self.next_cursor}
+
+
+CloudinaryState = Literal["deleted", "not_found", "queued"]
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    id: str
+    public_id: str
+    mode: Literal["soft", "hard"]
+    cloudinary: CloudinaryState
+    queue_id: int | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class MediaLibraryService:
+    def __init__(self, db: Database, store: AssetStore, settings: Settings | None = None, *,
+                 queue: CleanupQueue | None = None, repository: MediaRepository | None = None) -> None:
+        self.db = db
+        self.store = store
+        self.settings = settings or Settings()
+        self.queue = queue or CleanupQueue(db, store)
+        self.repo = repository or MediaRepository()
+        self.queue_repo = QueueRepository()
+
+    # --- upload --------------------------------------------------------------------------
+
+    def upload(self, file: bytes | BinaryIO, filename: str | None, *, folder: str | None = None,
+               tags: Sequence[str] = ()) -> MediaRecord:
+        """Validate, upload (preset + folder), save the row; compensate if the save fails."""
+        data = file if isinstance(file, bytes) else file.read(self.settings.max_upload_bytes + 1)
+        kind = require_media(data[:64], len(data), self.settings.max_upload_bytes)
+        name = safe_filename(filename, kind.extension)
+        target_folder = safe_folder(folder) if folder else self.settings.upload_folder
+        tag_list = clean_tags(list(tags))
+        asset = self.store.upload(data, upload_preset=self.settings.upload_preset, folder=target_folder,
+                                  resource_type=kind.resource_type, filename=name, tags=tag_list)
+        try:
+            media_id = self._save(asset, tag_list)
+        except BaseException as exc:
+            self._compensate(asset, exc)
+            if isinstance(exc, MediasyncError):
+                raise
+            if isinstance(exc, psycopg.Error):
+                raise DatabaseUnavailable(f"the upload could not be saved, so it was undone: {exc}") from None
+            raise
+        log.info("uploaded %s (%s, %d bytes) as media %s", asset.public_id, kind.mime, asset.bytes, media_id)
+        return self.get(media_id)
+
+    def _save(self, asset: UploadedAsset, tags: list[str]) -> UUID:
+        with self.db.transaction() as conn:
+            return self.repo.insert(conn, asset, tags)
+
+    def _compensate(self, asset: UploadedAsset, cause: BaseException) -> None:
+        """The row was not saved: remove the asset, else queue it, else leave it to reconciliation."""
+        log.warning("saving %s failed (%s); removing the uploaded asset", asset.public_id, cause)
+        try:
+            self.store.destroy(asset.public_id, asset.resource_type, asset.type)
+            return
+        except StoreError as exc:
+            log.warning("destroying %s failed too (%s); queueing it", asset.public_id, exc)
+        try:
+            self.queue.enqueue(public_id=asset.public_id, resource_type=asset.resource_type, type=asset.type,
+                               reason="upload_compensation")
+        except MediasyncError as exc:
+            log.error("ORPHANED ASSET %s/%s/%s: not saved, not destroyed, not queued (%s); the nightly "
+                      "reconciliation will find it as an orphan", asset.resource_type, asset.type,
+                      asset.public_id, exc)
+
+    # --- read ----------------------------------------------------------------------------
+
+    def get(self, media_id: UUID | str) -> MediaRecord:
+        key = _media_id(media_id)
+        with self.db.transaction() as conn:
+            row = self.repo.get(conn, key)
+        if row is None:
+            raise NotFound(f"media {media_id} not found")
+        return MediaRecord.from_row(row)
+
+    def list(self, status: str | None = "active", limit: int = 50, cursor: str | None = None) -> MediaPage:
+        if status is not None and status not in STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(STATUSES)} (or omitted for all)", 422)
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", 422)
+        after = _decode_cursor(cursor) if cursor else None
+        with self.db.transaction() as conn:
+            rows = self.repo.list(conn, status, limit + 1, after)
+        items = [MediaRecord.from_row(r) for r in rows[:limit]]
+        next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+        return MediaPage(items, next_cursor)
+
+    # --- delete --------------------------------------------------------------------------
+
+    def soft_delete(self, media_id: UUID | str) -> DeleteResult:
+        """Mark the row deleted (trigger queues the asset), then remove the asset right away."""
+        key = _media_id(media_id)
+        with self.db.transaction() as conn:
+            row = self.repo.soft_delete(conn, key)
+            if row is None:
+                raise NotFound(f"media {media_id} not found")
+            entry = self._ensure_queued(conn, row, "soft_delete")
+        return self._remove_now(row, entry, "soft")
+
+    def hard_delete(self, media_id: UUID | str) -> DeleteResult:
+        """Delete the row with its tags and usage (trigger queues the asset), then remove the asset."""
+        key = _media_id(media_id)
+        with self.db.transaction() as conn:
+            row = self.repo.hard_delete(conn, key)
+            if row is None:
+                raise NotFound(f"media {media_id} not found")
+            entry = self._ensure_queued(conn, row, "hard_delete")
+        return self._remove_now(row, entry, "hard")
+
+    def _ensure_queued(self, conn: psycopg.Connection, row: dict, reason: str) -> int:
+        """The open queue entry for the row's asset (the trigger's, or a new one when a previous
+        cleanup of an already-deleted row ended failed)."""
+        return self.queue_repo.enqueue(conn, public_id=row["public_id"], resource_type=row["resource_type"],
+                                       type=row["type"], reason=reason, media_file_id=row["id"],
+                                       max_attempts=self.db.max_attempts or 3)
+
+    def _remove_now(self, row: dict, entry_id: int, mode: Literal["soft", "hard"]) -> DeleteResult:
+        base = {"id": str(row["id"]), "public_id": row["public_id"], "mode": mode, "queue_id": entry_id}
+        try:
+            batch = self.queue.process_batch(1, ids=[entry_id])
+        except MediasyncError as exc:  # the row change is committed; the queue will finish the job
+            log.warning("immediate removal of %s failed: %s", row["public_id"], exc)
+            batch = None
+        if batch and batch.deleted:
+            return DeleteResult(**base, cloudinary="deleted", message="asset removed from Cloudinary")
+        if batch and (batch.not_found or batch.skipped_in_use):
+            return DeleteResult(**base, cloudinary="not_found", message="asset was already absent from Cloudinary")
+        reason = (batch.errors[0] if batch and batch.errors else
+                  "Cloudinary rate limit" if batch and batch.rate_limited else "the entry is being processed")
+        return DeleteResult(**base, cloudinary="queued",
+                            message=f"Cloudinary removal is queued and will be retried ({reason})")
+
+
+def _media_id(value: UUID | str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFound(f"media {value} not found") from None
+
+
+def _encode_cursor(record: MediaRecord) -> str:
+    raw = f"{record.created_at.isoformat()}|{record.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, media_id = raw.split("|")
+        return datetime.fromisoformat(created_at), UUID(media_id)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("cursor is malformed; use the next_cursor of a previous page", 422) from None

@@ -1,0 +1,33 @@
+"""The cleanup queue wired to Cloudinary: what the 30-second DAG, the API's "process now" and
+`mediasync queue process` run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from mediasync.config import Settings
+from mediasync.hooks.postgres import Database
+from mediasync.services.cleanup_queue import CleanupQueue, ProcessResult, QueueStats
+from mediasync.services.retry import RetryPolicy
+from mediasync.store import AssetDeleter
+
+
+class CleanupQueueProcessor:
+    """Drains the queue with batched Cloudinary deletes (≤100 ids per Admin API call)."""
+
+    def __init__(self, db: Database, store: AssetDeleter, settings: Settings | None = None, *,
+                 lease: timedelta = timedelta(minutes=5), retry_policy: RetryPolicy | None = None) -> None:
+        self.settings = settings or Settings()
+        self.queue = CleanupQueue(db, store, lease=lease, retry_policy=retry_policy)
+
+    def process(self, batch_size: int | None = None, retry_failed: bool = False,
+                time_budget: float | None = None) -> ProcessResult:
+        """Drain until nothing is due, `time_budget` seconds pass, or Cloudinary rate-limits."""
+        size = batch_size or self.settings.cleanup_batch_size
+        return self.queue.process(batch_size=size, retry_failed=retry_failed, time_budget=time_budget)
+
+    def stats(self) -> QueueStats:
+        return self.queue.stats()
+
+    def rescue_expired(self) -> int:
+        return self.queue.rescue_expired()

@@ -1,0 +1,88 @@
+"""Reconciliation reports: CSV of every drift item and an HTML summary (pandas), optionally
+copied to Supabase Storage so people can open them without access to the Airflow workers."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+HTML_ITEM_LIMIT = 1000
+SIGNED_URL_SECONDS = 7 * 24 * 3600
+COLUMNS = ["kind", "action", "public_id", "resource_type", "type", "media_file_id", "queue_id", "details"]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    csv: Path
+    html: Path
+
+
+def write_reports(directory: Path, run: dict, counts: dict, item_chunks: Iterable[list[dict]]) -> ReportFiles:
+    """Stream items into the CSV chunk by chunk; the HTML shows the counts and the first items."""
+    directory.mkdir(parents=True, exist_ok=True)
+    csv_path = directory / f"reconciliation-{run['run_id']}.csv"
+    html_path = directory / f"reconciliation-{run['run_id']}.html"
+    preview: list[pd.DataFrame] = []
+    shown = 0
+    with csv_path.open("w", newline="") as out:
+        pd.DataFrame(columns=COLUMNS).to_csv(out, index=False)
+        for chunk in item_chunks:
+            frame = pd.DataFrame(chunk, columns=COLUMNS)
+            frame.to_csv(out, index=False, header=False)
+            if shown < HTML_ITEM_LIMIT:
+                preview.append(frame.head(HTML_ITEM_LIMIT - shown))
+                shown += len(preview[-1])
+    items = pd.concat(preview, ignore_index=True) if preview else pd.DataFrame(columns=COLUMNS)
+    html_path.write_text(_render_html(run, counts, items))
+    return ReportFiles(csv_path, html_path)
+
+
+def _render_html(run: dict, counts: dict, items: pd.DataFrame) -> str:
+    summary = pd.DataFrame(sorted(counts.items()), columns=["measure", "value"])
+    meta = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in run.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mediasync reconciliation {run['run_id']}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2933}}table{{border-collapse:collapse;margin:1rem 0}}
+td,th{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left;font-size:.9rem}}th{{background:#f0f4f8}}
+dt{{font-weight:600;float:left;clear:left;width:12rem}}dd{{margin-left:12rem}}</style></head>
+<body><h1>Reconciliation run {run['run_id']}</h1><dl>{meta}</dl>
+<h2>Counts</h2>{summary.to_html(index=False, border=0)}
+<h2>Drift items{' (first %d)' % HTML_ITEM_LIMIT if len(items) >= HTML_ITEM_LIMIT else ''}</h2>
+{items.to_html(index=False, border=0, na_rep='')}</body></html>
+"""
+
+
+class SupabaseReportStore:
+    """Uploads report files to a private Supabase Storage bucket and returns a signed URL."""
+
+    def __init__(self, url: str, service_role_key: str, bucket: str = "mediasync-reports", http_client=None) -> None:
+        from supabase import create_client
+        from supabase.lib.client_options import SyncClientOptions
+
+        options = SyncClientOptions(httpx_client=http_client) if http_client is not None else None
+        self.client = create_client(url, service_role_key, options=options) if options else create_client(
+            url, service_role_key)
+        self.bucket = bucket
+
+    def upload(self, path: Path, object_name: str, content_type: str) -> str:
+        """Upload (overwriting) and return a signed URL valid for a week."""
+        from storage3.exceptions import StorageApiError
+
+        files = self.client.storage.from_(self.bucket)
+        options = {"content-type": content_type, "upsert": "true"}
+        try:
+            files.upload(object_name, path.read_bytes(), options)
+        except StorageApiError as exc:
+            if "not found" not in str(exc).lower():
+                raise
+            log.info("creating private Supabase Storage bucket %s", self.bucket)
+            self.client.storage.create_bucket(self.bucket, options={"public": False})
+            files.upload(object_name, path.read_bytes(), options)
+        return files.create_signed_url(object_name, SIGNED_URL_SECONDS)["signedURL"]

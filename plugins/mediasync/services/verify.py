@@ -1,0 +1,285 @@
+"""`mediasync verify`: prove every sync feature works against the configured database and Cloudinary.
+
+Each check runs a real scenario inside a throw-away folder (`mediasync-verify/<token>`) and cleans
+up after itself, so it is safe against production: it touches only what it created.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import struct
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import psycopg
+
+from mediasync.errors import MediasyncError, StoreTransientError
+from mediasync.repository.media import MediaRepository
+from mediasync.repository.migrations import discover, pending
+from mediasync.services.cleanup_queue import CleanupQueue
+from mediasync.services.media_library import MediaLibraryService
+from mediasync.services.retry import RetryPolicy
+from mediasync.services.runtime import Services
+from mediasync.store import DeleteOutcome
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "mediasync_media_changes"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def tiny_png(seed: int) -> bytes:
+    """A valid 1×1 PNG whose pixel depends on `seed`, so every upload has distinct bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    pixel = bytes([0, seed % 256, (seed * 7) % 256, (seed * 13) % 256])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(pixel)) + chunk(b"IEND", b""))
+
+
+class _FailingSave(MediaRepository):
+    """Saving fails after the upload succeeded: what compensation exists for."""
+
+    def insert(self, conn, asset, tags=()):
+        raise psycopg.errors.QueryCanceled("verify: simulated database failure while saving the row")
+
+
+class _FailOnce:
+    """A deleter whose first call fails like a Cloudinary outage, then defers to the real store."""
+
+    def __init__(self, store) -> None:
+        self.store, self.failed = store, False
+
+    def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
+                    type: str = "upload") -> dict[str, DeleteOutcome]:
+        if not self.failed:
+            self.failed = True
+            raise StoreTransientError("verify: simulated Cloudinary outage")
+        return self.store.delete_many(public_ids, resource_type, type)
+
+
+class SyncVerifier:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.folder = f"mediasync-verify/{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}"
+        self.events: list[dict] = []
+        self._listener: psycopg.Connection | None = None
+        self._seed = 0
+
+    def run(self) -> list[CheckResult]:
+        checks: list[tuple[str, Callable[[], str]]] = [
+            ("database schema is current", self.check_schema),
+            ("upload syncs Cloudinary and media_files", self.check_upload),
+            ("soft delete removes the asset", self.check_soft_delete),
+            ("hard delete cascades and removes the asset", self.check_hard_delete),
+            ("direct SQL delete → queue → Cloudinary", self.check_direct_sql_delete),
+            ("failed save after upload is compensated", self.check_compensation),
+            ("failed cleanup is retried", self.check_retry),
+            ("live notifications for INSERT/UPDATE/DELETE", self.check_notifications),
+            ("reconciliation finds planted drift", self.check_reconciliation),
+            ("Supabase HTTP API", self.check_supabase),
+        ]
+        results = []
+        try:
+            for name, check in checks:
+                results.append(self._timed(name, check))
+        finally:
+            self._cleanup()
+        return results
+
+    def _timed(self, name: str, check: Callable[[], str]) -> CheckResult:
+        started = time.monotonic()
+        try:
+            detail, ok = check(), True
+        except CheckFailed as exc:
+            detail, ok = str(exc), False
+        except (MediasyncError, psycopg.Error) as exc:
+            detail, ok = f"{type(exc).__name__}: {exc}", False
+        return CheckResult(name, ok, detail, round(time.monotonic() - started, 2))
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _upload(self, media: MediaLibraryService | None = None):
+        self._seed += 1
+        return (media or self.s.media).upload(tiny_png(self._seed), f"verify-{self._seed}.png", folder=self.folder)
+
+    def _asset_exists(self, public_id: str, resource_type: str = "image") -> bool:
+        return any(a.public_id == public_id for a in self.s.store.iter_resources(resource_type, "upload", public_id))
+
+    def _listen(self) -> psycopg.Connection:
+        if self._listener is None:
+            self._listener = self.s.db.connect(autocommit=True)
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return self._listener
+
+    def _wait_event(self, op: str, media_id: UUID, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if any(e["op"] == op and str(media_id) in e.get("ids", []) for e in self.events):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            for note in self._listen().notifies(timeout=min(remaining, 0.5), stop_after=1):
+                self.events.append(json.loads(note.payload))
+
+    def _sql(self, statement: str, params: tuple = ()) -> list[dict]:
+        with self.s.db.transaction() as conn:
+            cur = conn.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+    # --- checks --------------------------------------------------------------------------
+
+    def check_schema(self) -> str:
+        with self.s.db.transaction() as conn:
+            missing = pending(conn, discover())
+        expect(not missing, f"pending migrations: {', '.join(m.version for m in missing)}; run `mediasync db upgrade`")
+        return f"{len(discover())} migrations applied"
+
+    def check_upload(self) -> str:
+        self._listen()
+        record = self._upload()
+        expect(record.status == "active", f"row status is {record.status}")
+        expect(record.public_id.startswith(self.folder + "/"), f"public_id {record.public_id} not in {self.folder}")
+        expect(self._asset_exists(record.public_id), f"asset {record.public_id} not in Cloudinary")
+        expect(self._wait_event("INSERT", record.id), "no INSERT notification within 5 s")
+        return f"{record.public_id} ({record.bytes} bytes) in Cloudinary and media_files"
+
+    def check_soft_delete(self) -> str:
+        record = self._upload()
+        outcome = self.s.media.soft_delete(record.id)
+        expect(outcome.cloudinary == "deleted", f"Cloudinary removal: {outcome.cloudinary} ({outcome.message})")
+        row = self.s.media.get(record.id)
+        expect(row.status == "deleted" and row.deleted_at is not None, "row not marked deleted with deleted_at")
+        expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
+        return "row status=deleted, deleted_at set, asset gone"
+
+    def check_hard_delete(self) -> str:
+        record = self._upload()
+        self._sql("INSERT INTO media_tags (media_file_id, tag) VALUES (%s, 'verify')", (record.id,))
+        self._sql("INSERT INTO media_usage (media_file_id, entity_type, entity_id) VALUES (%s, 'verify', '1')",
+                  (record.id,))
+        outcome = self.s.media.hard_delete(record.id)
+        expect(outcome.cloudinary == "deleted", f"Cloudinary removal: {outcome.cloudinary} ({outcome.message})")
+        left = self._sql("SELECT (SELECT count(*) FROM media_files WHERE id = %(id)s) AS rows, "
+                         "(SELECT count(*) FROM media_tags WHERE media_file_id = %(id)s) AS tags, "
+                         "(SELECT count(*) FROM media_usage WHERE media_file_id = %(id)s) AS usage",
+                         {"id": record.id})[0]
+        expect(left == {"rows": 0, "tags": 0, "usage": 0}, f"rows left behind: {left}")
+        expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
+        return "row, tags and usage gone; asset gone"
+
+    def check_direct_sql_delete(self) -> str:
+        record = self._upload()
+        self._sql("DELETE FROM media_files WHERE id = %s", (record.id,))
+        queued = self._sql("SELECT id, reason, status FROM cloudinary_cleanup_queue WHERE public_id = %s "
+                           "ORDER BY id DESC LIMIT 1", (record.public_id,))
+        expect(bool(queued) and queued[0]["reason"] == "db_delete", f"no db_delete queue entry: {queued}")
+        self.s.processor.process(time_budget=30)
+        status = self._sql("SELECT status FROM cloudinary_cleanup_queue WHERE id = %s", (queued[0]["id"],))[0]
+        expect(status["status"] == "completed", f"queue entry is {status['status']}")
+        expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
+        return f"queue entry {queued[0]['id']} completed; asset gone"
+
+    def check_compensation(self) -> str:
+        media = MediaLibraryService(self.s.db, self.s.store, self.s.settings, repository=_FailingSave())
+        before = {a.public_id for a in self.s.store.iter_resources("image", "upload", self.folder + "/")}
+        try:
+            self._upload(media)
+        except MediasyncError:
+            pass
+        else:
+            raise CheckFailed("the upload succeeded although saving the row failed")
+        after = {a.public_id for a in self.s.store.iter_resources("image", "upload", self.folder + "/")}
+        expect(after <= before, f"orphaned assets left behind: {sorted(after - before)}")
+        return "the save failed and the uploaded asset was destroyed"
+
+    def check_retry(self) -> str:
+        record = self._upload()
+        self._sql("DELETE FROM media_files WHERE id = %s", (record.id,))
+        entry = self._sql("SELECT id FROM cloudinary_cleanup_queue WHERE public_id = %s AND status = 'pending'",
+                          (record.public_id,))[0]["id"]
+        flaky = CleanupQueue(self.s.db, _FailOnce(self.s.store), retry_policy=RetryPolicy(base_seconds=0, jitter=0))
+        first = flaky.process_batch(1, ids=[entry])
+        expect(first.retrying == 1, f"the failed attempt was not scheduled for retry: {first.as_dict()}")
+        second = flaky.process_batch(1, ids=[entry])
+        expect(second.deleted == 1, f"the retry did not delete the asset: {second.as_dict()}")
+        row = self._sql("SELECT status, attempts, jsonb_array_length(errors) AS errors "
+                        "FROM cloudinary_cleanup_queue WHERE id = %s", (entry,))[0]
+        expect(row == {"status": "completed", "attempts": 2, "errors": 1}, f"queue entry: {row}")
+        expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
+        return "attempt 1 failed and was recorded; attempt 2 deleted the asset"
+
+    def check_notifications(self) -> str:
+        record = self._upload()
+        self._sql("UPDATE media_files SET original_filename = 'verify-renamed.png' WHERE id = %s", (record.id,))
+        self._sql("DELETE FROM media_files WHERE id = %s", (record.id,))
+        for op in ("INSERT", "UPDATE", "DELETE"):
+            expect(self._wait_event(op, record.id), f"no {op} notification within 5 s")
+        self.s.processor.process(time_budget=30)
+        return "INSERT, UPDATE and DELETE each notified with the row id"
+
+    def check_reconciliation(self) -> str:
+        self._seed += 1
+        orphan = self.s.store.upload(tiny_png(self._seed), upload_preset=self.s.settings.upload_preset,
+                                     folder=self.folder, resource_type="image", filename="verify-orphan.png")
+        missing_id = f"{self.folder}/verify-missing-{secrets.token_hex(4)}"
+        self._sql("INSERT INTO media_files (public_id, resource_type, format, bytes, folder, created_at) "
+                  "VALUES (%s, 'image', 'png', 1, %s, now() - interval '1 hour')", (missing_id, self.folder))
+        result = self.s.reconciler.run(apply=False, folder=self.folder, grace_minutes=0)
+        expect(result.status == "completed", f"run {result.run_id}: {result.status} — {result.message}")
+        items = self._sql("SELECT kind, public_id FROM mediasync.reconciliation_items WHERE run_id = %s "
+                          "AND kind IN ('orphan_asset', 'missing_asset') ORDER BY kind", (result.run_id,))
+        expected = [{"kind": "missing_asset", "public_id": missing_id},
+                    {"kind": "orphan_asset", "public_id": orphan.public_id}]
+        expect(items == expected, f"run {result.run_id} reported {items}, expected {expected}")
+        return f"run {result.run_id} reported exactly the planted orphan and missing asset"
+
+    def check_supabase(self) -> str:
+        url, key = self.s.settings.supabase_url, self.s.settings.supabase_service_role_key
+        if not (url and key):
+            return "skipped: SUPABASE_URL / SUPABASE_SERVICE_ROLE_KEY not set"
+        import httpx
+
+        response = httpx.get(f"{url.rstrip('/')}/rest/v1/media_files", params={"select": "id", "limit": "1"},
+                             headers={"apikey": key, "Authorization": f"Bearer {key}"}, timeout=15)
+        expect(response.status_code == 200, f"GET /rest/v1/media_files answered {response.status_code}")
+        return "the Data API serves media_files with the service role key"
+
+    # --- cleanup -------------------------------------------------------------------------
+
+    def _cleanup(self) -> None:
+        """Remove every row and asset this run created, whatever the checks left."""
+        try:
+            self._sql("DELETE FROM media_files WHERE starts_with(public_id, %s)", (self.folder + "/",))
+            self.s.processor.process(time_budget=60)
+            for resource_type in ("image", "video", "raw"):
+                ids = [a.public_id for a in self.s.store.iter_resources(resource_type, "upload", self.folder + "/")]
+                if ids:
+                    self.s.store.delete_many(ids, resource_type, "upload")
+        except (MediasyncError, psycopg.Error) as exc:
+            log.warning("verify cleanup incomplete (%s); reconciliation will remove leftovers in %s", exc, self.folder)
+        finally:
+            if self._listener is not None:
+                self._listener.close()

@@ -1,0 +1,50 @@
+-- Named queries of the media library (public.media_files and its child tables).
+
+-- name: insert
+INSERT INTO public.media_files (public_id, resource_type, type, format, bytes, width, height, version, etag,
+                                secure_url, original_filename, folder)
+VALUES (%(public_id)s, %(resource_type)s, %(type)s, %(format)s, %(bytes)s, %(width)s, %(height)s, %(version)s,
+        %(etag)s, %(secure_url)s, %(original_filename)s, %(folder)s)
+RETURNING id;
+
+-- name: insert_tags
+INSERT INTO public.media_tags (media_file_id, tag)
+SELECT %(media_file_id)s, t FROM unnest(%(tags)s::text[]) AS t
+ON CONFLICT DO NOTHING;
+
+-- name: get
+SELECT m.*, coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM public.media_tags t
+                       WHERE t.media_file_id = m.id), '{}') AS tags
+  FROM public.media_files m
+ WHERE m.id = %(id)s;
+
+-- name: list
+-- Keyset pagination, newest first: the cursor is the (created_at, id) of the last row seen.
+SELECT m.*, coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM public.media_tags t
+                       WHERE t.media_file_id = m.id), '{}') AS tags
+  FROM public.media_files m
+ WHERE (%(status)s::text IS NULL OR m.status = %(status)s::text)
+   AND (%(after_created_at)s::timestamptz IS NULL
+        OR (m.created_at, m.id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
+ ORDER BY m.created_at DESC, m.id DESC
+ LIMIT %(limit)s;
+
+-- name: soft_delete
+-- Idempotent: a row already deleted is returned untouched (no update, no event). The trigger queues the asset.
+WITH changed AS (
+    UPDATE public.media_files SET status = 'deleted'
+     WHERE id = %(id)s AND status <> 'deleted'
+    RETURNING id, public_id, resource_type, type, status
+)
+SELECT * FROM changed
+UNION ALL
+SELECT id, public_id, resource_type, type, status FROM public.media_files
+ WHERE id = %(id)s AND NOT EXISTS (SELECT 1 FROM changed);
+
+-- name: hard_delete
+-- Tags and usage rows cascade; the trigger queues the asset (reason from mediasync.delete_reason).
+DELETE FROM public.media_files WHERE id = %(id)s
+RETURNING id, public_id, resource_type, type, status;
+
+-- name: set_delete_reason
+SELECT set_config('mediasync.delete_reason', %(reason)s, true);

@@ -1,0 +1,189 @@
+-- Named queries of the nightly reconciliation (schema mediasync). The Cloudinary listing is
+-- streamed into mediasync.listing_snapshot with COPY; every diff below is one INSERT ... SELECT.
+
+-- name: try_lock
+-- One reconciliation per inventory at a time (session lock, held for the whole run).
+SELECT pg_try_advisory_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s)) AS locked;
+
+-- name: unlock
+SELECT pg_advisory_unlock(hashtext('mediasync.reconcile'), hashtext(%(key)s));
+
+-- name: create_run
+INSERT INTO mediasync.reconciliation_runs (mode, params) VALUES (%(mode)s, %(params)s)
+RETURNING id, started_at;
+
+-- name: finish_run
+UPDATE mediasync.reconciliation_runs
+   SET status = %(status)s, counts = %(counts)s, message = %(message)s, listing_complete = %(listing_complete)s,
+       assets_listed = %(assets_listed)s, finished_at = now()
+ WHERE id = %(run_id)s;
+
+-- name: set_reports
+UPDATE mediasync.reconciliation_runs
+   SET report_csv = %(report_csv)s, report_html = %(report_html)s, report_url = %(report_url)s
+ WHERE id = %(run_id)s;
+
+-- name: recent_runs
+SELECT id, mode, status, counts, message, listing_complete, assets_listed, report_csv, report_html, report_url,
+       params, started_at, finished_at
+  FROM mediasync.reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT %(limit)s;
+
+-- name: get_checkpoint
+SELECT cursor, complete, assets_listed, started_at FROM mediasync.listing_checkpoints
+ WHERE inventory_key = %(key)s AND resource_type = %(resource_type)s;
+
+-- name: start_checkpoint
+INSERT INTO mediasync.listing_checkpoints (inventory_key, resource_type) VALUES (%(key)s, %(resource_type)s)
+ON CONFLICT (inventory_key, resource_type) DO UPDATE
+   SET cursor = NULL, complete = false, assets_listed = 0, started_at = now(), updated_at = now();
+
+-- name: clear_snapshot_of_type
+DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s AND resource_type = %(resource_type)s;
+
+-- name: save_checkpoint
+UPDATE mediasync.listing_checkpoints
+   SET cursor = %(cursor)s, complete = %(complete)s, assets_listed = assets_listed + %(listed)s, updated_at = now()
+ WHERE inventory_key = %(key)s AND resource_type = %(resource_type)s;
+
+-- name: listing_summary
+SELECT (SELECT min(started_at) FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s) AS started_at,
+       (SELECT count(*) FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s) AS assets_listed;
+
+-- name: clear_snapshot
+DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s;
+
+-- name: clear_checkpoints
+DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
+
+-- name: create_page_table
+CREATE TEMP TABLE IF NOT EXISTS listing_page (
+    public_id text, resource_type text, type text, format text, bytes bigint, version bigint, etag text,
+    secure_url text, width integer, height integer, created_at timestamptz
+) ON COMMIT DELETE ROWS;
+
+-- name: copy_page
+COPY listing_page (public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at)
+FROM STDIN;
+
+-- name: merge_page
+-- A listing that shifts under concurrent uploads may repeat an asset: keep the latest facts.
+INSERT INTO mediasync.listing_snapshot (inventory_key, public_id, resource_type, type, format, bytes, version, etag,
+                                        secure_url, width, height, created_at)
+SELECT DISTINCT ON (resource_type, type, public_id)
+       %(key)s, public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at
+  FROM listing_page
+ON CONFLICT (inventory_key, resource_type, type, public_id) DO UPDATE
+   SET format = EXCLUDED.format, bytes = EXCLUDED.bytes, version = EXCLUDED.version, etag = EXCLUDED.etag,
+       secure_url = EXCLUDED.secure_url, width = EXCLUDED.width, height = EXCLUDED.height,
+       created_at = EXCLUDED.created_at;
+
+-- name: find_orphans
+-- Assets with no row at all, older than the grace period (an upload's row may still be on its way).
+INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, details)
+SELECT %(run_id)s, 'orphan_asset', s.public_id, s.resource_type, s.type,
+       jsonb_build_object('bytes', s.bytes, 'format', s.format, 'asset_created_at', s.created_at,
+                          'secure_url', s.secure_url)
+  FROM mediasync.listing_snapshot s
+ WHERE s.inventory_key = %(key)s
+   AND (s.created_at IS NULL OR s.created_at < %(grace_cutoff)s)
+   AND NOT EXISTS (SELECT 1 FROM public.media_files m
+                    WHERE m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type);
+
+-- name: find_undeleted
+-- Rows soft-deleted, asset still in Cloudinary.
+INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
+SELECT %(run_id)s, 'undeleted_asset', s.public_id, s.resource_type, s.type, m.id,
+       jsonb_build_object('deleted_at', m.deleted_at, 'bytes', s.bytes)
+  FROM mediasync.listing_snapshot s
+  JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
+ WHERE s.inventory_key = %(key)s AND m.status = 'deleted';
+
+-- name: find_missing
+-- Active rows whose asset is not in the listing. Rows created after the listing began are skipped:
+-- their asset may have been uploaded behind the listing's cursor.
+INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
+SELECT %(run_id)s, 'missing_asset', m.public_id, m.resource_type, m.type, m.id,
+       jsonb_build_object('secure_url', m.secure_url, 'row_created_at', m.created_at)
+  FROM public.media_files m
+ WHERE m.status = 'active' AND m.type = 'upload' AND m.resource_type = ANY (%(resource_types)s::text[])
+   AND (%(prefix)s::text IS NULL OR starts_with(m.public_id, %(prefix)s::text))
+   AND m.created_at < %(listing_started_at)s
+   AND NOT EXISTS (SELECT 1 FROM mediasync.listing_snapshot s
+                    WHERE s.inventory_key = %(key)s AND s.public_id = m.public_id
+                      AND s.resource_type = m.resource_type AND s.type = m.type);
+
+-- name: find_mismatches
+-- Active rows whose metadata differs from Cloudinary's (etag only where the listing reports one).
+INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
+SELECT %(run_id)s, 'metadata_mismatch', s.public_id, s.resource_type, s.type, m.id,
+       jsonb_build_object('row', jsonb_build_object('bytes', m.bytes, 'format', m.format, 'version', m.version,
+                                                    'etag', m.etag),
+                          'cloudinary', jsonb_build_object('bytes', s.bytes, 'format', s.format,
+                                                           'version', s.version, 'etag', s.etag))
+  FROM mediasync.listing_snapshot s
+  JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
+ WHERE s.inventory_key = %(key)s AND m.status = 'active'
+   AND (s.bytes IS DISTINCT FROM m.bytes OR s.format IS DISTINCT FROM m.format
+        OR s.version IS DISTINCT FROM m.version OR (s.etag IS NOT NULL AND s.etag IS DISTINCT FROM m.etag));
+
+-- name: find_stuck_queue
+-- Cleanups that need a person: failed, or leased by a processor that stopped.
+INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id,
+                                            queue_id, details, action)
+SELECT %(run_id)s, 'stuck_queue', q.public_id, q.resource_type, q.type, q.media_file_id, q.id,
+       jsonb_build_object('status', q.status, 'attempts', q.attempts, 'last_error', q.last_error,
+                          'reason', q.reason, 'locked_until', q.locked_until),
+       'reported'
+  FROM public.cloudinary_cleanup_queue q
+ WHERE (q.status = 'failed' OR (q.status = 'processing' AND q.locked_until < now()))
+   AND (%(prefix)s::text IS NULL OR starts_with(q.public_id, %(prefix)s::text));
+
+-- name: counts_by_kind
+SELECT k.kind, coalesce(c.n, 0) AS n
+  FROM unnest(ARRAY['orphan_asset', 'undeleted_asset', 'missing_asset', 'metadata_mismatch', 'stuck_queue']) AS k(kind)
+  LEFT JOIN (SELECT kind, count(*) AS n FROM mediasync.reconciliation_items WHERE run_id = %(run_id)s GROUP BY kind) c
+         ON c.kind = k.kind;
+
+-- name: mark_reported
+UPDATE mediasync.reconciliation_items SET action = 'reported'
+ WHERE run_id = %(run_id)s AND kind = 'missing_asset';
+
+-- name: queue_deletions
+-- Orphans and undeleted assets go through the cleanup queue; never an asset an active row uses
+-- (a row may have appeared since the diff).
+WITH targets AS (
+    SELECT i.id, i.public_id, i.resource_type, i.type, i.media_file_id,
+           CASE i.kind WHEN 'orphan_asset' THEN 'reconcile_orphan' ELSE 'soft_delete' END AS reason
+      FROM mediasync.reconciliation_items i
+     WHERE i.run_id = %(run_id)s AND i.kind IN ('orphan_asset', 'undeleted_asset')
+       AND NOT EXISTS (SELECT 1 FROM public.media_files m
+                        WHERE m.public_id = i.public_id AND m.resource_type = i.resource_type
+                          AND m.type = i.type AND m.status = 'active')
+), queued AS (
+    INSERT INTO public.cloudinary_cleanup_queue (public_id, resource_type, type, media_file_id, reason, max_attempts)
+    SELECT public_id, resource_type, type, media_file_id, reason, mediasync.max_attempts() FROM targets
+    ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing') DO NOTHING
+)
+UPDATE mediasync.reconciliation_items i SET action = 'queued' FROM targets t WHERE i.id = t.id;
+
+-- name: update_metadata
+-- Cloudinary is the truth for an asset's bytes: copy its facts onto the row.
+WITH fixed AS (
+    UPDATE public.media_files m
+       SET bytes = s.bytes, format = s.format, version = s.version, etag = coalesce(s.etag, m.etag),
+           secure_url = coalesce(s.secure_url, m.secure_url), width = coalesce(s.width, m.width),
+           height = coalesce(s.height, m.height)
+      FROM mediasync.reconciliation_items i
+      JOIN mediasync.listing_snapshot s
+        ON s.inventory_key = %(key)s AND s.public_id = i.public_id AND s.resource_type = i.resource_type
+       AND s.type = i.type
+     WHERE i.run_id = %(run_id)s AND i.kind = 'metadata_mismatch' AND m.id = i.media_file_id
+       AND m.status = 'active'
+    RETURNING m.id
+)
+UPDATE mediasync.reconciliation_items i SET action = 'updated'
+  FROM fixed WHERE i.run_id = %(run_id)s AND i.kind = 'metadata_mismatch' AND i.media_file_id = fixed.id;
+
+-- name: report_items
+SELECT i.kind, i.action, i.public_id, i.resource_type, i.type, i.media_file_id, i.queue_id, i.details::text AS details
+  FROM mediasync.reconciliation_items i WHERE i.run_id = %(run_id)s ORDER BY i.kind, i.public_id;

@@ -1,0 +1,92 @@
+"""Pure logic, no I/O: upload validation, retry policy, settings."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from mediasync.config import Settings
+from mediasync.errors import ConfigError, InvalidInput
+from mediasync.services.content import clean_tags, require_media, safe_filename, safe_folder, sniff
+from mediasync.services.retry import RetryPolicy
+from mediasync.services.verify import tiny_png
+
+
+@pytest.mark.parametrize(("head", "mime", "resource_type"), [
+    (tiny_png(1), "image/png", "image"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg", "image"),
+    (b"GIF89a\x01\x00", "image/gif", "image"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp", "image"),
+    (b"\x00\x00\x00\x20ftypisom\x00\x00", "video/mp4", "video"),
+    (b"\x00\x00\x00\x14ftypqt  \x00\x00", "video/quicktime", "video"),
+    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", "video/webm", "video"),
+    (b"%PDF-1.7\n", "application/pdf", "image"),
+])
+def test_sniff_recognises_media_by_content(head, mime, resource_type):
+    kind = sniff(head)
+    assert kind is not None and (kind.mime, kind.resource_type) == (mime, resource_type)
+
+
+@pytest.mark.parametrize("head", [b"<html><script>", b"MZ\x90\x00", b"#!/bin/sh\n", b"PK\x03\x04"])
+def test_sniff_refuses_everything_else(head):
+    assert sniff(head) is None
+    with pytest.raises(InvalidInput) as refused:
+        require_media(head, len(head), 100)
+    assert refused.value.status_code == 415
+
+
+def test_size_limits():
+    with pytest.raises(InvalidInput) as empty:
+        require_media(b"", 0, 10)
+    with pytest.raises(InvalidInput) as big:
+        require_media(tiny_png(1), 11, 10)
+    assert (empty.value.status_code, big.value.status_code) == (400, 413)
+
+
+@pytest.mark.parametrize(("name", "ext", "expected"), [
+    ("../../etc/passwd", "png", "passwd.png"),
+    ("C:\\Users\\me\\Holiday Photo!.JPG", "jpg", "Holiday-Photo.jpg"),
+    ("café menu.png", "png", "cafe-menu.png"),
+    ("evil.php.png", "png", "evil.php.png"),
+    ("script.exe", "png", "script.png"),
+    ("", "gif", "upload.gif"),
+    (None, "mp4", "upload.mp4"),
+    ("....", "png", "upload.png"),
+    ("x" * 300 + ".png", "png", "x" * 90 + ".png"),
+])
+def test_safe_filename(name, ext, expected):
+    assert safe_filename(name, ext) == expected
+
+
+@pytest.mark.parametrize("folder", ["../etc", "a b", "main-uploads/../../x", "/", "a//b", "ü"])
+def test_unsafe_folders_are_refused(folder):
+    with pytest.raises(InvalidInput):
+        safe_folder(folder)
+
+
+def test_safe_folder_and_tags():
+    assert safe_folder("/main-uploads/menus/") == "main-uploads/menus"
+    assert clean_tags([" hero ", "hero", "", "menu"]) == ["hero", "menu"]
+    with pytest.raises(InvalidInput):
+        clean_tags(["a,b"])
+
+
+def test_retry_policy_grows_exponentially_with_bounded_jitter():
+    policy = RetryPolicy(base_seconds=10, factor=2, max_seconds=100, jitter=0.2, rng=random.Random(7))
+    for attempt, raw in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (9, 100)]:
+        delays = [policy.delay(attempt) for _ in range(200)]
+        assert all(raw * 0.8 <= d <= raw * 1.2 for d in delays)
+        assert len({round(d, 6) for d in delays}) > 100  # actually jittered
+    assert RetryPolicy(base_seconds=0).delay(3) == 0
+
+
+def test_settings_defaults_and_validation():
+    assert Settings.from_env({}) == Settings()
+    s = Settings.from_env({"MEDIASYNC_CLEANUP_BATCH_SIZE": "50", "MEDIASYNC_MAX_ATTEMPTS": "5",
+                           "NEXT_PUBLIC_SUPABASE_URL": "https://x.supabase.co"})
+    assert (s.cleanup_batch_size, s.max_attempts, s.supabase_url) == (50, 5, "https://x.supabase.co")
+    with pytest.raises(ConfigError, match="MEDIASYNC_CLEANUP_BATCH_SIZE='500' is out of range"):
+        Settings.from_env({"MEDIASYNC_CLEANUP_BATCH_SIZE": "500"})
+    with pytest.raises(ConfigError, match="MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION='lots' is malformed"):
+        Settings.from_env({"MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION": "lots"})
