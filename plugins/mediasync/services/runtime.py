@@ -6,6 +6,8 @@ Nothing connects until a service is used.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 from mediasync.config import Settings
@@ -27,14 +29,25 @@ class Services:
     retention: Retention
 
 
+def cloudinary_store() -> object:
+    """Inside Airflow (or with AIRFLOW_CONN_CLOUDINARY_DEFAULT set) the hook, which reads the
+    `cloudinary_default` connection; elsewhere the client straight from CLOUDINARY_* env vars.
+    Both run the same client code; the split only spares CLI users an Airflow import."""
+    if "airflow" in sys.modules or os.environ.get("AIRFLOW_CONN_CLOUDINARY_DEFAULT"):
+        from mediasync.hooks.cloudinary import CloudinaryHook
+
+        return CloudinaryHook()
+    from mediasync.clients.cloudinary import CloudinaryClient
+
+    return CloudinaryClient.from_env()
+
+
 def build_services(settings: Settings | None = None, *, database_url: str | None = None,
                    store: object | None = None) -> Services:
     settings = settings or Settings.from_env()
     db = Database.from_environment(database_url)
     if store is None:
-        from mediasync.hooks.cloudinary import CloudinaryHook
-
-        store = CloudinaryHook()
+        store = cloudinary_store()
     processor = CleanupQueueProcessor(db, store, settings)
     return Services(
         settings=settings, db=db, store=store,

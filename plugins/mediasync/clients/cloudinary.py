@@ -1,0 +1,250 @@
+"""The Cloudinary store: the official `cloudinary` SDK behind the small `AssetStore` interface.
+
+Credentials are passed per call (never through the SDK's global config), so two accounts — or an
+account and the local emulator — can live in one process. SDK errors become the project's typed
+store errors; transient ones (network, 5xx) are retried with exponential backoff and jitter;
+rate limits are surfaced with their reset time, never hammered.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, BinaryIO, TypeVar
+from urllib.parse import parse_qs, unquote, urlparse
+
+import cloudinary.api
+import cloudinary.exceptions
+import cloudinary.uploader
+from tenacity import retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying
+
+from mediasync.errors import (ConfigError, StoreAuthError, StoreError, StorePermanentError, StoreRateLimited,
+                              StoreTransientError)
+from mediasync.store import DeleteOutcome, ListedAsset, ListingPage, UploadedAsset
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PAGE_SIZE = 500          # Admin API maximum for resource listings
+DELETE_CHUNK = 100       # Admin API maximum of public ids per delete_resources call
+
+
+@dataclass(frozen=True)
+class CloudinaryCredentials:
+    cloud_name: str
+    api_key: str
+    api_secret: str
+    api_base_url: str | None = None  # e.g. the emulator: http://127.0.0.1:9444
+
+    @classmethod
+    def from_url(cls, url: str) -> CloudinaryCredentials:
+        """`cloudinary://KEY:SECRET@CLOUD?upload_prefix=http://127.0.0.1:9444`."""
+        parsed = urlparse(url.strip())
+        if parsed.scheme != "cloudinary" or not (parsed.hostname and parsed.username and parsed.password):
+            raise ConfigError("CLOUDINARY_URL is malformed: expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME")
+        query = parse_qs(parsed.query)
+        base = (query.get("upload_prefix") or query.get("api_base_url") or [None])[0]
+        return cls(parsed.hostname, unquote(parsed.username), unquote(parsed.password), base)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CloudinaryCredentials:
+        """Like the SDK: CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET win over CLOUDINARY_URL."""
+        env = os.environ if env is None else env
+        if env.get("CLOUDINARY_CLOUD_NAME"):
+            missing = [n for n in ("CLOUDINARY_API_KEY", "CLOUDINARY_API_SECRET") if not env.get(n)]
+            if missing:
+                raise ConfigError(f"CLOUDINARY_CLOUD_NAME is set but {' and '.join(missing)} is not")
+            return cls(env["CLOUDINARY_CLOUD_NAME"], env["CLOUDINARY_API_KEY"], env["CLOUDINARY_API_SECRET"],
+                       env.get("CLOUDINARY_UPLOAD_PREFIX") or None)
+        if env.get("CLOUDINARY_URL"):
+            return cls.from_url(env["CLOUDINARY_URL"])
+        raise ConfigError("no Cloudinary account configured: set CLOUDINARY_URL (or CLOUDINARY_CLOUD_NAME, "
+                          "CLOUDINARY_API_KEY, CLOUDINARY_API_SECRET, or the Airflow connection 'cloudinary_default')")
+
+    def sdk_options(self) -> dict[str, Any]:
+        options = {"cloud_name": self.cloud_name, "api_key": self.api_key, "api_secret": self.api_secret}
+        if self.api_base_url:
+            options["upload_prefix"] = self.api_base_url.rstrip("/")
+        return options
+
+
+_TRY_AGAIN = re.compile(r"Try again on (.+?)\.?$")
+
+
+def rate_limit_reset(message: str) -> datetime | None:
+    """The reset time Cloudinary names in a 420 message ("... Try again on <date>")."""
+    match = _TRY_AGAIN.search(message)
+    if not match:
+        return None
+    text = match.group(1).strip()
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        pass
+    for pattern in ("%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def map_sdk_error(exc: Exception) -> StoreError:
+    """One SDK exception → one of the project's store errors."""
+    message = str(exc)
+    if isinstance(exc, cloudinary.exceptions.RateLimited):
+        return StoreRateLimited(message, rate_limit_reset(message))
+    if isinstance(exc, (cloudinary.exceptions.AuthorizationRequired, cloudinary.exceptions.NotAllowed)):
+        return StoreAuthError(message)
+    if isinstance(exc, cloudinary.exceptions.GeneralError):
+        return StoreTransientError(message)
+    if isinstance(exc, (cloudinary.exceptions.BadRequest, cloudinary.exceptions.NotFound,
+                        cloudinary.exceptions.AlreadyExists)):
+        if "Invalid Signature" in message or "Unknown API key" in message:
+            return StoreAuthError(message)
+        return StorePermanentError(message)
+    if isinstance(exc, cloudinary.exceptions.Error):  # unmapped status, socket error, unparseable answer
+        return StoreTransientError(message)
+    if message.startswith("Must supply"):
+        return StoreAuthError(f"Cloudinary credentials incomplete: {message}")
+    return StoreTransientError(f"{type(exc).__name__}: {message}")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class CloudinaryClient:
+    """The `AssetStore` over the cloudinary SDK."""
+
+    def __init__(self, credentials: CloudinaryCredentials, *, retry_attempts: int = 4,
+                 retry_initial_wait: float = 0.5, retry_max_wait: float = 10.0, timeout: float = 60.0) -> None:
+        self.credentials = credentials
+        self.retry_attempts = retry_attempts
+        self.retry_initial_wait = retry_initial_wait
+        self.retry_max_wait = retry_max_wait
+        self.timeout = timeout
+        self.admin_calls = 0
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> CloudinaryClient:
+        return cls(CloudinaryCredentials.from_env(), **kwargs)
+
+    def _options(self) -> dict[str, Any]:
+        return {**self.credentials.sdk_options(), "timeout": self.timeout}
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the SDK, mapping errors; transient ones are retried, everything else raised at once."""
+        retrying = Retrying(stop=stop_after_attempt(self.retry_attempts),
+                            wait=wait_exponential_jitter(multiplier=self.retry_initial_wait, max=self.retry_max_wait,
+                                                       jitter=self.retry_initial_wait),
+                            retry=retry_if_exception_type(StoreTransientError), reraise=True,
+                            before_sleep=lambda state: log.warning("%s failed (%s); retry %d of %d", what,
+                                                                   state.outcome.exception(), state.attempt_number,
+                                                                   self.retry_attempts - 1))
+        for attempt in retrying:
+            with attempt:
+                try:
+                    return fn(*args, **kwargs, **self._options())
+                except StoreError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped to a typed store error
+                    raise map_sdk_error(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _admin(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self.admin_calls += 1
+        return self._call(what, fn, *args, **kwargs)
+
+    # --- AssetStore ----------------------------------------------------------------------
+
+    def upload(self, file: BinaryIO | bytes, *, upload_preset: str | None = None, folder: str | None = None,
+               resource_type: str = "auto", filename: str | None = None, tags: Sequence[str] = ()) -> UploadedAsset:
+        data = file if isinstance(file, bytes) else file.read()
+        options: dict[str, Any] = {"resource_type": resource_type, "use_filename": True, "unique_filename": True}
+        if upload_preset:
+            options["upload_preset"] = upload_preset
+        if folder:
+            options["folder"] = folder
+        if tags:
+            options["tags"] = list(tags)
+        result = self._call("upload", lambda **kw: cloudinary.uploader.upload(
+            io.BytesIO(data), filename=filename or "upload", **kw), **options)
+        log.info("uploaded %s (%s, %s bytes)", result["public_id"], result.get("resource_type"), result.get("bytes"))
+        return UploadedAsset(
+            public_id=result["public_id"], resource_type=result["resource_type"], type=result.get("type", "upload"),
+            format=result.get("format"), bytes=int(result.get("bytes", 0)), width=result.get("width"),
+            height=result.get("height"), version=int(result["version"]), etag=result.get("etag"),
+            secure_url=result.get("secure_url") or result.get("url"),
+            original_filename=result.get("original_filename"),
+            folder=result.get("asset_folder") or folder, created_at=_parse_time(result.get("created_at")))
+
+    def destroy(self, public_id: str, resource_type: str = "image", type: str = "upload") -> DeleteOutcome:
+        result = self._call("destroy", cloudinary.uploader.destroy, public_id, resource_type=resource_type,
+                            type=type, invalidate=True)
+        if result.get("result") == "ok":
+            return "deleted"
+        if result.get("result") == "not found":
+            return "not_found"
+        raise StorePermanentError(f"destroy {public_id}: unexpected answer {result!r}")
+
+    def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
+                    type: str = "upload") -> dict[str, DeleteOutcome]:
+        """Admin API `delete_resources`, ≤100 ids a call; `not_found` counts as deleted."""
+        outcome: dict[str, DeleteOutcome] = {}
+        ids = list(dict.fromkeys(public_ids))
+        for start in range(0, len(ids), DELETE_CHUNK):
+            chunk = ids[start:start + DELETE_CHUNK]
+            result = self._admin("delete_resources", cloudinary.api.delete_resources, chunk,
+                                 resource_type=resource_type, type=type, invalidate=True)
+            for public_id, status in result.get("deleted", {}).items():
+                outcome[public_id] = "deleted" if status == "deleted" else "not_found"
+        log.info("delete_many %s/%s: %d deleted, %d not found, %d Admin calls", resource_type, type,
+                 sum(v == "deleted" for v in outcome.values()), sum(v == "not_found" for v in outcome.values()),
+                 -(-len(ids) // DELETE_CHUNK))
+        return outcome
+
+    def iter_pages(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
+                   cursor: str | None = None) -> Iterator[ListingPage]:
+        """The full listing, 500 per page; each page carries the cursor to resume after it."""
+        while True:
+            params: dict[str, Any] = {"resource_type": resource_type, "type": type, "max_results": PAGE_SIZE}
+            if prefix:
+                params["prefix"] = prefix
+            if cursor:
+                params["next_cursor"] = cursor
+            result = self._admin("list resources", cloudinary.api.resources, **params)
+            cursor = result.get("next_cursor")
+            yield ListingPage([self._listed(r, resource_type, type) for r in result.get("resources", [])], cursor,
+                              {"rate_limit_remaining": getattr(result, "rate_limit_remaining", None)})
+            if not cursor:
+                return
+
+    def iter_resources(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
+                       cursor: str | None = None) -> Iterator[ListedAsset]:
+        for page in self.iter_pages(resource_type, type, prefix, cursor):
+            yield from page.assets
+
+    @staticmethod
+    def _listed(r: dict, resource_type: str, type: str) -> ListedAsset:
+        return ListedAsset(public_id=r["public_id"], resource_type=r.get("resource_type", resource_type),
+                           type=r.get("type", type), format=r.get("format"), bytes=int(r.get("bytes", 0)),
+                           version=int(r.get("version", 0)), etag=r.get("etag"),
+                           secure_url=r.get("secure_url"), created_at=_parse_time(r.get("created_at")),
+                           width=r.get("width"), height=r.get("height"))
+
+    def ping(self) -> None:
+        """One cheap authenticated Admin call; raises a store error when it fails."""
+        self._admin("ping", cloudinary.api.resources, max_results=1)

@@ -1,0 +1,132 @@
+"""CloudinaryHook / CloudinaryClient against the emulator: the store interface, batching,
+error mapping, retries, and where credentials come from."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials, rate_limit_reset
+from mediasync.errors import ConfigError, StoreAuthError, StorePermanentError, StoreRateLimited, StoreTransientError
+from mediasync.hooks.cloudinary import CloudinaryHook
+from mediasync.provider import get_provider_info
+from mediasync.services.verify import tiny_png
+
+
+def test_upload_maps_the_response(cloudinary_hook):
+    asset = cloudinary_hook.upload(tiny_png(1), upload_preset="tap2go-uploads", folder="main-uploads",
+                                   resource_type="image", filename="Menu Photo.png", tags=["menu"])
+    assert asset.public_id.startswith("main-uploads/Menu_Photo_")
+    assert (asset.resource_type, asset.type, asset.format, asset.width, asset.height) == (
+        "image", "upload", "png", 1, 1)
+    assert asset.bytes == len(tiny_png(1)) and asset.version > 0 and asset.etag and asset.folder == "main-uploads"
+    assert asset.secure_url.endswith(f"{asset.public_id}.png")
+
+
+def test_listing_1200_assets_in_three_pages_and_resuming(cloudinary_hook, emulator):
+    emulator.seed(1200, prefix="main-uploads/l")
+    emulator.seed(3, prefix="elsewhere/l")
+    before = emulator.admin_calls()
+    ids = [a.public_id for a in cloudinary_hook.iter_resources("image", "upload", "main-uploads/")]
+    assert emulator.admin_calls() - before == 3
+    assert len(ids) == 1200 and len(set(ids)) == 1200
+    pages = cloudinary_hook.iter_pages("image", "upload", "main-uploads/")
+    first = next(pages)
+    resumed = [a.public_id for a in cloudinary_hook.iter_resources("image", "upload", "main-uploads/",
+                                                                   first.next_cursor)]
+    assert [a.public_id for a in first.assets] + resumed == ids
+
+
+def test_delete_many_batches_by_100_and_counts_not_found_as_deleted(cloudinary_hook, emulator):
+    emulator.seed(200, prefix="main-uploads/x")
+    ids = [f"main-uploads/x{i:07d}" for i in range(250)]  # the last 50 do not exist
+    before = emulator.admin_calls()
+    outcome = cloudinary_hook.delete_many(ids, "image", "upload")
+    assert emulator.admin_calls() - before == 3
+    assert sum(v == "deleted" for v in outcome.values()) == 200
+    assert sum(v == "not_found" for v in outcome.values()) == 50
+    assert list(cloudinary_hook.iter_resources("image", "upload", "main-uploads/")) == []
+
+
+def test_rate_limit_raises_with_the_reset_time_and_is_not_retried(cloudinary_hook, emulator):
+    emulator.control(rate_limit=1)
+    list(cloudinary_hook.iter_resources())
+    before = emulator.settings()["admin_calls_in_window"]
+    with pytest.raises(StoreRateLimited) as limited:
+        list(cloudinary_hook.iter_resources())
+    assert limited.value.reset_at is not None and limited.value.reset_at > datetime.now(timezone.utc)
+    assert emulator.settings()["admin_calls_in_window"] == before  # one refused call, no hammering
+
+
+def test_transient_errors_are_retried_and_permanent_ones_are_not(cloudinary_hook, emulator):
+    emulator.seed(1, prefix="main-uploads/t")
+    emulator.control(fail_rate=1.0)
+    before = emulator.settings()["api_requests"]
+    with pytest.raises(StoreTransientError, match="General Error"):
+        cloudinary_hook.delete_many(["main-uploads/t0000000"])
+    assert emulator.settings()["api_requests"] - before == 4  # the first try and 3 retries
+    emulator.control(fail_rate=0.0)
+    assert cloudinary_hook.delete_many(["main-uploads/t0000000"]) == {"main-uploads/t0000000": "deleted"}
+
+    before = emulator.settings()["api_requests"]
+    with pytest.raises(StorePermanentError, match="Invalid image file"):
+        cloudinary_hook.upload(b"not an image", resource_type="image")
+    assert emulator.settings()["api_requests"] - before == 1
+
+
+def test_auth_errors_are_not_retried(emulator):
+    wrong = CloudinaryClient(CloudinaryCredentials("demo", emulator.api_key, "bad", emulator.base_url))
+    before = emulator.settings()["api_requests"]
+    with pytest.raises(StoreAuthError):
+        wrong.upload(tiny_png(2), resource_type="image")
+    with pytest.raises(StoreAuthError):
+        wrong.delete_many(["a"])
+    assert emulator.settings()["api_requests"] - before == 2
+
+
+def test_rate_limit_reset_parsing():
+    assert rate_limit_reset("Error 420 - Rate Limit Exceeded. Try again on Sat, 01 Apr 2017 22:00:00 GMT") == \
+        datetime(2017, 4, 1, 22, tzinfo=timezone.utc)
+    assert rate_limit_reset("Try again on 2017-04-01 22:00:00 UTC") == datetime(2017, 4, 1, 22, tzinfo=timezone.utc)
+    assert rate_limit_reset("no date here") is None
+
+
+def test_credentials_from_env_and_url(monkeypatch):
+    url = "cloudinary://key:sec%2Fret@cloud?upload_prefix=http://127.0.0.1:9"
+    assert CloudinaryCredentials.from_url(url) == CloudinaryCredentials("cloud", "key", "sec/ret", "http://127.0.0.1:9")
+    env = {"CLOUDINARY_URL": url, "CLOUDINARY_CLOUD_NAME": "other", "CLOUDINARY_API_KEY": "k",
+           "CLOUDINARY_API_SECRET": "s"}
+    assert CloudinaryCredentials.from_env(env).cloud_name == "other"  # the SDK's precedence
+    with pytest.raises(ConfigError, match="set CLOUDINARY_URL"):
+        CloudinaryCredentials.from_env({})
+    with pytest.raises(ConfigError, match="CLOUDINARY_URL is malformed"):
+        CloudinaryCredentials.from_url("https://cloudinary.com")
+
+
+def test_hook_reads_the_airflow_connection_then_falls_back_to_env(monkeypatch, emulator):
+    monkeypatch.delenv("CLOUDINARY_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT",
+                       f"cloudinary://{emulator.api_key}:{emulator.api_secret}@{emulator.cloud_name}"
+                       f"?api_base_url={emulator.base_url.replace(':', '%3A').replace('/', '%2F')}")
+    hook = CloudinaryHook()
+    assert hook.client.credentials == CloudinaryCredentials(emulator.cloud_name, emulator.api_key,
+                                                            emulator.api_secret, emulator.base_url)
+    assert hook.test_connection() == (True, f"Connected to Cloudinary cloud '{emulator.cloud_name}'")
+
+    monkeypatch.delenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT")
+    monkeypatch.setenv("CLOUDINARY_URL", emulator.cloudinary_url)
+    assert CloudinaryHook().client.credentials.api_base_url == emulator.base_url
+    monkeypatch.delenv("CLOUDINARY_URL")
+    with pytest.raises(ConfigError):
+        CloudinaryHook().client  # noqa: B018 - resolving credentials is the point
+    ok, message = CloudinaryHook(cloudinary_url=emulator.cloudinary_url.replace(emulator.api_secret, "x")
+                                 ).test_connection()
+    assert not ok and "Invalid API secret" in message
+
+
+def test_provider_registers_the_connection_type():
+    info = get_provider_info()
+    assert info["connection-types"] == [{"hook-class-name": "mediasync.hooks.cloudinary.CloudinaryHook",
+                                         "connection-type": "cloudinary"}]
+    assert CloudinaryHook.get_ui_field_behaviour()["relabeling"]["password"] == "API Secret"
