@@ -1,0 +1,153 @@
+"""The media library end to end: real PostgreSQL, the official cloudinary SDK against the emulator."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from mediasync.errors import InvalidInput, MediasyncError, NotFound
+from mediasync.services.verify import tiny_png
+
+
+def asset_ids(hook, prefix: str = "main-uploads/") -> set[str]:
+    return {a.public_id for a in hook.iter_resources("image", "upload", prefix)}
+
+
+def test_upload_puts_the_asset_in_cloudinary_and_the_row_in_the_database(services, cloudinary_hook, db_url, conn):
+    listener = psycopg.connect(db_url, autocommit=True)
+    listener.execute("LISTEN mediasync_media_changes")
+    try:
+        record = services.media.upload(tiny_png(1), "../../etc/Holiday Photo!.PNG", tags=["hero", "hero", "summer"])
+        events = [json.loads(n.payload) for n in listener.notifies(timeout=2, stop_after=1)]
+    finally:
+        listener.close()
+    assert record.public_id.startswith("main-uploads/") and record.folder == "main-uploads"
+    assert record.status == "active" and record.resource_type == "image" and record.format == "png"
+    assert record.bytes == len(tiny_png(1)) and record.width == 1 and record.height == 1
+    assert record.original_filename and "/" not in record.original_filename
+    assert record.tags == ["hero", "summer"]
+    assert asset_ids(cloudinary_hook) == {record.public_id}
+    assert events == [{"op": "INSERT", "table": "media_files", "count": 1, "ids": [str(record.id)]}]
+    assert services.media.get(record.id) == record
+
+
+@pytest.mark.parametrize(("payload", "name", "folder", "status"), [
+    (b"", "empty.png", None, 400),
+    (b"just some text, not an image", "notes.png", None, 415),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * (6 * 1024 * 1024), "huge.png", None, 413),
+    (tiny_png(2), "ok.png", "../escape", 422),
+])
+def test_bad_uploads_are_refused_before_anything_is_stored(services, cloudinary_hook, conn, payload, name, folder,
+                                                           status):
+    with pytest.raises(InvalidInput) as refused:
+        services.media.upload(payload, name, folder=folder)
+    assert refused.value.status_code == status
+    assert asset_ids(cloudinary_hook, "") == set()
+    assert conn.execute("SELECT count(*) AS n FROM media_files").fetchone()["n"] == 0
+
+
+def fail_inserts(conn) -> None:
+    conn.execute("""
+        CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'disk full (simulated)'; END $$;
+        CREATE TRIGGER fail_insert BEFORE INSERT ON media_files FOR EACH ROW EXECUTE FUNCTION fail_insert();
+    """)
+
+
+def test_failed_save_after_upload_destroys_the_asset(services, cloudinary_hook, conn):
+    fail_inserts(conn)
+    with pytest.raises(MediasyncError, match="disk full"):
+        services.media.upload(tiny_png(3), "photo.png")
+    assert asset_ids(cloudinary_hook, "") == set()
+    assert conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue").fetchone()["n"] == 0
+
+
+def test_when_destroy_fails_too_the_asset_is_queued_not_orphaned(services, cloudinary_hook, emulator, conn):
+    fail_inserts(conn)
+    real_upload = cloudinary_hook.upload
+
+    def upload_then_cloudinary_goes_down(*args, **kwargs):
+        asset = real_upload(*args, **kwargs)
+        emulator.control(fail_rate=1.0)
+        return asset
+
+    cloudinary_hook.upload = upload_then_cloudinary_goes_down
+    with pytest.raises(MediasyncError):
+        services.media.upload(tiny_png(4), "photo.png")
+    queued = conn.execute("SELECT public_id, reason, status FROM cloudinary_cleanup_queue").fetchall()
+    assert [(q["reason"], q["status"]) for q in queued] == [("upload_compensation", "pending")]
+    emulator.control(fail_rate=0.0)
+    assert services.processor.process().deleted == 1
+    assert asset_ids(cloudinary_hook, "") == set()
+
+
+def test_soft_delete_marks_the_row_and_removes_the_asset(services, cloudinary_hook, conn):
+    record = services.media.upload(tiny_png(5), "a.png")
+    outcome = services.media.soft_delete(record.id)
+    assert (outcome.mode, outcome.cloudinary) == ("soft", "deleted")
+    row = services.media.get(record.id)
+    assert row.status == "deleted" and row.deleted_at is not None
+    assert asset_ids(cloudinary_hook) == set()
+    entry = conn.execute("SELECT reason, status FROM cloudinary_cleanup_queue").fetchall()
+    assert entry == [{"reason": "soft_delete", "status": "completed"}]
+    again = services.media.soft_delete(record.id)  # idempotent
+    assert again.cloudinary == "not_found"
+
+
+def test_hard_delete_removes_row_tags_usage_and_asset(services, cloudinary_hook, conn):
+    record = services.media.upload(tiny_png(6), "b.png", tags=["menu"])
+    conn.execute("INSERT INTO media_usage (media_file_id, entity_type, entity_id) VALUES (%s, 'restaurant', '7')",
+                 (record.id,))
+    outcome = services.media.hard_delete(record.id)
+    assert (outcome.mode, outcome.cloudinary) == ("hard", "deleted")
+    counts = conn.execute("SELECT (SELECT count(*) FROM media_files) AS f, (SELECT count(*) FROM media_tags) AS t, "
+                          "(SELECT count(*) FROM media_usage) AS u").fetchone()
+    assert counts == {"f": 0, "t": 0, "u": 0}
+    assert asset_ids(cloudinary_hook) == set()
+    assert conn.execute("SELECT reason FROM cloudinary_cleanup_queue").fetchone()["reason"] == "hard_delete"
+    with pytest.raises(NotFound):
+        services.media.hard_delete(record.id)
+
+
+def test_direct_sql_delete_is_processed_and_the_asset_goes(services, cloudinary_hook, conn):
+    records = [services.media.upload(tiny_png(10 + i), f"c{i}.png") for i in range(3)]
+    conn.execute("DELETE FROM media_files")
+    assert len(asset_ids(cloudinary_hook)) == 3
+    result = services.processor.process()
+    assert (result.claimed, result.deleted, result.store_calls) == (3, 3, 1)
+    assert asset_ids(cloudinary_hook) == set()
+    assert {r.public_id for r in records} == {
+        q["public_id"] for q in conn.execute("SELECT public_id FROM cloudinary_cleanup_queue WHERE status='completed'")}
+
+
+def test_cloudinary_down_during_delete_is_retried_until_it_is_back(services, cloudinary_hook, emulator, conn):
+    record = services.media.upload(tiny_png(20), "d.png")
+    emulator.control(fail_rate=1.0)
+    outcome = services.media.soft_delete(record.id)
+    assert outcome.cloudinary == "queued" and "retried" in outcome.message
+    assert services.media.get(record.id).status == "deleted"
+    entry = conn.execute("SELECT status, attempts, last_error FROM cloudinary_cleanup_queue").fetchone()
+    assert entry["status"] == "pending" and entry["attempts"] == 1 and entry["last_error"]
+    emulator.control(fail_rate=0.0)
+    assert services.processor.process().deleted == 1
+    assert conn.execute("SELECT status FROM cloudinary_cleanup_queue").fetchone()["status"] == "completed"
+    assert asset_ids(cloudinary_hook) == set()
+
+
+def test_list_pages_newest_first_and_filters_by_status(services):
+    records = [services.media.upload(tiny_png(30 + i), f"e{i}.png") for i in range(5)]
+    services.media.soft_delete(records[0].id)
+    first = services.media.list(limit=3)
+    second = services.media.list(limit=3, cursor=first.next_cursor)
+    assert first.next_cursor and second.next_cursor is None
+    assert [r.id for r in first.items + second.items] == [r.id for r in reversed(records[1:])]
+    assert [r.id for r in services.media.list(status="deleted").items] == [records[0].id]
+    assert len(services.media.list(status=None).items) == 5
+    with pytest.raises(InvalidInput):
+        services.media.list(status="gone")
+    with pytest.raises(InvalidInput):
+        services.media.list(cursor="not-a-cursor")
+    with pytest.raises(NotFound):
+        services.media.get("not-a-uuid")
