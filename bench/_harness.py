@@ -61,10 +61,11 @@ def emulator() -> Iterator[object]:
         yield running
 
 
-def hook_for(running) -> object:
-    from mediasync.hooks.cloudinary import CloudinaryHook
+def store_for(running) -> object:
+    """The Cloudinary client the hook delegates to, pointed at the emulator (no Airflow import)."""
+    from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
 
-    return CloudinaryHook(cloudinary_url=running.cloudinary_url)
+    return CloudinaryClient(CloudinaryCredentials.from_url(running.cloudinary_url))
 
 
 class Timer:

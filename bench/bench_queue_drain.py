@@ -5,7 +5,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import Timer, emulator, fresh_database, hook_for, report  # noqa: E402
+from _harness import Timer, emulator, fresh_database, store_for, report  # noqa: E402
 
 from mediasync.services.queue_processor import CleanupQueueProcessor  # noqa: E402
 
@@ -19,7 +19,7 @@ with fresh_database() as db, emulator() as running:
                      (N,))
     calls_before = running.admin_calls()
     with Timer() as t:
-        result = CleanupQueueProcessor(db, hook_for(running)).process(batch_size=100)
+        result = CleanupQueueProcessor(db, store_for(running)).process(batch_size=100)
     calls = running.admin_calls() - calls_before
     report("queue_drain", entries=N, completed=result.completed, deleted=result.deleted, admin_calls=calls,
            seconds=t.seconds, entries_per_second=round(N / t.seconds), ids_per_admin_call=round(N / max(calls, 1), 1))

@@ -6,7 +6,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import Timer, emulator, fresh_database, hook_for, peak_rss_mb, report  # noqa: E402
+from _harness import Timer, emulator, fresh_database, store_for, peak_rss_mb, report  # noqa: E402
 
 from mediasync.config import Settings  # noqa: E402
 from mediasync.services.reconciler import Reconciler  # noqa: E402
@@ -16,17 +16,20 @@ DRIFT = N // 100
 
 with fresh_database() as db, emulator() as running, tempfile.TemporaryDirectory() as reports:
     running.seed(N, prefix="main-uploads/r")
-    with db.session() as conn:  # rows for all but DRIFT assets (those are orphans), plus DRIFT missing ones
+    version = running.emulator.state.get("image", "upload", "main-uploads/r0000000").version
+    with db.session() as conn:  # matching rows for all but DRIFT assets (orphans); DRIFT rows differ in bytes
         conn.execute("INSERT INTO media_files (public_id, format, bytes, version, folder, created_at) "
-                     "SELECT public_id, format, bytes, version, 'main-uploads', now() - interval '1 day' "
-                     "FROM (SELECT 'main-uploads/r' || lpad(g::text, 7, '0') AS public_id, 'png' AS format, "
-                     "      NULL::bigint AS bytes, NULL::bigint AS version FROM generate_series(%s, %s - 1) g) s",
-                     (DRIFT, N))
-    hook = hook_for(running)
+                     "SELECT 'main-uploads/r' || lpad(g::text, 7, '0'), 'png', "
+                     "       CASE WHEN g < 2 * %(drift)s THEN 1 ELSE 1024 END, %(version)s, 'main-uploads', "
+                     "       now() - interval '1 day' "
+                     "FROM generate_series(%(drift)s, %(n)s - 1) g", {"drift": DRIFT, "n": N, "version": version})
+        conn.execute("ANALYZE media_files")  # a production table has statistics
+    hook = store_for(running)
     rss_before = peak_rss_mb()
     with Timer() as t:
         result = Reconciler(db, hook, Settings(report_dir=reports)).run(grace_minutes=0)
     assert result.status == "completed", result.message
+    assert result.counts["orphan_asset"] == DRIFT and result.counts["metadata_mismatch"] == DRIFT, result.counts
     report("reconcile_dry_run", assets=N, assets_listed=result.assets_listed, orphans=result.counts["orphan_asset"],
            mismatches=result.counts["metadata_mismatch"], seconds=t.seconds,
            assets_per_second=round(N / t.seconds), admin_calls=running.admin_calls(),

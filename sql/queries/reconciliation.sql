@@ -77,6 +77,10 @@ ON CONFLICT (inventory_key, resource_type, type, public_id) DO UPDATE
        secure_url = EXCLUDED.secure_url, width = EXCLUDED.width, height = EXCLUDED.height,
        created_at = EXCLUDED.created_at;
 
+-- name: analyze_snapshot
+-- The snapshot was just bulk-loaded: give the planner statistics so the diff joins use hashes.
+ANALYZE mediasync.listing_snapshot;
+
 -- name: find_orphans
 -- Assets with no row at all, older than the grace period (an upload's row may still be on its way).
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, details)

@@ -357,7 +357,8 @@ class Emulator:
             return cloudinary_error(400, f"max_results must be between 1 and {MAX_LISTING}", headers)
         assets, next_cursor = self.state.list(resource_type, type, q.get("prefix"), after, max_results,
                                               descending=q.get("direction") in ("desc", "-1"))
-        body: dict[str, Any] = {"resources": [self._resource(request, a) for a in assets]}
+        listed = [{k: v for k, v in self._resource(request, a).items() if k not in ("etag", "tags")} for a in assets]
+        body: dict[str, Any] = {"resources": listed}  # like Cloudinary: listings carry no etag or tags
         if next_cursor:
             body["next_cursor"] = next_cursor
         return JSONResponse(body, headers=headers)

@@ -80,6 +80,7 @@ class ReconciliationRepository:
              resource_types: Sequence[str], grace_cutoff: datetime, listing_started_at: datetime) -> dict[str, int]:
         args = {"run_id": run_id, "key": key, "prefix": prefix, "resource_types": list(resource_types),
                 "grace_cutoff": grace_cutoff, "listing_started_at": listing_started_at}
+        conn.execute(_q("analyze_snapshot"))
         for name in ("find_orphans", "find_undeleted", "find_missing", "find_mismatches", "find_stuck_queue"):
             conn.execute(_q(name), args)
         conn.execute(_q("mark_reported"), {"run_id": run_id})
