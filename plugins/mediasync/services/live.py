@@ -1,0 +1,86 @@
+"""Live media changes: one LISTEN connection per process, fanned out to any number of subscribers.
+
+The `media_files` triggers send one `pg_notify('mediasync_media_changes', ...)` per statement,
+whatever wrote the rows (the API, a DAG, psql). The page's Server-Sent Events stream subscribes
+here. If the database connection drops, the listener reconnects with backoff and tells
+subscribers to resynchronise (`{"op": "RESYNC"}`), since notifications sent meanwhile are lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import psycopg
+
+from mediasync.hooks.postgres import Database
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "mediasync_media_changes"
+QUEUE_LIMIT = 1000
+
+
+class MediaChangeBroadcaster:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._subscribers: set[asyncio.Queue] = set()
+        self._task: asyncio.Task | None = None
+        self.connected = asyncio.Event()
+
+    async def subscribe(self) -> AsyncIterator[dict]:
+        """Yield change events until the caller stops iterating."""
+        self._ensure_running()
+        queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self._subscribers.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.discard(queue)
+
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._listen_forever(), name="mediasync-listen")
+
+    def _publish(self, event: dict) -> None:
+        for queue in list(self._subscribers):
+            if queue.full():  # a stalled client: drop its backlog and ask it to resynchronise
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    while True:
+                        queue.get_nowait()
+                queue.put_nowait({"op": "RESYNC"})
+            else:
+                queue.put_nowait(event)
+
+    async def _listen_forever(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.db.url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected.set()
+                    if delay > 0.5:
+                        self._publish({"op": "RESYNC"})
+                    delay = 0.5
+                    async for note in conn.notifies():
+                        try:
+                            self._publish(json.loads(note.payload))
+                        except json.JSONDecodeError:
+                            log.warning("ignoring a malformed notification: %r", note.payload[:200])
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, OSError) as exc:
+                self.connected.clear()
+                log.warning("live updates: database connection lost (%s); reconnecting in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
