@@ -1,0 +1,135 @@
+"""The plugin's API inside a real `airflow api-server`, over HTTP: Airflow auth on every route,
+upload/list/get/delete, queue stats and process-now, runs, SSE, and clean 4xx errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import psycopg
+import pytest
+
+from mediasync.services.verify import tiny_png
+
+ROUTES = [("GET", "/api/v1/media"), ("POST", "/api/v1/media"), ("GET", "/api/v1/media/x"),
+          ("DELETE", "/api/v1/media/x"), ("GET", "/api/v1/cleanup-queue"), ("POST", "/api/v1/cleanup-queue/process"),
+          ("GET", "/api/v1/reconciliation/runs"), ("GET", "/api/v1/events")]
+
+
+@pytest.fixture
+def client(api_server):
+    with api_server.client() as http:
+        yield http
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_endpoint_needs_an_airflow_user(api_server, method, path):
+    response = httpx.request(method, f"{api_server.base_url}/mediasync{path}", timeout=10)
+    assert response.status_code == 401 and response.json()["detail"]
+    forged = httpx.request(method, f"{api_server.base_url}/mediasync{path}", timeout=10,
+                           headers={"Authorization": "Bearer not-a-jwt"})
+    assert forged.status_code in (401, 403)
+
+
+def test_page_redirects_to_login_without_a_session_and_serves_with_one(api_server):
+    anonymous = httpx.get(f"{api_server.base_url}/mediasync/", headers={"Accept": "text/html"})
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/auth/login/")
+    page = httpx.get(f"{api_server.base_url}/mediasync/", cookies={"_token": api_server.token()})
+    assert page.status_code == 200 and "Media Library" in page.text
+
+
+def test_upload_list_get_and_deletes(client, api_server):
+    created = client.post("/api/v1/media", files={"file": ("menu photo.png", tiny_png(1), "image/png")},
+                          data={"tags": "menu,hero"})
+    assert created.status_code == 201, created.text
+    record = created.json()
+    assert record["public_id"].startswith("main-uploads/") and record["tags"] == ["hero", "menu"]
+    assert httpx.get(record["secure_url"]).content == tiny_png(1)  # the thumbnail URL serves the bytes
+
+    assert record["id"] in [m["id"] for m in client.get("/api/v1/media").json()["items"]]
+    assert client.get(f"/api/v1/media/{record['id']}").json()["status"] == "active"
+
+    soft = client.delete(f"/api/v1/media/{record['id']}").json()
+    assert (soft["mode"], soft["cloudinary"]) == ("soft", "deleted")
+    assert client.get(f"/api/v1/media/{record['id']}").json()["status"] == "deleted"
+    assert record["id"] in [m["id"] for m in client.get("/api/v1/media", params={"status": "deleted"}).json()["items"]]
+
+    hard = client.delete(f"/api/v1/media/{record['id']}", params={"permanent": "true"}).json()
+    assert hard["mode"] == "hard"
+    assert client.get(f"/api/v1/media/{record['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(("request_kwargs", "status"), [
+    ({"method": "POST", "url": "/api/v1/media", "files": {"file": ("x.png", b"#!/bin/sh\nrm -rf /", "image/png")}},
+     415),
+    ({"method": "POST", "url": "/api/v1/media", "files": {"file": ("x.png", b"", "image/png")}}, 400),
+    ({"method": "POST", "url": "/api/v1/media"}, 422),
+    ({"method": "GET", "url": "/api/v1/media/00000000-0000-0000-0000-000000000000"}, 404),
+    ({"method": "DELETE", "url": "/api/v1/media/not-a-uuid"}, 404),
+    ({"method": "GET", "url": "/api/v1/media", "params": {"status": "gone"}}, 422),
+    ({"method": "GET", "url": "/api/v1/media", "params": {"limit": "0"}}, 422),
+    ({"method": "GET", "url": "/api/v1/media", "params": {"cursor": "garbage"}}, 422),
+    ({"method": "POST", "url": "/api/v1/cleanup-queue/process", "json": {"batchSize": 1000}}, 422),
+])
+def test_bad_input_gets_a_json_4xx(client, request_kwargs, status):
+    response = client.request(**request_kwargs)
+    assert response.status_code == status, response.text
+    assert "detail" in response.json()
+
+
+def test_queue_stats_and_process_now(client, api_server):
+    record = client.post("/api/v1/media", files={"file": ("q.png", tiny_png(2), "image/png")}).json()
+    with psycopg.connect(api_server.db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM media_files WHERE id = %s", (record["id"],))
+    stats = client.get("/api/v1/cleanup-queue").json()
+    assert {"pending", "processing", "completed", "failed"} <= set(stats) and stats["pending"] >= 1
+    result = client.post("/api/v1/cleanup-queue/process", json={"batchSize": 10, "retryFailed": True}).json()
+    assert result["deleted"] >= 1 and result["stopped_by"] == "empty"
+    assert client.get("/api/v1/cleanup-queue").json()["pending"] == 0
+
+
+def test_reconciliation_runs(client, api_server):
+    from mediasync.services.runtime import build_services
+
+    services = build_services(database_url=api_server.db_url, store=_store(api_server))
+    run = services.reconciler.run(grace_minutes=0)
+    runs = client.get("/api/v1/reconciliation/runs", params={"limit": 5}).json()["runs"]
+    assert runs[0]["id"] == run.run_id and runs[0]["mode"] == "dry_run" and "orphan_asset" in runs[0]["counts"]
+
+
+def _store(api_server):
+    from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
+
+    return CloudinaryClient(CloudinaryCredentials.from_url(api_server.emulator.cloudinary_url))
+
+
+def test_events_stream_media_changes_from_any_writer(client, api_server):
+    received: list[dict] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with client.stream("GET", "/api/v1/events", timeout=15) as stream:
+            for line in stream.iter_lines():
+                if line.startswith(": connected"):
+                    ready.set()
+                if line.startswith("data: "):
+                    received.append(json.loads(line[6:]))
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert ready.wait(10)
+    time.sleep(0.5)  # the shared LISTEN connection is up once the stream is
+    with psycopg.connect(api_server.db_url, autocommit=True) as conn:
+        media_id = conn.execute("INSERT INTO media_files (public_id) VALUES ('main-uploads/from-psql') RETURNING id"
+                                ).fetchone()[0]
+    listener.join(10)
+    assert received and received[0]["op"] == "INSERT" and received[0]["ids"] == [str(media_id)]
+
+
+def test_openapi_document(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/api/v1/media", "/api/v1/media/{media_id}", "/api/v1/cleanup-queue", "/api/v1/cleanup-queue/process",
+            "/api/v1/reconciliation/runs", "/api/v1/events"} <= set(spec["paths"])

@@ -1,0 +1,81 @@
+"""The media-library page in headless Chromium (Debian's, driven by Playwright): an upload in one
+open page shows up in another within 2 s, and a direct SQL DELETE removes it from both."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from mediasync.services.verify import tiny_png
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+LIVE_TIMEOUT_MS = 2000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def open_library(browser, api_server):
+    """A signed-in page: the Airflow UI's session cookie carries the user's token."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.add_cookies([{"name": "_token", "value": api_server.token(), "url": api_server.base_url}])
+    page = context.new_page()
+    page.goto(f"{api_server.base_url}/mediasync/")
+    page.locator("#live.on").wait_for(timeout=10_000)  # the event stream is connected
+    return page
+
+
+def test_live_updates_across_pages_and_from_sql(browser, api_server, tmp_path):
+    from playwright.sync_api import expect
+
+    first, second = open_library(browser, api_server), open_library(browser, api_server)
+    photo = tmp_path / "live-photo.png"
+    photo.write_bytes(tiny_png(77))
+    before = {c.get_attribute("data-id") for c in first.locator("[data-testid=media-card]").all()}
+
+    first.locator("#file-input").set_input_files(str(photo))
+    new_card = first.locator("[data-testid=media-card]").filter(has_text="live-photo")
+    expect(new_card).to_have_count(1, timeout=10_000)
+    media_id = new_card.get_attribute("data-id")
+    assert media_id not in before
+    expect(second.locator(f'[data-id="{media_id}"]')).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(second.locator(f'[data-id="{media_id}"] img')).to_have_js_property("complete", True)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    second.screenshot(path=str(ARTIFACTS / "media-library.png"), full_page=True)
+
+    with psycopg.connect(api_server.db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM media_files WHERE id = %s", (media_id,))
+    expect(second.locator(f'[data-id="{media_id}"]')).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
+    expect(first.locator(f'[data-id="{media_id}"]')).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
+
+
+def test_soft_delete_from_the_page(browser, api_server, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_library(browser, api_server)
+    photo = tmp_path / "to-delete.png"
+    photo.write_bytes(tiny_png(78))
+    page.locator("#file-input").set_input_files(str(photo))
+    card = page.locator("[data-testid=media-card]").filter(has_text="to-delete")
+    expect(card).to_have_count(1, timeout=10_000)
+    media_id = card.get_attribute("data-id")
+    card.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.locator(f'[data-id="{media_id}"]')).to_have_count(0, timeout=LIVE_TIMEOUT_MS)  # left "Active"
+    with psycopg.connect(api_server.db_url) as conn:
+        assert conn.execute("SELECT status FROM media_files WHERE id = %s", (media_id,)).fetchone()[0] == "deleted"
