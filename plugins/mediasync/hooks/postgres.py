@@ -56,7 +56,8 @@ def _dsn_from_connection(conn) -> str:
     extra = conn.extra_dejson or {}
     query = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in extra.items() if k in _LIBPQ_KEYS)
     if host.startswith("/"):  # Unix socket directory
-        return f"postgresql://{auth}/{database}?host={quote(host, safe='/')}" + (f"&{query}" if query else "")
+        socket_port = f"&port={conn.port}" if conn.port else ""
+        return f"postgresql://{auth}/{database}?host={quote(host, safe='/')}{socket_port}" + (f"&{query}" if query else "")
     return f"postgresql://{auth}{host}{port}/{database}" + (f"?{query}" if query else "")
 
 
