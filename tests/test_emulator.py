@@ -153,3 +153,10 @@ def test_upload_presets_admin(emulator):
     presets = cloudinary.api.upload_presets(**sdk(emulator))
     assert [p["name"] for p in presets["presets"]] == ["tap2go-uploads"]
     assert cloudinary.api.upload_preset("tap2go-uploads", **sdk(emulator))["settings"]["folder"] == "main-uploads"
+
+
+def test_delivery_urls_can_name_a_public_host(tmp_path):
+    """Behind Docker the API is reached as http://emulator:9444 but browsers need the host's address."""
+    with RunningEmulator(tmp_path, public_url="http://localhost:19444/") as running:
+        result = cloudinary.uploader.upload(tiny_png(7), **sdk(running))
+        assert result["secure_url"].startswith("http://localhost:19444/demo/image/upload/v")

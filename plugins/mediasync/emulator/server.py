@@ -147,8 +147,10 @@ def _truthy(value: Any) -> bool:
 class Emulator:
     """The app plus its state; one per data dir."""
 
-    def __init__(self, data_dir: Path, credentials: Credentials | None = None, faults: Faults | None = None) -> None:
+    def __init__(self, data_dir: Path, credentials: Credentials | None = None, faults: Faults | None = None,
+                 public_url: str | None = None) -> None:
         self.state = EmulatorState(data_dir)
+        self.public_url = public_url.rstrip("/") if public_url else None  # delivery host browsers can reach
         self.credentials = credentials or Credentials()
         self.faults = faults or Faults()
         self.meter = AdminMeter()
@@ -214,7 +216,7 @@ class Emulator:
         return params, params.pop("file", None)
 
     def _url(self, request: Request, asset: Asset) -> str:
-        base = str(request.base_url).rstrip("/")
+        base = self.public_url or str(request.base_url).rstrip("/")
         suffix = f".{asset.format}" if asset.format and asset.resource_type != "raw" else ""
         return f"{base}/{self.credentials.cloud_name}/{asset.resource_type}/{asset.type}/v{asset.version}/" \
                f"{asset.public_id}{suffix}"
@@ -496,8 +498,11 @@ def serve(host: str = "127.0.0.1", port: int = 9444, data_dir: Path = Path(".med
     """Run the emulator in the foreground until interrupted."""
     import uvicorn
 
+    import os
+
     credentials = credentials_from_env()
-    emulator = Emulator(Path(data_dir), credentials, Faults(latency_ms, fail_rate, rate_limit))
+    emulator = Emulator(Path(data_dir), credentials, Faults(latency_ms, fail_rate, rate_limit),
+                        public_url=os.environ.get("MEDIASYNC_EMULATOR_PUBLIC_URL") or None)
     print(f"mediasync emulator on http://{host}:{port} (data in {data_dir})\n"
           f"CLOUDINARY_URL=cloudinary://{credentials.api_key}:{credentials.api_secret}@{credentials.cloud_name}"
           f"?upload_prefix=http://{host}:{port}", flush=True)

@@ -21,8 +21,10 @@ def free_port() -> int:
 class RunningEmulator:
     """`with RunningEmulator(dir) as emu:` — a real HTTP server in a background thread."""
 
-    def __init__(self, data_dir: Path, credentials: Credentials | None = None, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, credentials: Credentials | None = None, port: int | None = None,
+                 public_url: str | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.public_url = public_url
         self.credentials = credentials or Credentials()
         self.port = port or free_port()
         self._server = None
@@ -52,7 +54,7 @@ class RunningEmulator:
     def start(self) -> RunningEmulator:
         import uvicorn
 
-        self.emulator = Emulator(self.data_dir, self.credentials)
+        self.emulator = Emulator(self.data_dir, self.credentials, public_url=self.public_url)
         config = uvicorn.Config(self.emulator.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="off")
         self._server = uvicorn.Server(config)
