@@ -90,3 +90,20 @@ def test_settings_defaults_and_validation():
         Settings.from_env({"MEDIASYNC_CLEANUP_BATCH_SIZE": "500"})
     with pytest.raises(ConfigError, match="MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION='lots' is malformed"):
         Settings.from_env({"MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION": "lots"})
+
+
+def test_airflow_postgres_connections_become_libpq_uris():
+    from types import SimpleNamespace
+
+    from mediasync.hooks.postgres import _dsn_from_connection
+
+    def conn(**fields):
+        base = {"login": "app", "password": "p@ss", "host": None, "port": None, "schema": "media", "extra_dejson": {}}
+        return SimpleNamespace(**{**base, **fields})
+
+    assert _dsn_from_connection(conn(host="db.example.com", port=6543, extra_dejson={"sslmode": "require"})) == \
+        "postgresql://app:p%40ss@db.example.com:6543/media?sslmode=require"
+    assert _dsn_from_connection(conn(host="/run/pg", port=5433)) == "postgresql://app:p%40ss@/media?host=/run/pg&port=5433"
+    # `postgresql://app@/media?host=/run/pg&port=5433` as Airflow parses it: socket and port in the extras
+    assert _dsn_from_connection(conn(password=None, extra_dejson={"host": "/run/pg", "port": "5433"})) == \
+        "postgresql://app@/media?host=/run/pg&port=5433"

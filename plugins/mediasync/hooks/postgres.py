@@ -47,18 +47,20 @@ def _airflow_connection_uri(conn_id: str) -> str | None:
 
 
 def _dsn_from_connection(conn) -> str:
+    """A libpq URI from an Airflow connection. A Unix-socket URI (`postgresql://u@/db?host=/dir`)
+    arrives with the socket directory and port in the extras; both forms work."""
+    extra = conn.extra_dejson or {}
     user = quote(conn.login or "", safe="")
     password = quote(conn.password or "", safe="")
     auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = conn.host or ""
-    port = f":{conn.port}" if conn.port else ""
+    host = conn.host or str(extra.get("host", ""))
+    port = conn.port or extra.get("port")
     database = conn.schema or "postgres"
-    extra = conn.extra_dejson or {}
     query = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in extra.items() if k in _LIBPQ_KEYS)
     if host.startswith("/"):  # Unix socket directory
-        socket_port = f"&port={conn.port}" if conn.port else ""
-        return f"postgresql://{auth}/{database}?host={quote(host, safe='/')}{socket_port}" + (f"&{query}" if query else "")
-    return f"postgresql://{auth}{host}{port}/{database}" + (f"?{query}" if query else "")
+        params = [f"host={quote(host, safe='/')}"] + ([f"port={port}"] if port else []) + ([query] if query else [])
+        return f"postgresql://{auth}/{database}?{'&'.join(params)}"
+    return f"postgresql://{auth}{host}{f':{port}' if port else ''}/{database}" + (f"?{query}" if query else "")
 
 
 _LIBPQ_KEYS = {"sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "options", "connect_timeout",
