@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Literal
@@ -171,23 +171,22 @@ class MediaLibraryService:
 
     def soft_delete(self, media_id: UUID | str) -> DeleteResult:
         """Mark the row deleted (trigger queues the asset), then remove the asset right away."""
-        key = _media_id(media_id)
-        with self.db.transaction() as conn:
-            row = self.repo.soft_delete(conn, key)
-            if row is None:
-                raise NotFound(f"media {media_id} not found")
-            entry = self._ensure_queued(conn, row, "soft_delete")
-        return self._remove_now(row, entry, "soft")
+        return self._delete(media_id, self.repo.soft_delete, "soft_delete", "soft")
 
     def hard_delete(self, media_id: UUID | str) -> DeleteResult:
         """Delete the row with its tags and usage (trigger queues the asset), then remove the asset."""
+        return self._delete(media_id, self.repo.hard_delete, "hard_delete", "hard")
+
+    def _delete(self, media_id: UUID | str, change_row: Callable[[psycopg.Connection, UUID], dict | None],
+                reason: str, mode: Literal["soft", "hard"]) -> DeleteResult:
+        """Change the row and make sure its asset is queued, in one transaction; then process that entry."""
         key = _media_id(media_id)
         with self.db.transaction() as conn:
-            row = self.repo.hard_delete(conn, key)
+            row = change_row(conn, key)
             if row is None:
                 raise NotFound(f"media {media_id} not found")
-            entry = self._ensure_queued(conn, row, "hard_delete")
-        return self._remove_now(row, entry, "hard")
+            entry = self._ensure_queued(conn, row, reason)
+        return self._remove_now(row, entry, mode)
 
     def _ensure_queued(self, conn: psycopg.Connection, row: dict, reason: str) -> int:
         """The open queue entry for the row's asset (the trigger's, or a new one when a previous
