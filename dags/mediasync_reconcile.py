@@ -43,7 +43,7 @@ def mediasync_reconcile():
 
         context = get_current_context()
         params, run = context["params"], context["dag_run"]
-        apply = bool(params["apply"]) or str(run.run_type).endswith("scheduled")
+        apply = bool(params["apply"]) or str(run.run_type) == "scheduled"  # nightly runs repair
         result = build_services().reconciler.run(apply=apply, folder=params.get("folder") or None,
                                                  force=bool(params["force"]),
                                                  max_delete_fraction=float(params["max_delete_fraction"]))

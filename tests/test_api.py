@@ -133,3 +133,28 @@ def test_openapi_document(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/v1/media", "/api/v1/media/{media_id}", "/api/v1/cleanup-queue", "/api/v1/cleanup-queue/process",
             "/api/v1/reconciliation/runs", "/api/v1/events"} <= set(spec["paths"])
+
+
+def test_cloudinary_failures_are_a_json_502_and_rate_limits_a_503(client, api_server):
+    emulator = api_server.emulator
+    try:
+        emulator.control(fail_rate=1.0)
+        failed = client.post("/api/v1/media", files={"file": ("f.png", tiny_png(3), "image/png")})
+        assert failed.status_code == 502 and "General Error" in failed.json()["detail"]
+    finally:
+        emulator.control(fail_rate=0.0)
+    record = client.post("/api/v1/media", files={"file": ("r.png", tiny_png(4), "image/png")}).json()
+    try:
+        emulator.control(rate_limit=1, reset_meter=True)
+        emulator.control()  # control calls are not Admin API calls: the limit is still unused
+        first = client.delete(f"/api/v1/media/{record['id']}").json()  # uses the one allowed Admin call
+        assert first["cloudinary"] == "deleted"
+        other = client.post("/api/v1/media", files={"file": ("s.png", tiny_png(5), "image/png")}).json()
+        queued = client.delete(f"/api/v1/media/{other['id']}").json()
+        assert queued["cloudinary"] == "queued" and "rate limit" in queued["message"].lower()
+        assert client.get(f"/api/v1/media/{other['id']}").json()["status"] == "deleted"
+    finally:
+        emulator.control(rate_limit=0, reset_meter=True)
+        with psycopg.connect(api_server.db_url, autocommit=True) as conn:  # the limit "reset": due now
+            conn.execute("UPDATE cloudinary_cleanup_queue SET available_at = now() WHERE status = 'pending'")
+    assert client.post("/api/v1/cleanup-queue/process", json={}).json()["deleted"] == 1

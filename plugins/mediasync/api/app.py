@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,8 +19,8 @@ from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Quer
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediasync.errors import (ConfigError, DatabaseUnavailable, InvalidInput, MediasyncError, NotFound, StoreAuthError,
-                              StoreError, StoreRateLimited)
+from mediasync.errors import (ConfigError, DatabaseUnavailable, InvalidInput, MediasyncError, NotFound, StoreError,
+                              StoreRateLimited)
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,11 @@ def _error_status(exc: MediasyncError) -> tuple[int, dict[str, str]]:
     if isinstance(exc, NotFound):
         return 404, {}
     if isinstance(exc, StoreRateLimited):
-        headers = {}
-        if exc.reset_at:
-            from datetime import datetime, timezone
-
-            headers["Retry-After"] = str(max(1, int((exc.reset_at - datetime.now(timezone.utc)).total_seconds())))
-        return 503, headers
-    if isinstance(exc, StoreAuthError):
-        return 502, {}
-    if isinstance(exc, StoreError):
+        if exc.reset_at is None:
+            return 503, {}
+        wait = int((exc.reset_at - datetime.now(timezone.utc)).total_seconds())
+        return 503, {"Retry-After": str(max(1, wait))}
+    if isinstance(exc, StoreError):  # Cloudinary failed or refused our credentials: a bad gateway
         return 502, {}
     if isinstance(exc, (DatabaseUnavailable, ConfigError)):
         return 503, {}
