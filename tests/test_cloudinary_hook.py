@@ -125,8 +125,23 @@ def test_hook_reads_the_airflow_connection_then_falls_back_to_env(monkeypatch, e
     assert not ok and "Invalid API secret" in message
 
 
-def test_provider_registers_the_connection_type():
-    info = get_provider_info()
-    assert info["connection-types"] == [{"hook-class-name": "mediasync.hooks.cloudinary.CloudinaryHook",
-                                         "connection-type": "cloudinary"}]
-    assert CloudinaryHook.get_ui_field_behaviour()["relabeling"]["password"] == "API Secret"
+def test_provider_registers_the_connection_type_and_its_form():
+    from airflow.providers_manager import ProvidersManager
+
+    [connection] = get_provider_info()["connection-types"]
+    assert (connection["connection-type"], connection["hook-class-name"]) == (
+        "cloudinary", "mediasync.hooks.cloudinary.CloudinaryHook")
+    manager = ProvidersManager()
+    assert manager.hooks["cloudinary"].hook_class_name == "mediasync.hooks.cloudinary.CloudinaryHook"
+    assert {"extra__cloudinary__cloud_name", "extra__cloudinary__api_base_url"} <= set(manager.connection_form_widgets)
+    assert manager.field_behaviours["cloudinary"]["relabeling"] == {"login": "API Key", "password": "API Secret"}
+
+
+def test_form_fields_saved_as_prefixed_extras_are_read(monkeypatch, emulator):
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", json.dumps({
+        "conn_type": "cloudinary", "login": emulator.api_key, "password": emulator.api_secret,
+        "extra": {"extra__cloudinary__cloud_name": emulator.cloud_name,
+                  "extra__cloudinary__api_base_url": emulator.base_url}}))
+    assert CloudinaryHook().test_connection()[0] is True

@@ -1,7 +1,8 @@
 """`CloudinaryHook`: the Airflow face of the Cloudinary store (connection type `cloudinary`).
 
-The connection holds the cloud name (host, or the form's "Cloud name"), API key (login), API secret
-(password) and an optional API base URL (extra `api_base_url`; the local emulator's address). The
+The connection holds the cloud name (the form's "Cloud name", or the URI's host), API key (login),
+API secret (password) and an optional API base URL (the local emulator's address); the form is
+declared in `mediasync.provider`. The
 URI form works too: `cloudinary://KEY:SECRET@CLOUD?api_base_url=http%3A%2F%2F127.0.0.1%3A9444`.
 Without an Airflow connection the hook falls back to CLOUDINARY_URL / CLOUDINARY_* env vars. All
 store calls delegate to `CloudinaryClient`, the same code path the CLI uses.
@@ -38,26 +39,6 @@ class CloudinaryHook(BaseHook):
 
     # --- connection ----------------------------------------------------------------------
 
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import StringField
-
-        return {
-            "cloud_name": StringField(lazy_gettext("Cloud name"), widget=BS3TextFieldWidget()),
-            "api_base_url": StringField(lazy_gettext("API base URL (optional)"), widget=BS3TextFieldWidget()),
-        }
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port", "extra", "host"],
-            "relabeling": {"login": "API Key", "password": "API Secret"},
-            "placeholders": {"cloud_name": "my-cloud", "api_base_url": "https://api.cloudinary.com (default)",
-                             "login": "123456789012345"},
-        }
-
     def _credentials(self) -> CloudinaryCredentials:
         """Explicit credentials > the Airflow connection > CLOUDINARY_URL / CLOUDINARY_* env vars."""
         if self._explicit:
@@ -66,11 +47,15 @@ class CloudinaryHook(BaseHook):
         if conn is None:
             return CloudinaryCredentials.from_env()
         extra = conn.extra_dejson or {}
-        cloud_name = extra.get("cloud_name") or conn.host
+
+        def field(name: str) -> str | None:  # the form may store `cloud_name` or `extra__cloudinary__cloud_name`
+            return extra.get(name) or extra.get(f"extra__cloudinary__{name}") or None
+
+        cloud_name = field("cloud_name") or conn.host
         if not (cloud_name and conn.login and conn.password):
             raise ConfigError(f"Airflow connection '{self.cloudinary_conn_id}' needs a cloud name, API key and "
                               f"API secret")
-        base = extra.get("api_base_url") or extra.get("upload_prefix") or None
+        base = field("api_base_url") or field("upload_prefix")
         return CloudinaryCredentials(cloud_name, conn.login, conn.password, base)
 
     def _airflow_connection(self):
