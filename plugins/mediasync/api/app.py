@@ -64,7 +64,7 @@ def create_app(services_factory: Callable[[], Any] | None = None,
         if "services" not in state:
             from mediasync.services.runtime import build_services
 
-            state["services"] = (services_factory or build_services)()
+            state["services"] = services_factory() if services_factory else build_services(pooled=True)
         return state["services"]
 
     def broadcaster():

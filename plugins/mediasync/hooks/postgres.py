@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mediasync.config import DATABASE_URL_VARS, first_env
 from mediasync.errors import ConfigError, DatabaseUnavailable
@@ -136,3 +138,63 @@ class Database:
         """An autocommit connection, for work that manages its own transactions."""
         with self.connect(autocommit=True) as conn:
             yield conn
+
+
+@dataclass(frozen=True)
+class PooledDatabase(Database):
+    """A `Database` whose transactions borrow connections from a bounded pool.
+
+    For long-lived processes (the plugin's API): a new connection costs a TCP + TLS + auth round
+    trip per request (tens of milliseconds to Supabase) and an unbounded number of them can
+    exhaust the server's connection limit. Connections are checked before reuse, so a restarted
+    server costs no failed request. Autocommit sessions (LISTEN, advisory locks, COPY) stay direct.
+    """
+
+    max_size: int = 10
+    wait_seconds: float = CONNECT_TIMEOUT_S  # for a free pooled connection before connecting directly
+    _pool_state: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def _pool(self) -> ConnectionPool:
+        with self._pool_lock:
+            if "pool" not in self._pool_state:
+                self.connect().close()  # a bad DSN or an unreachable server fails the first call with its reason
+                self._pool_state["pool"] = ConnectionPool(
+                    self.url, kwargs=self._connect_kwargs(), min_size=1, max_size=self.max_size,
+                    timeout=self.wait_seconds, check=ConnectionPool.check_connection,
+                    name=self.application_name, open=True)
+            return self._pool_state["pool"]
+
+    def _borrow(self) -> tuple[psycopg.Connection, bool]:
+        """A connection and whether it came from the pool. Once the pool could not deliver one in
+        time, requests connect directly until it can again: while the server is down they fail
+        at once with its reason instead of each waiting out the pool's timeout."""
+        pool = self._pool()
+        if self._pool_state.get("degraded") and pool.get_stats().get("pool_available", 0) == 0:
+            return self.connect(), False
+        try:
+            conn = pool.getconn()
+        except PoolTimeout:  # server down (connect raises its reason) or every connection busy
+            self._pool_state["degraded"] = True
+            return self.connect(), False
+        self._pool_state.pop("degraded", None)
+        return conn, True
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """One transaction on a pooled connection: committed on success, rolled back on error."""
+        conn, pooled = self._borrow()
+        try:
+            with conn.transaction():
+                yield conn
+        finally:
+            if pooled:
+                self._pool().putconn(conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            pool = self._pool_state.pop("pool", None)
+        if pool is not None:
+            pool.close()

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from mediasync.config import Settings
-from mediasync.hooks.postgres import Database
+from mediasync.hooks.postgres import Database, PooledDatabase
 from mediasync.services.media_library import MediaLibraryService
 from mediasync.services.queue_processor import CleanupQueueProcessor
 from mediasync.services.reconciler import Reconciler
@@ -43,9 +43,12 @@ def cloudinary_store() -> object:
 
 
 def build_services(settings: Settings | None = None, *, database_url: str | None = None,
-                   store: object | None = None) -> Services:
+                   store: object | None = None, pooled: bool = False) -> Services:
+    """`pooled` for long-lived processes (the API): transactions reuse a bounded connection pool."""
     settings = settings or Settings.from_env()
     db = Database.from_environment(database_url)
+    if pooled:
+        db = PooledDatabase(db.url, max_attempts=db.max_attempts)
     if store is None:
         store = cloudinary_store()
     processor = CleanupQueueProcessor(db, store, settings)

@@ -1,0 +1,78 @@
+"""The pooled database the API uses: connections are reused, checked, bounded, and an outage or
+a bad DSN still fails at once with the server's reason."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from mediasync.errors import ConfigError, DatabaseUnavailable
+from mediasync.hooks.postgres import PooledDatabase
+
+
+def backend_pid(db) -> int:
+    with db.transaction() as conn:
+        return conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+
+
+@pytest.fixture
+def pooled(db_url):
+    database = PooledDatabase(db_url, max_attempts=3, max_size=2, wait_seconds=0.5)
+    yield database
+    database.close()
+
+
+def test_transactions_reuse_one_connection_and_keep_session_settings(pooled):
+    assert backend_pid(pooled) == backend_pid(pooled)
+    with pooled.transaction() as conn:
+        assert conn.execute("SELECT current_setting('mediasync.max_attempts') AS v").fetchone()["v"] == "3"
+
+
+def test_a_failed_transaction_rolls_back_and_the_connection_stays_usable(pooled, conn):
+    with pytest.raises(ZeroDivisionError), pooled.transaction() as tx:
+        tx.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES ('rolled-back', 'db_delete')")
+        raise ZeroDivisionError
+    assert conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue").fetchone()["n"] == 0
+    assert backend_pid(pooled) > 0
+
+
+def test_a_connection_killed_by_the_server_is_replaced_without_a_failed_call(pooled, conn):
+    pid = backend_pid(pooled)
+    conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    time.sleep(0.2)
+    assert backend_pid(pooled) != pid
+
+
+def test_when_the_pool_is_busy_calls_still_get_a_connection(pooled):
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with pooled.transaction():
+            held.set()
+            release.wait(10)
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    for thread in holders:
+        thread.start()
+    held.wait(5)
+    time.sleep(0.2)
+    try:
+        assert backend_pid(pooled) > 0  # waited 0.5 s for the pool, then connected directly
+    finally:
+        release.set()
+        for thread in holders:
+            thread.join()
+    assert backend_pid(pooled) > 0
+
+
+def test_an_unreachable_server_and_a_bad_dsn_fail_at_once_with_the_reason():
+    from mediasync.emulator.testing import free_port
+
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable, match="cannot connect to PostgreSQL at .*:%d" % (port := free_port())):
+        backend_pid(PooledDatabase(f"postgresql://postgres@127.0.0.1:{port}/postgres"))
+    with pytest.raises(ConfigError, match="malformed"):
+        backend_pid(PooledDatabase("not a dsn ==="))
+    assert time.monotonic() - started < 5
