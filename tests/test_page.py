@@ -79,3 +79,23 @@ def test_soft_delete_from_the_page(browser, api_server, tmp_path):
     expect(page.locator(f'[data-id="{media_id}"]')).to_have_count(0, timeout=LIVE_TIMEOUT_MS)  # left "Active"
     with psycopg.connect(api_server.db_url) as conn:
         assert conn.execute("SELECT status FROM media_files WHERE id = %s", (media_id,)).fetchone()[0] == "deleted"
+
+
+def test_load_more_pages_through_a_large_library(browser, api_server):
+    from playwright.sync_api import expect
+
+    with psycopg.connect(api_server.db_url, autocommit=True) as conn:  # older than anything the other tests add
+        conn.execute("INSERT INTO media_files (public_id, format, bytes, folder, created_at) "
+                     "SELECT 'main-uploads/bulk-' || g, 'png', 1000 + g, 'main-uploads', "
+                     "now() - interval '1 day' - g * interval '1 second' FROM generate_series(1, 150) g")
+        total = conn.execute("SELECT count(*) FROM media_files WHERE status = 'active'").fetchone()[0]
+    assert 150 <= total <= 200  # two pages of 100
+    page = open_library(browser, api_server)
+    cards = page.locator("[data-testid=media-card]")
+    expect(cards).to_have_count(100)
+    expect(page.locator("#count")).to_have_text("100+ item(s)")
+    page.get_by_role("button", name="Load more").click()
+    expect(cards).to_have_count(total)
+    expect(page.locator("#count")).to_have_text(f"{total} item(s)")
+    expect(page.locator('[data-testid=media-card]:has-text("bulk-150")')).to_have_count(1)  # the oldest
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
