@@ -154,7 +154,11 @@ def _interrupt(*_: object) -> None:
 
 def main() -> int:
     STATE.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops everything, like Ctrl-C
+    # Ctrl-C, `kill` and a closed terminal all stop everything. The children run in their own
+    # sessions, so nothing else would stop them; SIGINT is set even when the parent ignored it
+    # (a `make run &` from a script), because this process must never outlive its promise.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     with ExitStack() as stack:
         try:
             if not port_free(AIRFLOW_PORT):
