@@ -30,8 +30,10 @@ from airflow.sdk import Param, dag, get_current_context, task
 Streams the full Cloudinary listing into PostgreSQL, diffs it against `media_files` in SQL and
 classifies drift (`orphan_asset`, `undeleted_asset`, `missing_asset`, `metadata_mismatch`,
 `stuck_queue`). Scheduled runs repair; manual runs are dry runs unless **apply** is set. A listing
-that did not complete takes no action and resumes next run; deletions over the cap abort unless
-**force**. Reports (CSV, HTML) go to `MEDIASYNC_REPORT_DIR` and, when configured, Supabase Storage.
+that did not complete takes no action: when Cloudinary's hourly Admin API allowance ran low the task
+is rescheduled (state *up for reschedule*, no worker held) for when it resets and goes on from its
+checkpoint; when Cloudinary failed, the task fails and its retry resumes. Deletions over the cap
+abort unless **force**. Reports (CSV, HTML) go to `MEDIASYNC_REPORT_DIR` and, when configured, Supabase Storage.
 """,
 )
 def mediasync_reconcile():
@@ -53,8 +55,14 @@ def mediasync_reconcile():
         log.info("reconciliation run %d (%s): %s — %s\n%s\nreports: %s %s %s", result.run_id, result.mode,
                  result.status, result.message, table, result.report_csv, result.report_html,
                  result.report_url or "")
-        if result.status == "failed":
-            raise RuntimeError(f"reconciliation run {result.run_id} failed: {result.message}")
+        if result.status == "incomplete" and result.resume_at:
+            from airflow.exceptions import AirflowRescheduleException
+
+            # Cloudinary's Admin API allowance ran low: free the worker, go on from the checkpoint once it resets.
+            log.info("listing continues at %s", result.resume_at.isoformat())
+            raise AirflowRescheduleException(result.resume_at + timedelta(seconds=1))
+        if result.status in ("failed", "incomplete"):  # incomplete here: Cloudinary unreachable; retries resume
+            raise RuntimeError(f"reconciliation run {result.run_id} {result.status}: {result.message}")
         return result.as_dict()
 
     reconcile()

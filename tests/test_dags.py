@@ -89,3 +89,18 @@ def test_retention_dag_purges_old_completed_entries(dagbag, airflow_metadata, ai
                  "('recent', 'db_delete', 'completed', now() - interval '2 days')")
     run_dag(dagbag, "mediasync_retention", retention_days=30)
     assert [r["public_id"] for r in conn.execute("SELECT public_id FROM cloudinary_cleanup_queue")] == ["recent"]
+
+
+def test_reconcile_dag_waits_for_the_admin_api_allowance_and_goes_on(dagbag, airflow_metadata, airflow_connections,
+                                                                     monkeypatch, emulator, conn):
+    """A listing that would spend the queue's share of the hourly allowance pauses; the task is
+    rescheduled (no worker held) for the reset and resumes from its checkpoint, twice here."""
+    monkeypatch.setenv("MEDIASYNC_RECONCILE_GRACE_MINUTES", "0")
+    monkeypatch.setenv("MEDIASYNC_RECONCILE_ADMIN_API_RESERVE", "1")
+    emulator.seed(1600, prefix="main-uploads/bulk")  # four image pages
+    emulator.control(rate_limit=3, rate_limit_window_seconds=3)  # two pages a window, one call kept
+    run_dag(dagbag, "mediasync_reconcile")
+    runs = conn.execute("SELECT status, counts FROM mediasync.reconciliation_runs ORDER BY id").fetchall()
+    assert [r["status"] for r in runs] == ["incomplete", "incomplete", "completed"]
+    assert runs[-1]["counts"]["orphan_asset"] == 1600 and runs[-1]["counts"]["assets_listed"] == 1600
+    assert emulator.admin_calls() == 6  # image pages 1-2 | 3-4 | video, raw: nothing listed twice

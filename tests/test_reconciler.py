@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -101,8 +102,13 @@ def test_grace_period_protects_fresh_orphans(services, cloudinary_hook):
     assert len(listed(cloudinary_hook)) == 1
 
 
+def keep_admin_calls(services, reserve: int) -> None:
+    services.reconciler.settings = replace(services.reconciler.settings, reconcile_admin_api_reserve=reserve)
+
+
 def test_truncated_listing_takes_no_action_and_the_next_run_resumes(services, cloudinary_hook, emulator, conn):
     emulator.seed(1200, prefix="main-uploads/bulk")
+    keep_admin_calls(services, 0)  # list until Cloudinary refuses
     emulator.control(rate_limit=2)  # pages 1-2 of the image listing, then HTTP 420
     first = services.reconciler.run(apply=True, force=True, grace_minutes=0)
     assert (first.status, first.listing_complete) == ("incomplete", False)
@@ -119,6 +125,26 @@ def test_truncated_listing_takes_no_action_and_the_next_run_resumes(services, cl
     assert second.status == "completed" and second.assets_listed == 1200
     assert second.counts["orphan_asset"] == 1200
     assert emulator.admin_calls() - calls_before == 3  # the last image page, then video and raw: resumed
+
+
+def test_listing_pauses_to_keep_admin_calls_for_the_cleanup_queue(services, emulator, conn):
+    emulator.seed(1600, prefix="main-uploads/bulk")  # four image pages
+    keep_admin_calls(services, 10)
+    emulator.control(rate_limit=12)  # page 1 leaves 11 calls, page 2 leaves 10: the reserve
+    first = services.reconciler.run(apply=True, force=True, grace_minutes=0)
+    assert (first.status, first.listing_complete, first.assets_listed) == ("incomplete", False, 1000)
+    assert "10 Admin API calls left this hour, kept for the cleanup queue (reserve 10)" in first.message
+    assert emulator.admin_calls() == 2
+    assert conn.execute("SELECT count(*) AS n FROM mediasync.reconciliation_items").fetchone()["n"] == 0
+
+    conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES ('main-uploads/bulk0001599', "
+                 "'db_delete')")
+    assert services.processor.process().deleted == 1  # the kept allowance serves the queue
+
+    emulator.control(rate_limit=0)  # the hour is over
+    second = services.reconciler.run(grace_minutes=0)
+    assert (second.status, second.assets_listed) == ("completed", 1599)  # the deleted one was on page 4
+    assert emulator.admin_calls() == 2 + 1 + 2 + 2  # resumed at page 3: pages 3-4, then video and raw
 
 
 def test_deletions_over_the_cap_abort_unless_forced(services, cloudinary_hook, emulator, conn):

@@ -90,6 +90,9 @@ def test_settings_defaults_and_validation():
         Settings.from_env({"MEDIASYNC_CLEANUP_BATCH_SIZE": "500"})
     with pytest.raises(ConfigError, match="MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION='lots' is malformed"):
         Settings.from_env({"MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION": "lots"})
+    assert Settings.from_env({"MEDIASYNC_RECONCILE_ADMIN_API_RESERVE": "0"}).reconcile_admin_api_reserve == 0
+    with pytest.raises(ConfigError, match="MEDIASYNC_RECONCILE_ADMIN_API_RESERVE='-1' is out of range"):
+        Settings.from_env({"MEDIASYNC_RECONCILE_ADMIN_API_RESERVE": "-1"})
 
 
 def test_airflow_postgres_connections_become_libpq_uris():

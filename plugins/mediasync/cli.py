@@ -122,7 +122,7 @@ def reconcile(
 
 
 def _render_reconcile(result: dict[str, Any]) -> str:
-    head = {k: result[k] for k in ("run_id", "mode", "status", "message", "assets_listed", "report_csv",
+    head = {k: result[k] for k in ("run_id", "mode", "status", "message", "resume_at", "assets_listed", "report_csv",
                                     "report_html", "report_url") if result.get(k) is not None}
     return _key_values(head) + "\n" + _key_values({f"  {k}": v for k, v in sorted(result["counts"].items())})
 

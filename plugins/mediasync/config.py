@@ -50,6 +50,7 @@ class Settings:
     retention_days: int = 30
     reconcile_grace_minutes: int = 60
     reconcile_max_delete_fraction: float = 0.05
+    reconcile_admin_api_reserve: int = 50
     max_upload_bytes: int = 100 * 1024 * 1024
     supabase_url: str | None = None
     supabase_service_role_key: str | None = None
@@ -72,6 +73,9 @@ class Settings:
             reconcile_max_delete_fraction=_read(env, "MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION",
                                                 cls.reconcile_max_delete_fraction, float,
                                                 lambda v: 0 <= v <= 1, "a number from 0 to 1"),
+            reconcile_admin_api_reserve=_read(env, "MEDIASYNC_RECONCILE_ADMIN_API_RESERVE",
+                                              cls.reconcile_admin_api_reserve, int, lambda v: v >= 0,
+                                              "a non-negative integer"),
             max_upload_bytes=_read(env, "MEDIASYNC_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int,
                                    lambda v: v >= 1, positive),
             supabase_url=first_env(env, SUPABASE_URL_VARS),

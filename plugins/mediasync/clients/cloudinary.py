@@ -126,6 +126,14 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
+def _rate_limit_state(response: Any) -> dict:
+    """What the SDK read from the `X-FeatureRateLimit-*` headers: calls left this hour and when
+    the allowance resets (None where the response did not say)."""
+    reset = getattr(response, "rate_limit_reset_at", None)  # a time tuple from email.utils.parsedate
+    return {"rate_limit_remaining": getattr(response, "rate_limit_remaining", None),
+            "rate_limit_reset_at": datetime(*reset[:6], tzinfo=timezone.utc) if reset else None}
+
+
 class CloudinaryClient:
     """The `AssetStore` over the cloudinary SDK."""
 
@@ -228,7 +236,7 @@ class CloudinaryClient:
             result = self._admin("list resources", cloudinary.api.resources, **params)
             cursor = result.get("next_cursor")
             yield ListingPage([self._listed(r, resource_type, type) for r in result.get("resources", [])], cursor,
-                              {"rate_limit_remaining": getattr(result, "rate_limit_remaining", None)})
+                              _rate_limit_state(result))
             if not cursor:
                 return
 

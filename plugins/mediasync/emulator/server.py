@@ -55,31 +55,35 @@ class Faults:
 
     latency_ms: int = 0
     fail_rate: float = 0.0
-    rate_limit: int = 0  # Admin API calls per hour; 0 = unlimited
+    rate_limit: int = 0  # Admin API calls per window; 0 = unlimited
+    rate_limit_window_seconds: int = 3600  # Cloudinary's is an hour; tests shorten it
+
+
+UNLIMITED_ALLOWANCE = 5000  # what the headers report while no rate limit is set: it never runs down
 
 
 @dataclass
 class AdminMeter:
-    """Counts Admin API calls in hourly windows, as Cloudinary's rate limit does."""
+    """Counts Admin API calls in windows (an hour, as Cloudinary's rate limit does)."""
 
     window_start: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     in_window: int = 0
     total: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def take(self, limit: int) -> tuple[bool, int, datetime]:
+    def take(self, limit: int, window_seconds: int = 3600) -> tuple[bool, int, datetime]:
         """(allowed, remaining, reset_at) for one more call."""
         with self.lock:
             now = datetime.now(timezone.utc)
-            if now - self.window_start >= timedelta(hours=1):
+            window = timedelta(seconds=window_seconds)
+            if now - self.window_start >= window:
                 self.window_start, self.in_window = now, 0
-            reset_at = self.window_start + timedelta(hours=1)
+            reset_at = self.window_start + window
             allowed = limit <= 0 or self.in_window < limit
             if allowed:
                 self.in_window += 1
                 self.total += 1
-            cap = limit if limit > 0 else 5000
-            return allowed, max(0, cap - self.in_window), reset_at
+            return allowed, max(0, limit - self.in_window) if limit > 0 else UNLIMITED_ALLOWANCE, reset_at
 
     def reset(self) -> None:
         with self.lock:
@@ -186,8 +190,8 @@ class Emulator:
             return cloudinary_error(401, f"Unknown API key {key}"), {}
         if not hmac.compare_digest(secret, self.credentials.api_secret):
             return cloudinary_error(401, "Invalid API secret"), {}
-        allowed, remaining, reset_at = self.meter.take(self.faults.rate_limit)
-        headers = {"X-FeatureRateLimit-Limit": str(self.faults.rate_limit or 5000),
+        allowed, remaining, reset_at = self.meter.take(self.faults.rate_limit, self.faults.rate_limit_window_seconds)
+        headers = {"X-FeatureRateLimit-Limit": str(self.faults.rate_limit or UNLIMITED_ALLOWANCE),
                    "X-FeatureRateLimit-Remaining": str(remaining),
                    "X-FeatureRateLimit-Reset": format_datetime(reset_at, usegmt=True)}
         if not allowed:
@@ -437,7 +441,7 @@ class Emulator:
     async def control(self, request: Request) -> Response:
         if request.method == "POST":
             changes = await request.json()
-            for key in ("latency_ms", "fail_rate", "rate_limit"):
+            for key in ("latency_ms", "fail_rate", "rate_limit", "rate_limit_window_seconds"):
                 if key in changes:
                     setattr(self.faults, key, type(getattr(self.faults, key))(changes[key]))
             if changes.get("reset_meter"):
@@ -450,6 +454,7 @@ class Emulator:
         self.meter.reset()
         self.api_requests = 0
         self.faults.latency_ms, self.faults.fail_rate, self.faults.rate_limit = 0, 0.0, 0
+        self.faults.rate_limit_window_seconds = 3600
         return JSONResponse({"reset": True})
 
     async def seed(self, request: Request) -> Response:

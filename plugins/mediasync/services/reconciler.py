@@ -6,7 +6,8 @@ diff is SQL, so memory stays flat as the library grows. Safety rails: dry run un
 no action unless the listing completed; deletions above max(100, fraction × assets) abort
 unless `force`; rows are never deleted; deletions go through the cleanup queue, which refuses
 to delete an asset an active row uses. A listing cut short (rate limit) is checkpointed and the
-next run resumes from its cursor.
+next run resumes from its cursor. The listing also stops while Cloudinary still allows a few Admin
+API calls this hour, keeping them for the cleanup queue's deletes (the same allowance).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from mediasync.repository.reconciliation import DRIFT_KINDS, ReconciliationRepos
 from mediasync.services.content import safe_folder
 from mediasync.services.queue_processor import CleanupQueueProcessor
 from mediasync.services.reports import SupabaseReportStore, write_reports
-from mediasync.store import RESOURCE_TYPES, AssetStore
+from mediasync.store import RESOURCE_TYPES, AssetStore, ListingPage
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class ReconcileResult:
     report_html: str | None = None
     report_url: str | None = None
     duration_seconds: float = 0.0
+    resume_at: datetime | None = None  # an incomplete listing can go on then (Cloudinary's allowance resets)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +59,30 @@ class ReconcileResult:
 class _Listing:
     complete: bool
     message: str = ""
+    resume_at: datetime | None = None
+
+
+@dataclass
+class _AdminAllowance:
+    """Cloudinary's Admin API allowance as the last listing page reported it. Listing stops once
+    `reserve` calls are left, so the cleanup queue's deletes keep working until the hour resets."""
+
+    reserve: int
+    remaining: int | None = None
+    reset_at: datetime | None = None
+
+    def note(self, page: ListingPage) -> None:
+        if page.extra.get("rate_limit_remaining") is not None:
+            self.remaining = page.extra["rate_limit_remaining"]
+            self.reset_at = page.extra.get("rate_limit_reset_at")
+
+    def pause_message(self) -> str | None:
+        if self.reserve <= 0 or self.remaining is None or self.remaining > self.reserve:
+            return None
+        when = self.reset_at.isoformat() if self.reset_at else "within the hour"
+        return (f"listing paused with {self.remaining} Admin API calls left this hour, kept for the cleanup queue "
+                f"(reserve {self.reserve}); no action taken; the next run resumes from the checkpoint "
+                f"(allowance resets {when})")
 
 
 class Reconciler:
@@ -109,7 +135,7 @@ class Reconciler:
             summary = self.repo.listing_summary(conn, key)
         result.assets_listed = summary["assets_listed"]
         if not listing.complete:
-            result.status, result.message = "incomplete", listing.message
+            result.status, result.message, result.resume_at = "incomplete", listing.message, listing.resume_at
             result.counts = {"assets_listed": result.assets_listed}
             return
         result.listing_complete = True
@@ -151,20 +177,23 @@ class Reconciler:
 
     def _list(self, key: str, prefix: str | None) -> _Listing:
         """Stream every resource type's listing into the snapshot, resuming from checkpoints."""
+        allowance = _AdminAllowance(self.settings.reconcile_admin_api_reserve)
         with self.db.connect() as conn:
             for resource_type in self.resource_types:
-                outcome = self._list_type(conn, key, resource_type, prefix)
+                outcome = self._list_type(conn, key, resource_type, prefix, allowance)
                 if not outcome.complete:
                     return outcome
         return _Listing(True)
 
     def _list_type(self, conn: psycopg.Connection, key: str, resource_type: str, prefix: str | None,
-                   restarted: bool = False) -> _Listing:
+                   allowance: _AdminAllowance, restarted: bool = False) -> _Listing:
         with conn.transaction():
             checkpoint = self.repo.checkpoint(conn, key, resource_type)
         fresh = checkpoint is None or restarted or _too_old(checkpoint["started_at"])
         if not fresh and checkpoint["complete"]:
             return _Listing(True)
+        if paused := allowance.pause_message():
+            return _Listing(False, paused, allowance.reset_at)
         cursor = None if fresh else checkpoint["cursor"]
         if fresh:
             with conn.transaction():
@@ -177,17 +206,22 @@ class Reconciler:
                 with conn.transaction():
                     self.repo.store_page(conn, key, resource_type, page.assets, page.next_cursor)
                 pages += 1
+                allowance.note(page)
+                if page.next_cursor and (paused := allowance.pause_message()):
+                    log.warning("%s listing of %s: %s", resource_type, key, paused)
+                    return _Listing(False, paused, allowance.reset_at)
             if pages == 0:  # an empty listing still completes its checkpoint
                 with conn.transaction():
                     self.repo.store_page(conn, key, resource_type, [], None)
         except StoreRateLimited as exc:
             when = exc.reset_at.isoformat() if exc.reset_at else "later"
             return _Listing(False, f"listing of {resource_type} assets stopped by Cloudinary's rate limit; "
-                                   f"no action taken; the next run resumes from the checkpoint (limit resets {when})")
+                                   f"no action taken; the next run resumes from the checkpoint (limit resets {when})",
+                            exc.reset_at)
         except StorePermanentError as exc:
             if cursor and not restarted:
                 log.warning("resuming the %s listing failed (%s); listing it from the start", resource_type, exc)
-                return self._list_type(conn, key, resource_type, prefix, restarted=True)
+                return self._list_type(conn, key, resource_type, prefix, allowance, restarted=True)
             return _Listing(False, f"listing of {resource_type} assets failed: {exc}; no action taken")
         except StoreError as exc:
             return _Listing(False, f"listing of {resource_type} assets failed: {exc}; no action taken; "
