@@ -99,3 +99,23 @@ def test_load_more_pages_through_a_large_library(browser, api_server):
     expect(page.locator("#count")).to_have_text(f"{total} item(s)")
     expect(page.locator('[data-testid=media-card]:has-text("bulk-150")')).to_have_count(1)  # the oldest
     expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+
+
+def test_failed_cleanups_are_listed_and_retried_from_the_page(browser, api_server):
+    from playwright.sync_api import expect
+
+    with psycopg.connect(api_server.db_url, autocommit=True) as conn:
+        queue_id = conn.execute(
+            "INSERT INTO cloudinary_cleanup_queue (public_id, reason, status, attempts, last_error, updated_at) "
+            "VALUES ('main-uploads/gave-up', 'hard_delete', 'failed', 3, 'StoreTransientError: HTTP 502', now()) "
+            "RETURNING id").fetchone()[0]
+    page = open_library(browser, api_server)
+    failure = page.locator("[data-testid=queue-failure]").filter(has_text="main-uploads/gave-up")
+    expect(failure).to_contain_text("3 attempts · StoreTransientError: HTTP 502")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "media-library-failed-cleanups.png"))
+    page.get_by_role("button", name="Retry failed").click()
+    expect(failure).to_have_count(0)
+    with psycopg.connect(api_server.db_url) as conn:  # the asset was already gone: not found counts as deleted
+        assert conn.execute("SELECT status FROM cloudinary_cleanup_queue WHERE id = %s", (queue_id,)).fetchone()[0] \
+            == "completed"
