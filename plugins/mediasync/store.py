@@ -8,7 +8,7 @@ store sits behind it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Literal, Protocol
 
@@ -54,11 +54,13 @@ class ListedAsset:
 
 @dataclass
 class ListingPage:
-    """One page of a listing plus the cursor of the next page (None when it was the last)."""
+    """One page of a listing plus the cursor of the next page (None when it was the last), and
+    the Admin API allowance the answer reported (None where it did not say)."""
 
     assets: list[ListedAsset]
     next_cursor: str | None
-    extra: dict = field(default_factory=dict)
+    rate_limit_remaining: int | None = None
+    rate_limit_reset_at: datetime | None = None
 
 
 class AssetDeleter(Protocol):

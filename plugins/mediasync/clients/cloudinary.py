@@ -126,9 +126,9 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def _rate_limit_state(response: Any) -> dict:
-    """What the SDK read from the `X-FeatureRateLimit-*` headers: calls left this hour and when
-    the allowance resets (None where the response did not say)."""
+def _rate_limit_state(response: Any) -> dict[str, Any]:
+    """What the SDK read from the `X-FeatureRateLimit-*` headers, as `ListingPage` fields: calls
+    left this hour and when the allowance resets (None where the response did not say)."""
     reset = getattr(response, "rate_limit_reset_at", None)  # a time tuple from email.utils.parsedate
     return {"rate_limit_remaining": getattr(response, "rate_limit_remaining", None),
             "rate_limit_reset_at": datetime(*reset[:6], tzinfo=timezone.utc) if reset else None}
@@ -144,7 +144,6 @@ class CloudinaryClient:
         self.retry_initial_wait = retry_initial_wait
         self.retry_max_wait = retry_max_wait
         self.timeout = timeout
-        self.admin_calls = 0
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> CloudinaryClient:
@@ -171,10 +170,6 @@ class CloudinaryClient:
                 except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped to a typed store error
                     raise map_sdk_error(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _admin(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        self.admin_calls += 1
-        return self._call(what, fn, *args, **kwargs)
 
     # --- AssetStore ----------------------------------------------------------------------
 
@@ -215,7 +210,7 @@ class CloudinaryClient:
         ids = list(dict.fromkeys(public_ids))
         for start in range(0, len(ids), DELETE_CHUNK):
             chunk = ids[start:start + DELETE_CHUNK]
-            result = self._admin("delete_resources", cloudinary.api.delete_resources, chunk,
+            result = self._call("delete_resources", cloudinary.api.delete_resources, chunk,
                                  resource_type=resource_type, type=type, invalidate=True)
             for public_id, status in result.get("deleted", {}).items():
                 outcome[public_id] = "deleted" if status == "deleted" else "not_found"
@@ -233,10 +228,10 @@ class CloudinaryClient:
                 params["prefix"] = prefix
             if cursor:
                 params["next_cursor"] = cursor
-            result = self._admin("list resources", cloudinary.api.resources, **params)
+            result = self._call("list resources", cloudinary.api.resources, **params)
             cursor = result.get("next_cursor")
             yield ListingPage([self._listed(r, resource_type, type) for r in result.get("resources", [])], cursor,
-                              _rate_limit_state(result))
+                              **_rate_limit_state(result))
             if not cursor:
                 return
 
@@ -255,4 +250,4 @@ class CloudinaryClient:
 
     def ping(self) -> None:
         """One cheap authenticated Admin call; raises a store error when it fails."""
-        self._admin("ping", cloudinary.api.resources, max_results=1)
+        self._call("ping", cloudinary.api.resources, max_results=1)

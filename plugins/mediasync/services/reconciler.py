@@ -72,9 +72,8 @@ class _AdminAllowance:
     reset_at: datetime | None = None
 
     def note(self, page: ListingPage) -> None:
-        if page.extra.get("rate_limit_remaining") is not None:
-            self.remaining = page.extra["rate_limit_remaining"]
-            self.reset_at = page.extra.get("rate_limit_reset_at")
+        if page.rate_limit_remaining is not None:
+            self.remaining, self.reset_at = page.rate_limit_remaining, page.rate_limit_reset_at
 
     def pause_message(self) -> str | None:
         if self.reserve <= 0 or self.remaining is None or self.remaining > self.reserve:
