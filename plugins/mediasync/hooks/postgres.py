@@ -127,11 +127,16 @@ class Database:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {_redact(self.url)}: {reason}") from None
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
-        """One transaction on a fresh connection: committed on success, rolled back on error."""
+    def _transaction_connection(self) -> Iterator[psycopg.Connection]:
+        """The connection a transaction runs on: a fresh one, closed afterwards."""
         with self.connect() as conn:
-            with conn.transaction():
-                yield conn
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """One transaction: committed on success, rolled back on error."""
+        with self._transaction_connection() as conn, conn.transaction():
+            yield conn
 
     @contextmanager
     def session(self) -> Iterator[psycopg.Connection]:
@@ -165,33 +170,33 @@ class PooledDatabase(Database):
                     name=self.application_name, open=True)
             return self._pool_state["pool"]
 
-    def _borrow(self) -> tuple[psycopg.Connection, bool]:
-        """A connection and whether it came from the pool. Once the pool could not deliver one in
-        time, requests connect directly until it can again: while the server is down they fail
-        at once with its reason instead of each waiting out the pool's timeout."""
-        pool = self._pool()
+    def _pooled_connection(self, pool: ConnectionPool) -> psycopg.Connection | None:
+        """A pooled connection, or None to connect directly. Once the pool could not deliver one
+        in time, transactions connect directly until it can again: while the server is down they
+        fail at once with its reason instead of each waiting out the pool's timeout."""
         if self._pool_state.get("degraded") and pool.get_stats().get("pool_available", 0) == 0:
-            return self.connect(), False
+            return None
         try:
             conn = pool.getconn()
         except PoolTimeout:  # server down (connect raises its reason) or every connection busy
             self._pool_state["degraded"] = True
-            return self.connect(), False
+            return None
         self._pool_state.pop("degraded", None)
-        return conn, True
+        return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
-        """One transaction on a pooled connection: committed on success, rolled back on error."""
-        conn, pooled = self._borrow()
+    def _transaction_connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection, given back afterwards; a direct one when the pool has none."""
+        pool = self._pool()
+        conn = self._pooled_connection(pool)
+        if conn is None:
+            with self.connect() as direct:
+                yield direct
+            return
         try:
-            with conn.transaction():
-                yield conn
+            yield conn
         finally:
-            if pooled:
-                self._pool().putconn(conn)
-            else:
-                conn.close()
+            pool.putconn(conn)
 
     def close(self) -> None:
         with self._pool_lock:
