@@ -191,13 +191,12 @@ class Emulator:
         if not hmac.compare_digest(secret, self.credentials.api_secret):
             return cloudinary_error(401, "Invalid API secret"), {}
         allowed, remaining, reset_at = self.meter.take(self.faults.rate_limit, self.faults.rate_limit_window_seconds)
+        reset = format_datetime(reset_at, usegmt=True)
         headers = {"X-FeatureRateLimit-Limit": str(self.faults.rate_limit or UNLIMITED_ALLOWANCE),
-                   "X-FeatureRateLimit-Remaining": str(remaining),
-                   "X-FeatureRateLimit-Reset": format_datetime(reset_at, usegmt=True)}
+                   "X-FeatureRateLimit-Remaining": str(remaining), "X-FeatureRateLimit-Reset": reset}
         if not allowed:
             return cloudinary_error(420, f"Rate Limit Exceeded. Limit of {self.faults.rate_limit} api operations "
-                                         f"reached. Try again on {format_datetime(reset_at, usegmt=True)}",
-                                    headers), headers
+                                         f"reached. Try again on {reset}", headers), headers
         return None, headers
 
     @staticmethod

@@ -24,12 +24,11 @@ from mediasync.repository.migrations import discover, pending
 from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.media_library import MediaLibraryService
 from mediasync.services.retry import RetryPolicy
+from mediasync.services.live import CHANNEL
 from mediasync.services.runtime import Services
-from mediasync.store import DeleteOutcome
+from mediasync.store import RESOURCE_TYPES, DeleteOutcome
 
 log = logging.getLogger(__name__)
-
-NOTIFY_CHANNEL = "mediasync_media_changes"
 
 
 @dataclass(frozen=True)
@@ -130,7 +129,7 @@ class SyncVerifier:
     def _listen(self) -> psycopg.Connection:
         if self._listener is None:
             self._listener = self.s.db.connect(autocommit=True)
-            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self._listener.execute(f"LISTEN {CHANNEL}")
         return self._listener
 
     def _wait_event(self, op: str, media_id: UUID, timeout: float = 5.0) -> bool:
@@ -274,7 +273,7 @@ class SyncVerifier:
         try:
             self._sql("DELETE FROM media_files WHERE starts_with(public_id, %s)", (self.folder + "/",))
             self.s.processor.process(time_budget=60)
-            for resource_type in ("image", "video", "raw"):
+            for resource_type in RESOURCE_TYPES:
                 ids = [a.public_id for a in self.s.store.iter_resources(resource_type, "upload", self.folder + "/")]
                 if ids:
                     self.s.store.delete_many(ids, resource_type, "upload")
