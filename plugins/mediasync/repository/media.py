@@ -8,7 +8,7 @@ from uuid import UUID
 
 import psycopg
 
-from mediasync.sql import query
+from mediasync.db.queries import query
 from mediasync.store import UploadedAsset
 
 

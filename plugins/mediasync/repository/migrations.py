@@ -11,13 +11,14 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import psycopg
 
 from mediasync.errors import MigrationError
 from mediasync.hooks.postgres import Database
-from mediasync.sql import sql_dir
+from mediasync.db.queries import sql_root
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +40,23 @@ CREATE TABLE IF NOT EXISTS mediasync.schema_migrations (
 class Migration:
     version: str
     name: str
-    path: Path
+    path: Path | Traversable
 
     @property
     def sql(self) -> str:
-        return self.path.read_text()
+        return self.path.read_text(encoding="utf-8")
 
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
-def discover(directory: Path | None = None) -> list[Migration]:
-    """The migrations in sql/, ordered by version; duplicate versions are an error."""
-    directory = directory or sql_dir()
+def discover(directory: Path | Traversable | None = None) -> list[Migration]:
+    """The migrations shipped in the package's sql/ (or `directory`), ordered by version;
+    duplicate versions are an error."""
+    directory = directory or sql_root()
     found: dict[str, Migration] = {}
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted(directory.iterdir(), key=lambda p: p.name):
         match = _FILE.match(path.name)
         if not match:
             continue
@@ -84,7 +86,7 @@ def pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migra
     return [m for m in migrations if m.version not in done]
 
 
-def upgrade(db: Database, directory: Path | None = None) -> list[str]:
+def upgrade(db: Database, directory: Path | Traversable | None = None) -> list[str]:
     """Apply pending migrations; returns the applied `NNN_name`s (empty when up to date)."""
     migrations = discover(directory)
     applied: list[str] = []

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import psycopg
 
-from mediasync.sql import query
+from mediasync.db.queries import query
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mediasync.sql import query
+from mediasync.db.queries import query
 from mediasync.store import ListedAsset
 
 DRIFT_KINDS = ("orphan_asset", "undeleted_asset", "missing_asset", "metadata_mismatch", "stuck_queue")

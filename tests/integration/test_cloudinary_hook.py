@@ -11,7 +11,7 @@ from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
 from mediasync.errors import ConfigError, StoreAuthError, StorePermanentError, StoreRateLimited, StoreTransientError
 from mediasync.hooks.cloudinary import CloudinaryHook
 from mediasync.provider import get_provider_info
-from mediasync.services.verify import tiny_png
+from fixtures.media import tiny_png
 
 
 def test_upload_maps_the_response(cloudinary_hook):

@@ -17,7 +17,7 @@ import pytest
 
 from mediasync.emulator.testing import free_port
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def start_stack(tmp_path: Path) -> tuple[subprocess.Popen, Path, int, int]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mediasync.services.verify import tiny_png
+from fixtures.media import tiny_png
 
-DAGS = Path(__file__).resolve().parents[1] / "dags"
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_IDS = ["mediasync_cleanup_queue", "mediasync_reconcile", "mediasync_retention"]
 
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from mediasync.errors import InvalidInput, MediasyncError, NotFound
-from mediasync.services.verify import tiny_png
+from fixtures.media import tiny_png
 
 
 def asset_ids(hook, prefix: str = "main-uploads/") -> set[str]:

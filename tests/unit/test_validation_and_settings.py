@@ -10,7 +10,7 @@ from mediasync.config import Settings
 from mediasync.errors import ConfigError, InvalidInput
 from mediasync.services.content import clean_tags, require_media, safe_filename, safe_folder, sniff
 from mediasync.services.retry import RetryPolicy
-from mediasync.services.verify import tiny_png
+from fixtures.media import tiny_png
 
 
 @pytest.mark.parametrize(("head", "mime", "resource_type"), [

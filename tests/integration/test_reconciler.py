@@ -12,7 +12,7 @@ import pytest
 
 from mediasync.services.reconciler import Reconciler
 from mediasync.services.reports import SupabaseReportStore
-from mediasync.services.verify import tiny_png
+from fixtures.media import tiny_png
 
 REPAIRABLE = ("orphan_asset", "undeleted_asset", "metadata_mismatch")
 

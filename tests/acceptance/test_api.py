@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from mediasync.services.verify import tiny_png
+from fixtures.media import tiny_png
 
 ROUTES = [("GET", "/api/v1/media"), ("POST", "/api/v1/media"), ("GET", "/api/v1/media/x"),
           ("DELETE", "/api/v1/media/x"), ("GET", "/api/v1/cleanup-queue"), ("POST", "/api/v1/cleanup-queue/process"),

@@ -9,10 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mediasync.services.verify import tiny_png
+from fixtures.media import tiny_png
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 LIVE_TIMEOUT_MS = 2000
 
