@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from mediasync.hooks.postgres import Database
+from mediasync.db import Database
 from mediasync.repository.migrations import upgrade
 
 

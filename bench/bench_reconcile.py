@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import Timer, emulator, fresh_database, store_for, peak_rss_mb, report  # noqa: E402
 
 from mediasync.config import Settings  # noqa: E402
-from mediasync.services.reconciler import Reconciler  # noqa: E402
+from mediasync.services.reconcile import Reconciler  # noqa: E402
 
 N = int(os.environ.get("BENCH_ASSETS", "100000"))
 DRIFT = N // 100

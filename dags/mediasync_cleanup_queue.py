@@ -29,14 +29,14 @@ def mediasync_cleanup_queue():
     def drain_cleanup_queue() -> dict:
         import logging
 
-        from mediasync.services.runtime import build_services
+        from mediasync.runtime import services_from_airflow
 
-        result = build_services().processor.process(time_budget=TIME_BUDGET_SECONDS).as_dict()
+        result = services_from_airflow().processor.process(time_budget=TIME_BUDGET_SECONDS).as_dict()
         logging.getLogger("airflow.task").info(
             "cleanup queue: claimed=%(claimed)d deleted=%(deleted)d not_found=%(not_found)d retrying=%(retrying)d "
             "failed=%(failed)d rate_limited=%(rate_limited)d rescued=%(rescued)d admin_calls=%(store_calls)d "
             "batches=%(batches)d stopped_by=%(stopped_by)s in %(duration_seconds).2fs", result)
-        return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in result.items()}
+        return result
 
     drain_cleanup_queue()
 

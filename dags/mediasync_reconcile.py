@@ -41,12 +41,12 @@ def mediasync_reconcile():
     def reconcile() -> dict:
         import logging
 
-        from mediasync.services.runtime import build_services
+        from mediasync.runtime import services_from_airflow
 
         context = get_current_context()
         params, run = context["params"], context["dag_run"]
         apply = bool(params["apply"]) or str(run.run_type) == "scheduled"  # nightly runs repair
-        result = build_services().reconciler.run(apply=apply, folder=params.get("folder") or None,
+        result = services_from_airflow().reconciler.run(apply=apply, folder=params.get("folder") or None,
                                                  force=bool(params["force"]),
                                                  max_delete_fraction=float(params["max_delete_fraction"]))
         log = logging.getLogger("airflow.task")

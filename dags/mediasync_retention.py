@@ -25,14 +25,14 @@ def mediasync_retention():
     def purge_completed() -> dict:
         import logging
 
-        from mediasync.services.runtime import build_services
+        from mediasync.runtime import services_from_airflow
 
         days = int(get_current_context()["params"]["retention_days"])
-        result = build_services().retention.purge(days).as_dict()
+        result = services_from_airflow().retention.purge(days).as_dict()
         logging.getLogger("airflow.task").info(
             "retention: deleted %(deleted)d completed entries older than %(retention_days)d days "
             "in %(batches)d batches (%(duration_seconds).2fs)", result)
-        return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in result.items()}
+        return result
 
     purge_completed()
 

@@ -11,11 +11,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from mediasync.errors import MediasyncError
+from mediasync.results import Result
+
+if TYPE_CHECKING:
+    from mediasync.db import Database
+    from mediasync.runtime import Services
 
 app = typer.Typer(help="Keep media_files, Cloudinary and the media library in sync.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -35,8 +40,10 @@ def _cli_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _emit(result: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
-    typer.echo(json.dumps(result, default=str, sort_keys=True) if as_json else render(result))
+def _emit(result: Result, as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
+    """The result as its one JSON form (`--json`), or rendered for people."""
+    data = result.as_dict()
+    typer.echo(json.dumps(data, sort_keys=True) if as_json else render(data))
 
 
 def _key_values(result: dict[str, Any]) -> str:
@@ -44,16 +51,17 @@ def _key_values(result: dict[str, Any]) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in result.items())
 
 
-def _database():
-    from mediasync.hooks.postgres import Database
+def _database() -> Database:
+    from mediasync.config import Settings
+    from mediasync.db import Database, database_url_from_env
 
-    return Database.from_environment()
+    return Database(database_url_from_env(), max_attempts=Settings.from_env().max_attempts)
 
 
-def _services():
-    from mediasync.services.runtime import build_services
+def _services() -> Services:
+    from mediasync.runtime import services_from_env
 
-    return build_services()
+    return services_from_env()
 
 
 @db_app.command("upgrade")
@@ -75,8 +83,7 @@ def queue_stats(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     from mediasync.services.cleanup_queue import CleanupQueue
 
     with _cli_errors():
-        stats = CleanupQueue(_database()).stats().as_dict()
-        _emit(stats, as_json, _render_stats)
+        _emit(CleanupQueue(_database()).stats(), as_json, _render_stats)
 
 
 def _render_stats(stats: dict[str, Any]) -> str:
@@ -97,7 +104,7 @@ def queue_process(
     """Process the cleanup queue now: delete queued assets from Cloudinary in batches."""
     with _cli_errors():
         result = _services().processor.process(batch_size=batch_size, retry_failed=retry_failed,
-                                               time_budget=time_budget).as_dict()
+                                               time_budget=time_budget)
         _emit(result, as_json, _key_values)
 
 
@@ -115,9 +122,9 @@ def reconcile(
     with _cli_errors():
         result = _services().reconciler.run(apply=apply, force=force, folder=folder,
                                             max_delete_fraction=max_delete_fraction,
-                                            grace_minutes=grace_minutes).as_dict()
+                                            grace_minutes=grace_minutes)
         _emit(result, as_json, _render_reconcile)
-        if result["status"] in ("failed", "incomplete", "aborted"):
+        if result.status in ("failed", "incomplete", "aborted"):
             raise typer.Exit(3)
 
 
@@ -130,7 +137,7 @@ def _render_reconcile(result: dict[str, Any]) -> str:
 @app.command("verify")
 def verify() -> None:
     """End-to-end check of every sync feature against the configured database and Cloudinary."""
-    from mediasync.services.verify import SyncVerifier
+    from mediasync.verify import SyncVerifier
 
     with _cli_errors():
         results = SyncVerifier(_services()).run()
@@ -155,8 +162,7 @@ def retention(
 
     with _cli_errors():
         keep = days if days is not None else Settings.from_env().retention_days
-        result = Retention(_database()).purge(keep).as_dict()
-        _emit(result, as_json, _key_values)
+        _emit(Retention(_database()).purge(keep), as_json, _key_values)
 
 
 @app.command("emulator")

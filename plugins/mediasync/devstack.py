@@ -164,7 +164,7 @@ def main() -> int:
             if not port_free(AIRFLOW_PORT):
                 raise MediasyncError(f"port {AIRFLOW_PORT} is in use; stop what uses it or set MEDIASYNC_AIRFLOW_PORT")
             db_url = start_database(stack)
-            from mediasync.hooks.postgres import Database
+            from mediasync.db import Database
             from mediasync.repository.migrations import upgrade
 
             applied = upgrade(Database(db_url))

@@ -9,13 +9,31 @@ from datetime import datetime
 class MediasyncError(Exception):
     """Base of every error mediasync raises on purpose; its message is meant for people."""
 
+    reason: str = ""  # the underlying cause alone (e.g. the server's message), where one is known
+
 
 class ConfigError(MediasyncError):
     """A setting is missing or malformed; the message names the setting."""
 
 
-class DatabaseUnavailable(MediasyncError):
-    """PostgreSQL could not be reached or refused the connection."""
+class DatabaseError(MediasyncError):
+    """PostgreSQL answered with an error mediasync did not expect (the message is the server's)."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """PostgreSQL could not be reached, refused the connection, or the connection was lost."""
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """Every pooled connection stayed busy for longer than the pool waits: try again shortly."""
+
+
+class SchemaNotReady(DatabaseError):
+    """The database lacks mediasync's tables or functions: `mediasync db upgrade` has not run."""
+
+
+class Conflict(MediasyncError):
+    """The change conflicts with the current state (a constraint said no); retrying won't help."""
 
 
 class MigrationError(MediasyncError):

@@ -1,43 +1,30 @@
-"""The asset-store interface the services depend on.
+"""The asset store the services depend on, and Cloudinary's limits, declared once.
 
-`CloudinaryHook` implements it against Cloudinary (or the local emulator); the queue engine and
-the services only see this protocol, so they are tested against real SQL without caring which
-store sits behind it.
+`CloudinaryClient` implements `AssetStore` against Cloudinary (or the local emulator); the queue
+engine and the services only see these protocols, so they are tested against real SQL without
+caring which store sits behind them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import BinaryIO, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 DeleteOutcome = Literal["deleted", "not_found"]
 RESOURCE_TYPES: tuple[str, ...] = ("image", "video", "raw")
+DELIVERY_TYPE = "upload"
+
+# Cloudinary's Admin API limits (documented; the emulator enforces the same numbers).
+MAX_IDS_PER_ADMIN_DELETE = 100   # public ids per delete_resources call
+MAX_LISTING_PAGE = 500           # resources per listing page (max_results)
 
 
 @dataclass(frozen=True)
-class UploadedAsset:
-    """The fields of Cloudinary's upload response that `media_files` keeps."""
-
-    public_id: str
-    resource_type: str
-    type: str
-    format: str | None
-    bytes: int
-    width: int | None
-    height: int | None
-    version: int
-    etag: str | None
-    secure_url: str
-    original_filename: str | None
-    folder: str | None
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ListedAsset:
-    """One asset of an Admin API listing."""
+class StoredAsset:
+    """What Cloudinary says about one asset — from an upload response or a listing. The columns
+    of `media_files` and of the reconciliation snapshot that hold these facts use these names."""
 
     public_id: str
     resource_type: str
@@ -47,9 +34,15 @@ class ListedAsset:
     version: int
     etag: str | None
     secure_url: str | None
-    created_at: datetime | None
     width: int | None = None
     height: int | None = None
+    created_at: datetime | None = None
+    original_filename: str | None = None
+    folder: str | None = None
+
+    def as_params(self) -> dict[str, Any]:
+        """The asset as named query parameters."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -57,7 +50,7 @@ class ListingPage:
     """One page of a listing plus the cursor of the next page (None when it was the last), and
     the Admin API allowance the answer reported (None where it did not say)."""
 
-    assets: list[ListedAsset]
+    assets: list[StoredAsset]
     next_cursor: str | None
     rate_limit_remaining: int | None = None
     rate_limit_reset_at: datetime | None = None
@@ -66,9 +59,8 @@ class ListingPage:
 class AssetDeleter(Protocol):
     """What the cleanup queue needs: delete many assets of one resource type / delivery type."""
 
-    def delete_many(
-        self, public_ids: Sequence[str], resource_type: str = "image", type: str = "upload"
-    ) -> dict[str, DeleteOutcome]:
+    def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
+                    type: str = DELIVERY_TYPE) -> dict[str, DeleteOutcome]:
         """Delete the ids; `not_found` counts as success. Raises `StoreError` subclasses."""
         ...
 
@@ -76,33 +68,20 @@ class AssetDeleter(Protocol):
 class AssetStore(AssetDeleter, Protocol):
     """The full store interface used by the media library and the reconciler."""
 
-    def upload(
-        self,
-        file: BinaryIO | bytes,
-        *,
-        upload_preset: str | None = None,
-        folder: str | None = None,
-        resource_type: str = "auto",
-        filename: str | None = None,
-        tags: Sequence[str] = (),
-    ) -> UploadedAsset: ...
+    def upload(self, file: BinaryIO | bytes, *, upload_preset: str | None = None, folder: str | None = None,
+               resource_type: str = "auto", filename: str | None = None,
+               tags: Sequence[str] = ()) -> StoredAsset: ...
 
-    def destroy(self, public_id: str, resource_type: str = "image", type: str = "upload") -> DeleteOutcome: ...
+    def destroy(self, public_id: str, resource_type: str = "image", type: str = DELIVERY_TYPE) -> DeleteOutcome: ...
 
-    def iter_pages(
-        self,
-        resource_type: str = "image",
-        type: str = "upload",
-        prefix: str | None = None,
-        cursor: str | None = None,
-    ) -> Iterator[ListingPage]:
-        """Pages of the full listing (500 assets each), resumable from `cursor`."""
+    def iter_pages(self, resource_type: str = "image", type: str = DELIVERY_TYPE, prefix: str | None = None,
+                   cursor: str | None = None) -> Iterator[ListingPage]:
+        """Pages of the full listing (MAX_LISTING_PAGE assets each), resumable from `cursor`."""
         ...
 
-    def iter_resources(
-        self,
-        resource_type: str = "image",
-        type: str = "upload",
-        prefix: str | None = None,
-        cursor: str | None = None,
-    ) -> Iterator[ListedAsset]: ...
+    def iter_resources(self, resource_type: str = "image", type: str = DELIVERY_TYPE, prefix: str | None = None,
+                       cursor: str | None = None) -> Iterator[StoredAsset]: ...
+
+    def ping(self) -> None:
+        """One cheap authenticated call; raises a store error when the store cannot be used."""
+        ...

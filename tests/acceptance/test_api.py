@@ -91,9 +91,10 @@ def test_queue_stats_and_process_now(client, api_server):
 
 
 def test_reconciliation_runs(client, api_server):
-    from mediasync.services.runtime import build_services
+    from mediasync.db import Database
+    from mediasync.runtime import build_services
 
-    services = build_services(database_url=api_server.db_url, store=_store(api_server))
+    services = build_services(Database(api_server.db_url), _store(api_server))
     run = services.reconciler.run(grace_minutes=0)
     runs = client.get("/api/v1/reconciliation/runs", params={"limit": 5}).json()["runs"]
     assert runs[0]["id"] == run.run_id and runs[0]["mode"] == "dry_run" and "orphan_asset" in runs[0]["counts"]

@@ -55,7 +55,7 @@ def run_dag(dagbag, dag_id: str, **conf):
 
 
 def test_cleanup_queue_dag_drains_the_queue(dagbag, airflow_metadata, airflow_connections, services, conn,
-                                            cloudinary_hook):
+                                            cloudinary_store):
     for i in range(3):
         services.media.upload(tiny_png(i), f"dag{i}.png")
     conn.execute("DELETE FROM media_files")
@@ -64,13 +64,13 @@ def test_cleanup_queue_dag_drains_the_queue(dagbag, airflow_metadata, airflow_co
     run_dag(dagbag, "mediasync_cleanup_queue")
     assert conn.execute("SELECT status, count(*) AS n FROM cloudinary_cleanup_queue GROUP BY status"
                         ).fetchall() == [{"status": "completed", "n": 3}]
-    assert list(cloudinary_hook.iter_resources()) == []
+    assert list(cloudinary_store.iter_resources()) == []
 
 
 def test_reconcile_dag_finds_planted_drift_as_a_dry_run(dagbag, airflow_metadata, airflow_connections, monkeypatch,
-                                                        services, conn, cloudinary_hook):
+                                                        services, conn, cloudinary_store):
     monkeypatch.setenv("MEDIASYNC_RECONCILE_GRACE_MINUTES", "0")
-    orphan = cloudinary_hook.upload(tiny_png(50), upload_preset="tap2go-uploads", folder="main-uploads",
+    orphan = cloudinary_store.upload(tiny_png(50), upload_preset="tap2go-uploads", folder="main-uploads",
                                     resource_type="image", filename="orphan.png")
     conn.execute("INSERT INTO media_files (public_id, created_at) VALUES ('main-uploads/missing', now() - '1h'::interval)")
     run_dag(dagbag, "mediasync_reconcile", apply=False, folder="main-uploads")
@@ -80,7 +80,7 @@ def test_reconcile_dag_finds_planted_drift_as_a_dry_run(dagbag, airflow_metadata
     items = {(r["kind"], r["public_id"]) for r in conn.execute(
         "SELECT kind, public_id FROM mediasync.reconciliation_items WHERE run_id = %s", (run["id"],))}
     assert items == {("orphan_asset", orphan.public_id), ("missing_asset", "main-uploads/missing")}
-    assert [a.public_id for a in cloudinary_hook.iter_resources()] == [orphan.public_id]  # dry run: untouched
+    assert [a.public_id for a in cloudinary_store.iter_resources()] == [orphan.public_id]  # dry run: untouched
 
 
 def test_retention_dag_purges_old_completed_entries(dagbag, airflow_metadata, airflow_connections, conn):

@@ -7,17 +7,17 @@ import os
 import subprocess
 import sys
 
-from mediasync.services.verify import SyncVerifier
+from mediasync.verify import SyncVerifier
 
 
-def test_every_sync_scenario_passes_and_cleans_up(services, cloudinary_hook, conn):
+def test_every_sync_scenario_passes_and_cleans_up(services, cloudinary_store, conn):
     results = SyncVerifier(services).run()
     assert [r.name for r in results if not r.ok] == [], [(r.name, r.detail) for r in results if not r.ok]
     assert len(results) == 10
     assert conn.execute("SELECT count(*) AS n FROM media_files WHERE public_id LIKE 'mediasync-verify/%'"
                         ).fetchone()["n"] == 0
     leftovers = [a.public_id for rt in ("image", "video", "raw")
-                 for a in cloudinary_hook.iter_resources(rt, "upload", "mediasync-verify/")]
+                 for a in cloudinary_store.iter_resources(rt, "upload", "mediasync-verify/")]
     assert leftovers == []
 
 

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from mediasync.errors import ConfigError, DatabaseUnavailable
-from mediasync.hooks.postgres import PooledDatabase
+from mediasync.errors import ConfigError, DatabaseBusy, DatabaseUnavailable
+from mediasync.db import PooledDatabase
 
 
 def backend_pid(db) -> int:
     with db.transaction() as conn:
-        return conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+        return conn.sql("SELECT pg_backend_pid() AS pid")[0]["pid"]
 
 
 @pytest.fixture
@@ -27,12 +27,12 @@ def pooled(db_url):
 def test_transactions_reuse_a_bounded_set_of_connections_with_session_settings(pooled):
     assert len({backend_pid(pooled) for _ in range(20)}) <= pooled.max_size
     with pooled.transaction() as conn:
-        assert conn.execute("SELECT current_setting('mediasync.max_attempts') AS v").fetchone()["v"] == "3"
+        assert conn.sql("SELECT current_setting('mediasync.max_attempts') AS v")[0]["v"] == "3"
 
 
 def test_a_failed_transaction_rolls_back_and_the_connection_stays_usable(pooled, conn):
     with pytest.raises(ZeroDivisionError), pooled.transaction() as tx:
-        tx.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES ('rolled-back', 'db_delete')")
+        tx.sql("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES ('rolled-back', 'db_delete')")
         raise ZeroDivisionError
     assert conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue").fetchone()["n"] == 0
     assert backend_pid(pooled) > 0
@@ -45,26 +45,33 @@ def test_a_connection_killed_by_the_server_is_replaced_without_a_failed_call(poo
     assert backend_pid(pooled) != pid
 
 
-def test_when_the_pool_is_busy_calls_still_get_a_connection(pooled):
-    held, release = threading.Event(), threading.Event()
+def test_a_busy_pool_is_bounded_and_fails_fast_with_database_busy(pooled, conn):
+    """Every connection held: the next call waits `wait_seconds`, then gets DatabaseBusy (503 with
+    Retry-After in the API) — it never opens a connection beyond the pool's bound."""
+    held, release = threading.Barrier(3), threading.Event()
 
     def hold() -> None:
         with pooled.transaction():
-            held.set()
+            held.wait(5)
             release.wait(10)
 
     holders = [threading.Thread(target=hold) for _ in range(2)]
     for thread in holders:
         thread.start()
     held.wait(5)
-    time.sleep(0.2)
     try:
-        assert backend_pid(pooled) > 0  # waited 0.5 s for the pool, then connected directly
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusy, match="all 2 database connections stayed busy"):
+            backend_pid(pooled)
+        assert 0.4 <= time.monotonic() - started < 3
+        mine = conn.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'mediasync' "
+                            "AND datname = current_database()").fetchone()["n"]
+        assert mine == pooled.max_size  # the bound held: no direct connection on the side
     finally:
         release.set()
         for thread in holders:
             thread.join()
-    assert backend_pid(pooled) > 0
+    assert backend_pid(pooled) > 0  # free again
 
 
 def test_an_unreachable_server_and_a_bad_dsn_fail_at_once_with_the_reason():

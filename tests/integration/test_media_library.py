@@ -15,7 +15,7 @@ def asset_ids(hook, prefix: str = "main-uploads/") -> set[str]:
     return {a.public_id for a in hook.iter_resources("image", "upload", prefix)}
 
 
-def test_upload_puts_the_asset_in_cloudinary_and_the_row_in_the_database(services, cloudinary_hook, db_url, conn):
+def test_upload_puts_the_asset_in_cloudinary_and_the_row_in_the_database(services, cloudinary_store, db_url, conn):
     listener = psycopg.connect(db_url, autocommit=True)
     listener.execute("LISTEN mediasync_media_changes")
     try:
@@ -28,7 +28,7 @@ def test_upload_puts_the_asset_in_cloudinary_and_the_row_in_the_database(service
     assert record.bytes == len(tiny_png(1)) and record.width == 1 and record.height == 1
     assert record.original_filename and "/" not in record.original_filename
     assert record.tags == ["hero", "summer"]
-    assert asset_ids(cloudinary_hook) == {record.public_id}
+    assert asset_ids(cloudinary_store) == {record.public_id}
     assert events == [{"op": "INSERT", "table": "media_files", "count": 1, "ids": [str(record.id)]}]
     assert services.media.get(record.id) == record
 
@@ -39,12 +39,12 @@ def test_upload_puts_the_asset_in_cloudinary_and_the_row_in_the_database(service
     (b"\x89PNG\r\n\x1a\n" + b"\0" * (6 * 1024 * 1024), "huge.png", None, 413),
     (tiny_png(2), "ok.png", "../escape", 422),
 ])
-def test_bad_uploads_are_refused_before_anything_is_stored(services, cloudinary_hook, conn, payload, name, folder,
+def test_bad_uploads_are_refused_before_anything_is_stored(services, cloudinary_store, conn, payload, name, folder,
                                                            status):
     with pytest.raises(InvalidInput) as refused:
         services.media.upload(payload, name, folder=folder)
     assert refused.value.status_code == status
-    assert asset_ids(cloudinary_hook, "") == set()
+    assert asset_ids(cloudinary_store, "") == set()
     assert conn.execute("SELECT count(*) AS n FROM media_files").fetchone()["n"] == 0
 
 
@@ -56,47 +56,47 @@ def fail_inserts(conn) -> None:
     """)
 
 
-def test_failed_save_after_upload_destroys_the_asset(services, cloudinary_hook, conn):
+def test_failed_save_after_upload_destroys_the_asset(services, cloudinary_store, conn):
     fail_inserts(conn)
     with pytest.raises(MediasyncError, match="disk full"):
         services.media.upload(tiny_png(3), "photo.png")
-    assert asset_ids(cloudinary_hook, "") == set()
+    assert asset_ids(cloudinary_store, "") == set()
     assert conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue").fetchone()["n"] == 0
 
 
-def test_when_destroy_fails_too_the_asset_is_queued_not_orphaned(services, cloudinary_hook, emulator, conn):
+def test_when_destroy_fails_too_the_asset_is_queued_not_orphaned(services, cloudinary_store, emulator, conn):
     fail_inserts(conn)
-    real_upload = cloudinary_hook.upload
+    real_upload = cloudinary_store.upload
 
     def upload_then_cloudinary_goes_down(*args, **kwargs):
         asset = real_upload(*args, **kwargs)
         emulator.control(fail_rate=1.0)
         return asset
 
-    cloudinary_hook.upload = upload_then_cloudinary_goes_down
+    cloudinary_store.upload = upload_then_cloudinary_goes_down
     with pytest.raises(MediasyncError):
         services.media.upload(tiny_png(4), "photo.png")
     queued = conn.execute("SELECT public_id, reason, status FROM cloudinary_cleanup_queue").fetchall()
     assert [(q["reason"], q["status"]) for q in queued] == [("upload_compensation", "pending")]
     emulator.control(fail_rate=0.0)
     assert services.processor.process().deleted == 1
-    assert asset_ids(cloudinary_hook, "") == set()
+    assert asset_ids(cloudinary_store, "") == set()
 
 
-def test_soft_delete_marks_the_row_and_removes_the_asset(services, cloudinary_hook, conn):
+def test_soft_delete_marks_the_row_and_removes_the_asset(services, cloudinary_store, conn):
     record = services.media.upload(tiny_png(5), "a.png")
     outcome = services.media.soft_delete(record.id)
     assert (outcome.mode, outcome.cloudinary) == ("soft", "deleted")
     row = services.media.get(record.id)
     assert row.status == "deleted" and row.deleted_at is not None
-    assert asset_ids(cloudinary_hook) == set()
+    assert asset_ids(cloudinary_store) == set()
     entry = conn.execute("SELECT reason, status FROM cloudinary_cleanup_queue").fetchall()
     assert entry == [{"reason": "soft_delete", "status": "completed"}]
     again = services.media.soft_delete(record.id)  # idempotent
     assert again.cloudinary == "not_found"
 
 
-def test_hard_delete_removes_row_tags_usage_and_asset(services, cloudinary_hook, conn):
+def test_hard_delete_removes_row_tags_usage_and_asset(services, cloudinary_store, conn):
     record = services.media.upload(tiny_png(6), "b.png", tags=["menu"])
     conn.execute("INSERT INTO media_usage (media_file_id, entity_type, entity_id) VALUES (%s, 'restaurant', '7')",
                  (record.id,))
@@ -105,24 +105,24 @@ def test_hard_delete_removes_row_tags_usage_and_asset(services, cloudinary_hook,
     counts = conn.execute("SELECT (SELECT count(*) FROM media_files) AS f, (SELECT count(*) FROM media_tags) AS t, "
                           "(SELECT count(*) FROM media_usage) AS u").fetchone()
     assert counts == {"f": 0, "t": 0, "u": 0}
-    assert asset_ids(cloudinary_hook) == set()
+    assert asset_ids(cloudinary_store) == set()
     assert conn.execute("SELECT reason FROM cloudinary_cleanup_queue").fetchone()["reason"] == "hard_delete"
     with pytest.raises(NotFound):
         services.media.hard_delete(record.id)
 
 
-def test_direct_sql_delete_is_processed_and_the_asset_goes(services, cloudinary_hook, conn):
+def test_direct_sql_delete_is_processed_and_the_asset_goes(services, cloudinary_store, conn):
     records = [services.media.upload(tiny_png(10 + i), f"c{i}.png") for i in range(3)]
     conn.execute("DELETE FROM media_files")
-    assert len(asset_ids(cloudinary_hook)) == 3
+    assert len(asset_ids(cloudinary_store)) == 3
     result = services.processor.process()
     assert (result.claimed, result.deleted, result.store_calls) == (3, 3, 1)
-    assert asset_ids(cloudinary_hook) == set()
+    assert asset_ids(cloudinary_store) == set()
     assert {r.public_id for r in records} == {
         q["public_id"] for q in conn.execute("SELECT public_id FROM cloudinary_cleanup_queue WHERE status='completed'")}
 
 
-def test_cloudinary_down_during_delete_is_retried_until_it_is_back(services, cloudinary_hook, emulator, conn):
+def test_cloudinary_down_during_delete_is_retried_until_it_is_back(services, cloudinary_store, emulator, conn):
     record = services.media.upload(tiny_png(20), "d.png")
     emulator.control(fail_rate=1.0)
     outcome = services.media.soft_delete(record.id)
@@ -133,7 +133,7 @@ def test_cloudinary_down_during_delete_is_retried_until_it_is_back(services, clo
     emulator.control(fail_rate=0.0)
     assert services.processor.process().deleted == 1
     assert conn.execute("SELECT status FROM cloudinary_cleanup_queue").fetchone()["status"] == "completed"
-    assert asset_ids(cloudinary_hook) == set()
+    assert asset_ids(cloudinary_store) == set()
 
 
 def test_list_pages_newest_first_and_filters_by_status(services):

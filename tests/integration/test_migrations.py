@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from mediasync.errors import MigrationError
-from mediasync.hooks.postgres import Database
+from mediasync.db import Database
 from mediasync.repository.migrations import discover, upgrade
 
 SUPABASE_ROLES = ("anon", "authenticated", "service_role")

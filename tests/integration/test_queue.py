@@ -111,7 +111,7 @@ def test_three_failures_end_failed_with_three_errors_and_retry_failed_revives(db
     assert queue.process_batch().claimed == 0  # failed entries are not claimed
 
     stats = queue.stats()
-    assert stats.failed == 1 and stats.recent_errors[0]["attempts"] == 3
+    assert stats.failed == 1 and stats.recent_errors[0].attempts == 3
     deleter.fail_with = None
     result = queue.process(retry_failed=True)
     assert result.retried_failed == 1 and result.not_found == 1

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mediasync.services.reconciler import Reconciler
-from mediasync.services.reports import SupabaseReportStore
+from mediasync.services.reconcile import Reconciler
+from mediasync.services.reconcile.reports import SupabaseReportStore
 from fixtures.media import tiny_png
 
 REPAIRABLE = ("orphan_asset", "undeleted_asset", "metadata_mismatch")
@@ -29,10 +29,10 @@ def listed(hook) -> set[str]:
 
 
 @pytest.fixture
-def drift(services, cloudinary_hook, conn) -> dict[str, str]:
+def drift(services, cloudinary_store, conn) -> dict[str, str]:
     """One planted item of every drift class, among healthy media."""
     healthy = [services.media.upload(tiny_png(100 + i), f"ok{i}.png") for i in range(3)]
-    orphan = cloudinary_hook.upload(tiny_png(200), upload_preset="tap2go-uploads", folder="main-uploads",
+    orphan = cloudinary_store.upload(tiny_png(200), upload_preset="tap2go-uploads", folder="main-uploads",
                                     resource_type="image", filename="orphan.png")
     undeleted = services.media.upload(tiny_png(201), "undeleted.png")
     conn.execute("UPDATE media_files SET status = 'deleted' WHERE id = %s", (undeleted.id,))
@@ -48,8 +48,8 @@ def drift(services, cloudinary_hook, conn) -> dict[str, str]:
             "stuck_queue": "main-uploads/stuck", "healthy": ",".join(h.public_id for h in healthy)}
 
 
-def test_dry_run_reports_exactly_the_planted_drift_and_changes_nothing(services, cloudinary_hook, conn, drift):
-    before_assets = listed(cloudinary_hook)
+def test_dry_run_reports_exactly_the_planted_drift_and_changes_nothing(services, cloudinary_store, conn, drift):
+    before_assets = listed(cloudinary_store)
     before_rows = conn.execute("SELECT id, status, bytes, version FROM media_files ORDER BY id").fetchall()
     before_queue = conn.execute("SELECT id, status FROM cloudinary_cleanup_queue ORDER BY id").fetchall()
 
@@ -59,7 +59,7 @@ def test_dry_run_reports_exactly_the_planted_drift_and_changes_nothing(services,
     assert items(conn, result.run_id) == {kind: {pid} for kind, pid in drift.items() if kind != "healthy"}
     assert {k: result.counts[k] for k in drift if k != "healthy"} == {k: 1 for k in drift if k != "healthy"}
     assert result.assets_listed == 6
-    assert listed(cloudinary_hook) == before_assets
+    assert listed(cloudinary_store) == before_assets
     assert conn.execute("SELECT id, status, bytes, version FROM media_files ORDER BY id").fetchall() == before_rows
     assert conn.execute("SELECT id, status FROM cloudinary_cleanup_queue ORDER BY id").fetchall() == before_queue
 
@@ -68,19 +68,19 @@ def test_dry_run_reports_exactly_the_planted_drift_and_changes_nothing(services,
     report = Path(result.report_html).read_text()
     assert f"Reconciliation run {result.run_id}" in report and drift["orphan_asset"] in report
     run = services.reconciler.recent_runs(1)[0]
-    assert run["id"] == result.run_id and run["counts"]["orphan_asset"] == 1 and run["report_csv"]
+    assert run.id == result.run_id and run.counts["orphan_asset"] == 1 and run.report_csv
 
 
-def test_apply_repairs_and_a_second_run_finds_no_repairable_drift(services, cloudinary_hook, conn, drift):
+def test_apply_repairs_and_a_second_run_finds_no_repairable_drift(services, cloudinary_store, conn, drift):
     result = services.reconciler.run(apply=True, grace_minutes=0)
     assert result.status == "completed"
     assert result.counts["queued_deletions"] == 2 and result.counts["updated_rows"] == 1
-    remaining = listed(cloudinary_hook)
+    remaining = listed(cloudinary_store)
     assert drift["orphan_asset"] not in remaining and drift["undeleted_asset"] not in remaining
     assert set(drift["healthy"].split(",")) | {drift["metadata_mismatch"]} == remaining
     row = conn.execute("SELECT bytes, version FROM media_files WHERE public_id = %s",
                        (drift["metadata_mismatch"],)).fetchone()
-    asset = next(a for a in cloudinary_hook.iter_resources("image", "upload", drift["metadata_mismatch"]))
+    asset = next(a for a in cloudinary_store.iter_resources("image", "upload", drift["metadata_mismatch"]))
     assert (row["bytes"], row["version"]) == (asset.bytes, asset.version)
     assert conn.execute("SELECT count(*) AS n FROM media_files WHERE public_id = 'main-uploads/missing'"
                         ).fetchone()["n"] == 1  # rows are never deleted by reconciliation
@@ -95,18 +95,18 @@ def test_apply_repairs_and_a_second_run_finds_no_repairable_drift(services, clou
     assert sum(third.counts[k] for k in (*REPAIRABLE, "missing_asset", "stuck_queue")) == 0
 
 
-def test_grace_period_protects_fresh_orphans(services, cloudinary_hook):
-    cloudinary_hook.upload(tiny_png(300), upload_preset="tap2go-uploads", folder="main-uploads",
+def test_grace_period_protects_fresh_orphans(services, cloudinary_store):
+    cloudinary_store.upload(tiny_png(300), upload_preset="tap2go-uploads", folder="main-uploads",
                            resource_type="image", filename="in-flight.png")
     assert services.reconciler.run(apply=True, grace_minutes=60).counts["orphan_asset"] == 0
-    assert len(listed(cloudinary_hook)) == 1
+    assert len(listed(cloudinary_store)) == 1
 
 
 def keep_admin_calls(services, reserve: int) -> None:
     services.reconciler.settings = replace(services.reconciler.settings, reconcile_admin_api_reserve=reserve)
 
 
-def test_truncated_listing_takes_no_action_and_the_next_run_resumes(services, cloudinary_hook, emulator, conn):
+def test_truncated_listing_takes_no_action_and_the_next_run_resumes(services, cloudinary_store, emulator, conn):
     emulator.seed(1200, prefix="main-uploads/bulk")
     keep_admin_calls(services, 0)  # list until Cloudinary refuses
     emulator.control(rate_limit=2)  # pages 1-2 of the image listing, then HTTP 420
@@ -147,26 +147,26 @@ def test_listing_pauses_to_keep_admin_calls_for_the_cleanup_queue(services, emul
     assert emulator.admin_calls() == 2 + 1 + 2 + 2  # resumed at page 3: pages 3-4, then video and raw
 
 
-def test_deletions_over_the_cap_abort_unless_forced(services, cloudinary_hook, emulator, conn):
+def test_deletions_over_the_cap_abort_unless_forced(services, cloudinary_store, emulator, conn):
     emulator.seed(150, prefix="main-uploads/bulk")
     aborted = services.reconciler.run(apply=True, grace_minutes=0)
     assert aborted.status == "aborted" and "safety cap of 100" in aborted.message
     assert conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue").fetchone()["n"] == 0
-    assert len(listed(cloudinary_hook)) == 150
+    assert len(listed(cloudinary_store)) == 150
 
     forced = services.reconciler.run(apply=True, force=True, grace_minutes=0)
     assert forced.status == "completed" and forced.counts["queued_deletions"] == 150
-    assert listed(cloudinary_hook) == set()
+    assert listed(cloudinary_store) == set()
 
 
 def test_a_second_concurrent_run_is_refused(services, db):
     with db.session() as holder:
-        holder.execute("SELECT pg_advisory_lock(hashtext('mediasync.reconcile'), hashtext('upload:'))")
+        holder.sql("SELECT pg_advisory_lock(hashtext('mediasync.reconcile'), hashtext('upload:'))")
         result = services.reconciler.run()
     assert result.status == "aborted" and "another reconciliation" in result.message
 
 
-def test_report_is_stored_in_supabase_storage(db, cloudinary_hook, settings, drift):
+def test_report_is_stored_in_supabase_storage(db, cloudinary_store, settings, drift):
     """supabase-py against Supabase Storage's HTTP API, mocked at the transport: the bucket is created
     on first use, the HTML report uploaded with the service role key, a signed URL returned."""
     requests: list[httpx.Request] = []
@@ -188,7 +188,7 @@ def test_report_is_stored_in_supabase_storage(db, cloudinary_hook, settings, dri
 
     client = httpx.Client(transport=httpx.MockTransport(supabase))
     store = SupabaseReportStore("https://project.supabase.co", "service-role-key", http_client=client)
-    result = Reconciler(db, cloudinary_hook, settings, report_store=store).run(grace_minutes=0)
+    result = Reconciler(db, cloudinary_store, settings, report_store=store).run(grace_minutes=0)
 
     assert result.report_url == "https://project.supabase.co/storage/v1/object/sign/mediasync-reports/r.html?token=abc"
     assert ("POST", "/storage/v1/bucket") in [(r.method, r.url.path) for r in requests]

@@ -23,9 +23,8 @@ def queue_rows(conn: psycopg.Connection) -> list[dict]:
 def test_bulk_delete_enqueues_every_asset_in_the_same_transaction(db, conn):
     seed_media(conn, 10_000)
     with db.transaction() as tx:
-        tx.execute("DELETE FROM media_files")
-        inside = tx.execute("SELECT status, reason, count(*) AS n FROM cloudinary_cleanup_queue "
-                            "GROUP BY status, reason").fetchall()
+        tx.sql("DELETE FROM media_files")
+        inside = tx.sql("SELECT status, reason, count(*) AS n FROM cloudinary_cleanup_queue GROUP BY status, reason")
         assert inside == [{"status": "pending", "reason": "db_delete", "n": 10_000}]
     rows = queue_rows(conn)
     assert len(rows) == 10_000
@@ -38,7 +37,7 @@ def test_rolled_back_delete_enqueues_nothing(db, conn):
     seed_media(conn, 500)
     with pytest.raises(RuntimeError):
         with db.transaction() as tx:
-            tx.execute("DELETE FROM media_files")
+            tx.sql("DELETE FROM media_files")
             raise RuntimeError("abort")
     assert queue_rows(conn) == []
     assert conn.execute("SELECT count(*) AS n FROM media_files").fetchone()["n"] == 500
@@ -61,8 +60,8 @@ def test_soft_delete_by_plain_sql_enqueues_once(conn):
 def test_delete_reason_comes_from_the_session_setting(db, conn):
     seed_media(conn, 2)
     with db.transaction() as tx:
-        tx.execute("SET LOCAL mediasync.delete_reason = 'hard_delete'")
-        tx.execute("DELETE FROM media_files WHERE public_id = 'main-uploads/asset-1'")
+        tx.sql("SET LOCAL mediasync.delete_reason = 'hard_delete'")
+        tx.sql("DELETE FROM media_files WHERE public_id = 'main-uploads/asset-1'")
     conn.execute("DELETE FROM media_files")
     assert [r["reason"] for r in queue_rows(conn)] == ["hard_delete", "db_delete"]
 

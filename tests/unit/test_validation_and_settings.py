@@ -12,15 +12,18 @@ from mediasync.services.content import clean_tags, require_media, safe_filename,
 from mediasync.services.retry import RetryPolicy
 from fixtures.media import tiny_png
 
+# An EBML header whose DocType is "webm", as every WebM file starts.
+WEBM_HEAD = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm"
+
 
 @pytest.mark.parametrize(("head", "mime", "resource_type"), [
     (tiny_png(1), "image/png", "image"),
     (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg", "image"),
     (b"GIF89a\x01\x00", "image/gif", "image"),
     (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp", "image"),
-    (b"\x00\x00\x00\x20ftypisom\x00\x00", "video/mp4", "video"),
-    (b"\x00\x00\x00\x14ftypqt  \x00\x00", "video/quicktime", "video"),
-    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", "video/webm", "video"),
+    (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 16, "video/mp4", "video"),
+    (b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  " + b"\x00" * 24, "video/quicktime", "video"),
+    (WEBM_HEAD, "video/webm", "video"),
     (b"%PDF-1.7\n", "application/pdf", "image"),
 ])
 def test_sniff_recognises_media_by_content(head, mime, resource_type):
@@ -28,7 +31,9 @@ def test_sniff_recognises_media_by_content(head, mime, resource_type):
     assert kind is not None and (kind.mime, kind.resource_type) == (mime, resource_type)
 
 
-@pytest.mark.parametrize("head", [b"<html><script>", b"MZ\x90\x00", b"#!/bin/sh\n", b"PK\x03\x04"])
+@pytest.mark.parametrize("head", [b"<html><script>", b"MZ\x90\x00", b"#!/bin/sh\n", b"PK\x03\x04",
+                                  b"\x00\x00\x00\x14ftypXXXX" + b"\x00" * 24,  # an ftyp box is not an MP4 by itself
+                                  b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska"])
 def test_sniff_refuses_everything_else(head):
     assert sniff(head) is None
     with pytest.raises(InvalidInput) as refused:
@@ -98,7 +103,7 @@ def test_settings_defaults_and_validation():
 def test_airflow_postgres_connections_become_libpq_uris():
     from types import SimpleNamespace
 
-    from mediasync.hooks.postgres import _dsn_from_connection
+    from mediasync.db.dsn import dsn_from_airflow_connection as _dsn_from_connection
 
     def conn(**fields):
         base = {"login": "app", "password": "p@ss", "host": None, "port": None, "schema": "media", "extra_dejson": {}}

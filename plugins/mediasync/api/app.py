@@ -13,19 +13,30 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediasync.errors import (ConfigError, DatabaseUnavailable, InvalidInput, MediasyncError, NotFound, StoreError,
-                              StoreRateLimited)
+from mediasync.errors import (ConfigError, Conflict, DatabaseBusy, DatabaseUnavailable, InvalidInput, MediasyncError,
+                              NotFound, SchemaNotReady, StoreError, StoreRateLimited)
+from mediasync.services.cleanup_queue import ProcessResult, QueueStats
+from mediasync.services.media_library import DeleteResult, MediaPage, MediaRecord
+from mediasync.services.reconcile import ReconciliationRun
+
+if TYPE_CHECKING:
+    from mediasync.runtime import Services
+    from mediasync.services.live import MediaChangeBroadcaster
 
 log = logging.getLogger(__name__)
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 HEARTBEAT_SECONDS = 15.0
+
+
+class RunList(BaseModel):
+    runs: list[ReconciliationRun]
 
 
 class ProcessRequest(BaseModel):
@@ -40,6 +51,10 @@ def _error_status(exc: MediasyncError) -> tuple[int, dict[str, str]]:
         return exc.status_code, {}
     if isinstance(exc, NotFound):
         return 404, {}
+    if isinstance(exc, Conflict):
+        return 409, {}
+    if isinstance(exc, DatabaseBusy):
+        return 503, {"Retry-After": "2"}
     if isinstance(exc, StoreRateLimited):
         if exc.reset_at is None:
             return 503, {}
@@ -47,7 +62,7 @@ def _error_status(exc: MediasyncError) -> tuple[int, dict[str, str]]:
         return 503, {"Retry-After": str(max(1, wait))}
     if isinstance(exc, StoreError):  # Cloudinary failed or refused our credentials: a bad gateway
         return 502, {}
-    if isinstance(exc, (DatabaseUnavailable, ConfigError)):
+    if isinstance(exc, DatabaseUnavailable | SchemaNotReady | ConfigError):
         return 503, {}
     return 500, {}
 
@@ -60,14 +75,14 @@ def create_app(services_factory: Callable[[], Any] | None = None,
         from airflow.api_fastapi.core_api.security import get_user as user_dependency
     state: dict[str, Any] = {}
 
-    def services():
+    def services() -> Services:
         if "services" not in state:
-            from mediasync.services.runtime import build_services
+            from mediasync.runtime import services_from_airflow
 
-            state["services"] = services_factory() if services_factory else build_services(pooled=True)
+            state["services"] = services_factory() if services_factory else services_from_airflow(pooled=True)
         return state["services"]
 
-    def broadcaster():
+    def broadcaster() -> MediaChangeBroadcaster:
         if "live" not in state:
             from mediasync.services.live import MediaChangeBroadcaster
 
@@ -89,40 +104,39 @@ def create_app(services_factory: Callable[[], Any] | None = None,
 
     @api.get("/media", summary="List media, newest first")
     def list_media(status: Literal["active", "deleted", "all"] = "active",
-                   limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None) -> dict:
-        return services().media.list(None if status == "all" else status, limit, cursor).as_dict()
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None) -> MediaPage:
+        return services().media.list(None if status == "all" else status, limit, cursor)
 
     @api.post("/media", status_code=201, summary="Upload a file to Cloudinary and record it")
     def upload_media(file: Annotated[UploadFile, File()], folder: Annotated[str | None, Form()] = None,
-                     tags: Annotated[str | None, Form(description="comma-separated")] = None) -> dict:
+                     tags: Annotated[str | None, Form(description="comma-separated")] = None) -> MediaRecord:
         limit = services().settings.max_upload_bytes
         data = file.file.read(limit + 1)
         tag_list = [t for t in (tags or "").split(",") if t.strip()]
-        return services().media.upload(data, file.filename, folder=folder or None, tags=tag_list).as_dict()
+        return services().media.upload(data, file.filename, folder=folder or None, tags=tag_list)
 
     @api.get("/media/{media_id}", summary="One media record")
-    def get_media(media_id: str) -> dict:
-        return services().media.get(media_id).as_dict()
+    def get_media(media_id: str) -> MediaRecord:
+        return services().media.get(media_id)
 
     @api.delete("/media/{media_id}", summary="Soft delete, or hard delete with permanent=true")
-    def delete_media(media_id: str, permanent: bool = False) -> dict:
+    def delete_media(media_id: str, permanent: bool = False) -> DeleteResult:
         media = services().media
-        return (media.hard_delete(media_id) if permanent else media.soft_delete(media_id)).as_dict()
+        return media.hard_delete(media_id) if permanent else media.soft_delete(media_id)
 
     @api.get("/cleanup-queue", summary="Cleanup-queue statistics")
-    def queue_stats() -> dict:
-        return _jsonable(services().processor.stats().as_dict())
+    def queue_stats() -> QueueStats:
+        return services().processor.stats()
 
     @api.post("/cleanup-queue/process", summary="Process the cleanup queue now")
-    def process_queue(body: ProcessRequest | None = None) -> dict:
+    def process_queue(body: ProcessRequest | None = None) -> ProcessResult:
         body = body or ProcessRequest()
-        result = services().processor.process(batch_size=body.batch_size, retry_failed=body.retry_failed,
-                                              time_budget=body.time_budget)
-        return _jsonable(result.as_dict())
+        return services().processor.process(batch_size=body.batch_size, retry_failed=body.retry_failed,
+                                            time_budget=body.time_budget)
 
     @api.get("/reconciliation/runs", summary="Recent reconciliation runs")
-    def reconciliation_runs(limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict:
-        return {"runs": _jsonable(services().reconciler.recent_runs(limit))}
+    def reconciliation_runs(limit: Annotated[int, Query(ge=1, le=200)] = 20) -> RunList:
+        return RunList(runs=services().reconciler.recent_runs(limit))
 
     @api.get("/events", summary="Server-Sent Events: media INSERT/UPDATE/DELETE",
              response_class=StreamingResponse)
@@ -165,7 +179,3 @@ async def _sse(request: Request, live) -> AsyncIterator[bytes]:
     finally:
         pending.cancel()
         await stream.aclose()
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))

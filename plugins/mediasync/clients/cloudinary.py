@@ -27,13 +27,10 @@ from tenacity import Retrying
 
 from mediasync.errors import (ConfigError, StoreAuthError, StoreError, StorePermanentError, StoreRateLimited,
                               StoreTransientError)
-from mediasync.store import DeleteOutcome, ListedAsset, ListingPage, UploadedAsset
+from mediasync.store import MAX_IDS_PER_ADMIN_DELETE, MAX_LISTING_PAGE, DeleteOutcome, ListingPage, StoredAsset
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-PAGE_SIZE = 500          # Admin API maximum for resource listings
-DELETE_CHUNK = 100       # Admin API maximum of public ids per delete_resources call
 
 
 @dataclass(frozen=True)
@@ -174,7 +171,7 @@ class CloudinaryClient:
     # --- AssetStore ----------------------------------------------------------------------
 
     def upload(self, file: BinaryIO | bytes, *, upload_preset: str | None = None, folder: str | None = None,
-               resource_type: str = "auto", filename: str | None = None, tags: Sequence[str] = ()) -> UploadedAsset:
+               resource_type: str = "auto", filename: str | None = None, tags: Sequence[str] = ()) -> StoredAsset:
         data = file if isinstance(file, bytes) else file.read()
         options: dict[str, Any] = {"resource_type": resource_type, "use_filename": True, "unique_filename": True}
         if upload_preset:
@@ -186,7 +183,7 @@ class CloudinaryClient:
         result = self._call("upload", lambda **kw: cloudinary.uploader.upload(
             io.BytesIO(data), filename=filename or "upload", **kw), **options)
         log.info("uploaded %s (%s, %s bytes)", result["public_id"], result.get("resource_type"), result.get("bytes"))
-        return UploadedAsset(
+        return StoredAsset(
             public_id=result["public_id"], resource_type=result["resource_type"], type=result.get("type", "upload"),
             format=result.get("format"), bytes=int(result.get("bytes", 0)), width=result.get("width"),
             height=result.get("height"), version=int(result["version"]), etag=result.get("etag"),
@@ -205,25 +202,25 @@ class CloudinaryClient:
 
     def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
                     type: str = "upload") -> dict[str, DeleteOutcome]:
-        """Admin API `delete_resources`, ≤100 ids a call; `not_found` counts as deleted."""
+        """Admin API `delete_resources`, MAX_IDS_PER_ADMIN_DELETE ids a call; `not_found` counts as deleted."""
         outcome: dict[str, DeleteOutcome] = {}
         ids = list(dict.fromkeys(public_ids))
-        for start in range(0, len(ids), DELETE_CHUNK):
-            chunk = ids[start:start + DELETE_CHUNK]
+        for start in range(0, len(ids), MAX_IDS_PER_ADMIN_DELETE):
+            chunk = ids[start:start + MAX_IDS_PER_ADMIN_DELETE]
             result = self._call("delete_resources", cloudinary.api.delete_resources, chunk,
                                  resource_type=resource_type, type=type, invalidate=True)
             for public_id, status in result.get("deleted", {}).items():
                 outcome[public_id] = "deleted" if status == "deleted" else "not_found"
         log.info("delete_many %s/%s: %d deleted, %d not found, %d Admin calls", resource_type, type,
                  sum(v == "deleted" for v in outcome.values()), sum(v == "not_found" for v in outcome.values()),
-                 -(-len(ids) // DELETE_CHUNK))
+                 -(-len(ids) // MAX_IDS_PER_ADMIN_DELETE))
         return outcome
 
     def iter_pages(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
                    cursor: str | None = None) -> Iterator[ListingPage]:
-        """The full listing, 500 per page; each page carries the cursor to resume after it."""
+        """The full listing, MAX_LISTING_PAGE per page; each page carries the cursor to resume after it."""
         while True:
-            params: dict[str, Any] = {"resource_type": resource_type, "type": type, "max_results": PAGE_SIZE}
+            params: dict[str, Any] = {"resource_type": resource_type, "type": type, "max_results": MAX_LISTING_PAGE}
             if prefix:
                 params["prefix"] = prefix
             if cursor:
@@ -236,13 +233,13 @@ class CloudinaryClient:
                 return
 
     def iter_resources(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
-                       cursor: str | None = None) -> Iterator[ListedAsset]:
+                       cursor: str | None = None) -> Iterator[StoredAsset]:
         for page in self.iter_pages(resource_type, type, prefix, cursor):
             yield from page.assets
 
     @staticmethod
-    def _listed(r: dict, resource_type: str, type: str) -> ListedAsset:
-        return ListedAsset(public_id=r["public_id"], resource_type=r.get("resource_type", resource_type),
+    def _listed(r: dict, resource_type: str, type: str) -> StoredAsset:
+        return StoredAsset(public_id=r["public_id"], resource_type=r.get("resource_type", resource_type),
                            type=r.get("type", type), format=r.get("format"), bytes=int(r.get("bytes", 0)),
                            version=int(r.get("version", 0)), etag=r.get("etag"),
                            secure_url=r.get("secure_url"), created_at=_parse_time(r.get("created_at")),

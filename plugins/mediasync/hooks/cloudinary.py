@@ -4,24 +4,20 @@ The connection holds the cloud name (the form's "Cloud name", or the URI's host)
 API secret (password) and an optional API base URL (the local emulator's address); the form is
 declared in `mediasync.provider`. The
 URI form works too: `cloudinary://KEY:SECRET@CLOUD?api_base_url=http%3A%2F%2F127.0.0.1%3A9444`.
-Without an Airflow connection the hook falls back to CLOUDINARY_URL / CLOUDINARY_* env vars. All
-store calls delegate to `CloudinaryClient`, the same code path the CLI uses.
+When the connection is not defined the hook falls back to CLOUDINARY_URL / CLOUDINARY_* env vars.
+`get_conn()` hands out the typed `CloudinaryClient` (an `AssetStore`), the same code the CLI uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from functools import cached_property
-from typing import Any, BinaryIO
+from typing import Any
 
-try:
-    from airflow.sdk import BaseHook
-except ImportError:  # pragma: no cover - Airflow 2 layout
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+from airflow.exceptions import AirflowNotFoundException
+from airflow.sdk import BaseHook
 
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
 from mediasync.errors import ConfigError, StoreError
-from mediasync.store import DeleteOutcome, ListedAsset, ListingPage, UploadedAsset
 
 
 class CloudinaryHook(BaseHook):
@@ -58,10 +54,11 @@ class CloudinaryHook(BaseHook):
         base = field("api_base_url") or field("upload_prefix")
         return CloudinaryCredentials(cloud_name, conn.login, conn.password, base)
 
-    def _airflow_connection(self):
+    def _airflow_connection(self) -> Any:
+        """The Airflow connection, or None when it is not defined (then the env vars apply)."""
         try:
             return self.get_connection(self.cloudinary_conn_id)
-        except Exception:  # noqa: BLE001 - "not defined" differs across Airflow versions and contexts
+        except AirflowNotFoundException:
             return None
 
     @cached_property
@@ -77,23 +74,3 @@ class CloudinaryHook(BaseHook):
         except (StoreError, ConfigError) as exc:
             return False, str(exc)
         return True, f"Connected to Cloudinary cloud '{self.client.credentials.cloud_name}'"
-
-    # --- AssetStore, delegated -----------------------------------------------------------
-
-    def upload(self, file: BinaryIO | bytes, **kwargs: Any) -> UploadedAsset:
-        return self.client.upload(file, **kwargs)
-
-    def destroy(self, public_id: str, resource_type: str = "image", type: str = "upload") -> DeleteOutcome:
-        return self.client.destroy(public_id, resource_type, type)
-
-    def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
-                    type: str = "upload") -> dict[str, DeleteOutcome]:
-        return self.client.delete_many(public_ids, resource_type, type)
-
-    def iter_pages(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
-                   cursor: str | None = None) -> Iterator[ListingPage]:
-        return self.client.iter_pages(resource_type, type, prefix, cursor)
-
-    def iter_resources(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
-                       cursor: str | None = None) -> Iterator[ListedAsset]:
-        return self.client.iter_resources(resource_type, type, prefix, cursor)

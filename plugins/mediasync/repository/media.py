@@ -1,4 +1,4 @@
-"""The media library's SQL: the only module that writes public.media_files and its tags."""
+"""The media library's SQL: the only module that writes public.media_files and its child rows."""
 
 from __future__ import annotations
 
@@ -6,43 +6,60 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-import psycopg
-
-from mediasync.db.queries import query
-from mediasync.store import UploadedAsset
-
-
-def _q(name: str) -> str:
-    return query("media", name)
+from mediasync.db import Connection, Row
+from mediasync.store import StoredAsset
 
 
 class MediaRepository:
-    def insert(self, conn: psycopg.Connection, asset: UploadedAsset, tags: Sequence[str] = ()) -> UUID:
+    def insert(self, conn: Connection, asset: StoredAsset, tags: Sequence[str] = ()) -> UUID:
         """Insert the row for an uploaded asset (and its tags); returns the new id."""
-        row = conn.execute(_q("insert"), {
-            "public_id": asset.public_id, "resource_type": asset.resource_type, "type": asset.type,
-            "format": asset.format, "bytes": asset.bytes, "width": asset.width, "height": asset.height,
-            "version": asset.version, "etag": asset.etag, "secure_url": asset.secure_url,
-            "original_filename": asset.original_filename, "folder": asset.folder,
-        }).fetchone()
+        row = conn.one("media.insert", asset.as_params())
+        assert row is not None  # INSERT ... RETURNING always returns the row
         if tags:
-            conn.execute(_q("insert_tags"), {"media_file_id": row["id"], "tags": list(tags)})
+            self.add_tags(conn, row["id"], tags)
         return row["id"]
 
-    def get(self, conn: psycopg.Connection, media_id: UUID) -> dict | None:
-        return conn.execute(_q("get"), {"id": media_id}).fetchone()
+    def add_tags(self, conn: Connection, media_id: UUID, tags: Sequence[str]) -> None:
+        conn.execute("media.insert_tags", {"media_file_id": media_id, "tags": list(tags)})
 
-    def list(self, conn: psycopg.Connection, status: str | None, limit: int,
-             after: tuple[datetime, UUID] | None = None) -> list[dict]:
-        return conn.execute(_q("list"), {
+    def add_usage(self, conn: Connection, media_id: UUID, entity_type: str, entity_id: str,
+                  field: str | None = None) -> None:
+        """Record that an entity uses the media (rows cascade away with a hard delete)."""
+        conn.execute("media.insert_usage", {"media_file_id": media_id, "entity_type": entity_type,
+                                            "entity_id": entity_id, "field": field})
+
+    def get(self, conn: Connection, media_id: UUID) -> Row | None:
+        return conn.one("media.get", {"id": media_id})
+
+    def list(self, conn: Connection, status: str | None, limit: int,
+             after: tuple[datetime, UUID] | None = None) -> list[Row]:
+        return conn.all("media.list", {
             "status": status, "limit": limit,
             "after_created_at": after[0] if after else None, "after_id": after[1] if after else None,
-        }).fetchall()
+        })
 
-    def soft_delete(self, conn: psycopg.Connection, media_id: UUID) -> dict | None:
-        return conn.execute(_q("soft_delete"), {"id": media_id}).fetchone()
+    def related_counts(self, conn: Connection, media_id: UUID) -> Row:
+        """How many rows the media, its tags and its usage have (all 0 once hard deleted)."""
+        row = conn.one("media.related_counts", {"id": media_id})
+        assert row is not None
+        return row
 
-    def hard_delete(self, conn: psycopg.Connection, media_id: UUID, reason: str = "hard_delete") -> dict | None:
+    def soft_delete(self, conn: Connection, media_id: UUID) -> Row | None:
+        return conn.one("media.soft_delete", {"id": media_id})
+
+    def hard_delete(self, conn: Connection, media_id: UUID, reason: str = "hard_delete") -> Row | None:
         """Delete the row in the caller's transaction, tagging the queued cleanup with `reason`."""
-        conn.execute(_q("set_delete_reason"), {"reason": reason})
-        return conn.execute(_q("hard_delete"), {"id": media_id}).fetchone()
+        conn.execute("media.set_delete_reason", {"reason": reason})
+        return conn.one("media.hard_delete", {"id": media_id})
+
+    def delete_as_plain_sql(self, conn: Connection, media_id: UUID) -> int:
+        """DELETE with no reason set, exactly as a person typing it in psql would."""
+        return conn.execute("media.delete_plain", {"id": media_id})
+
+    def update_original_filename(self, conn: Connection, media_id: UUID, original_filename: str) -> int:
+        return conn.execute("media.update_original_filename", {"id": media_id,
+                                                               "original_filename": original_filename})
+
+    def delete_under_prefix(self, conn: Connection, prefix: str) -> int:
+        """Hard delete every row whose public_id starts with `prefix` (the trigger queues the assets)."""
+        return conn.execute("media.delete_under_prefix", {"prefix": prefix})

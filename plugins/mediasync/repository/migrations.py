@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-import psycopg
-
-from mediasync.errors import MigrationError
-from mediasync.hooks.postgres import Database
+from mediasync.db import Connection, Database
 from mediasync.db.queries import sql_root
+from mediasync.errors import MediasyncError, MigrationError
 
 log = logging.getLogger(__name__)
 
-MIGRATION_LOCK_KEY = 7_261_520_001  # arbitrary, constant: "mediasync migrations"
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 _BOOTSTRAP = """
@@ -67,15 +64,14 @@ def discover(directory: Path | Traversable | None = None) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def applied_versions(conn: psycopg.Connection) -> dict[str, str]:
+def applied_versions(conn: Connection) -> dict[str, str]:
     """version -> checksum of every applied migration (empty before the first upgrade)."""
-    exists = conn.execute("SELECT to_regclass('mediasync.schema_migrations') AS t").fetchone()
-    if not exists or exists["t"] is None:
+    if not conn.scalar("migrations.bookkeeping_exists"):
         return {}
-    return {r["version"]: r["checksum"] for r in conn.execute("SELECT version, checksum FROM mediasync.schema_migrations")}
+    return {r["version"]: r["checksum"] for r in conn.all("migrations.applied")}
 
 
-def pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
+def pending(conn: Connection, migrations: list[Migration]) -> list[Migration]:
     """Migrations not yet applied; an applied one whose file changed is an error."""
     done = applied_versions(conn)
     for m in migrations:
@@ -91,26 +87,27 @@ def upgrade(db: Database, directory: Path | Traversable | None = None) -> list[s
     migrations = discover(directory)
     applied: list[str] = []
     with db.session() as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute("migrations.lock")
         try:
-            conn.execute(_BOOTSTRAP)
+            conn.script(_BOOTSTRAP)
             for migration in pending(conn, migrations):
                 _apply(conn, migration)
                 applied.append(f"{migration.version}_{migration.name}")
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            if not conn.broken:
+                conn.execute("migrations.unlock")
     return applied
 
 
-def _apply(conn: psycopg.Connection, migration: Migration) -> None:
+def _apply(conn: Connection, migration: Migration) -> None:
     log.info("applying migration %s_%s", migration.version, migration.name)
     try:
         with conn.transaction():
-            conn.execute(migration.sql)
-            conn.execute(
-                "INSERT INTO mediasync.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                (migration.version, migration.name, migration.checksum),
-            )
-    except psycopg.Error as exc:
-        detail = (exc.diag.message_primary or str(exc)).strip()
-        raise MigrationError(f"migration {migration.version}_{migration.name}.sql failed: {detail}") from None
+            conn.script(migration.sql)
+            conn.execute("migrations.record", {"version": migration.version, "name": migration.name,
+                                               "checksum": migration.checksum})
+    except MigrationError:
+        raise
+    except MediasyncError as exc:
+        raise MigrationError(f"migration {migration.version}_{migration.name}.sql failed: "
+                             f"{exc.reason or exc}") from None

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import psycopg
-
-from mediasync.db.queries import query
+from mediasync.db import Connection, Row
 
 
 @dataclass(frozen=True)
@@ -39,85 +37,83 @@ class Failure:
     delay_seconds: float
 
 
-def _q(name: str) -> str:
-    return query("queue", name)
-
-
 class QueueRepository:
-    """Named queue queries over a psycopg connection (rows as dicts)."""
+    """Named queue queries over a `mediasync.db.Connection` (rows as dicts)."""
 
-    def enqueue(self, conn: psycopg.Connection, *, public_id: str, resource_type: str, type: str,
+    def enqueue(self, conn: Connection, *, public_id: str, resource_type: str, type: str,
                 reason: str, media_file_id: UUID | None = None, max_attempts: int = 3) -> int:
-        row = conn.execute(_q("enqueue"), {
+        return conn.scalar("queue.enqueue", {
             "public_id": public_id, "resource_type": resource_type, "type": type,
             "media_file_id": media_file_id, "reason": reason, "max_attempts": max_attempts,
-        }).fetchone()
-        return row["id"]
+        })
 
-    def open_entry_for_asset(self, conn: psycopg.Connection, public_id: str, resource_type: str,
+    def open_entry_for_asset(self, conn: Connection, public_id: str, resource_type: str,
                              type: str) -> int | None:
-        row = conn.execute(_q("open_entry_for_asset"),
-                           {"public_id": public_id, "resource_type": resource_type, "type": type}).fetchone()
-        return row["id"] if row else None
+        return conn.scalar("queue.open_entry_for_asset",
+                           {"public_id": public_id, "resource_type": resource_type, "type": type})
 
-    def claim(self, conn: psycopg.Connection, limit: int, lease_seconds: float,
+    def claim(self, conn: Connection, limit: int, lease_seconds: float,
               ids: Sequence[int] | None = None) -> list[ClaimedItem]:
-        rows = conn.execute(_q("claim"), {"limit": limit, "lease_seconds": lease_seconds,
-                                          "ids": list(ids) if ids is not None else None}).fetchall()
+        rows = conn.all("queue.claim", {"limit": limit, "lease_seconds": lease_seconds,
+                                        "ids": list(ids) if ids is not None else None})
         return [ClaimedItem(**row) for row in rows]
 
-    def complete(self, conn: psycopg.Connection, items: Sequence[ClaimedItem],
+    def complete(self, conn: Connection, items: Sequence[ClaimedItem],
                  notes: Sequence[str | None] | None = None) -> int:
         if not items:
             return 0
         notes = list(notes) if notes is not None else [None] * len(items)
-        cur = conn.execute(_q("complete"), {"ids": [i.id for i in items], "attempts": [i.attempts for i in items],
-                                            "notes": notes})
-        return cur.rowcount
+        return conn.execute("queue.complete", {"ids": [i.id for i in items],
+                                               "attempts": [i.attempts for i in items], "notes": notes})
 
-    def fail(self, conn: psycopg.Connection, failures: Sequence[Failure]) -> dict[int, str]:
+    def fail(self, conn: Connection, failures: Sequence[Failure]) -> dict[int, str]:
         """Record failed attempts; returns id -> new status (`pending` or `failed`)."""
         if not failures:
             return {}
-        rows = conn.execute(_q("fail"), {
+        rows = conn.all("queue.fail", {
             "ids": [f.item.id for f in failures], "attempts": [f.item.attempts for f in failures],
             "errors": [f.error for f in failures], "kinds": [f.kind for f in failures],
             "delays": [f.delay_seconds for f in failures],
-        }).fetchall()
+        })
         return {r["id"]: r["status"] for r in rows}
 
-    def defer_rate_limited(self, conn: psycopg.Connection, items: Sequence[ClaimedItem],
+    def defer_rate_limited(self, conn: Connection, items: Sequence[ClaimedItem],
                            available_at: datetime, error: str) -> int:
         if not items:
             return 0
-        cur = conn.execute(_q("defer_rate_limited"), {
+        return conn.execute("queue.defer_rate_limited", {
             "ids": [i.id for i in items], "attempts": [i.attempts for i in items],
             "available_at": available_at, "error": error,
         })
-        return cur.rowcount
 
-    def rescue_expired(self, conn: psycopg.Connection, limit: int) -> dict[str, int]:
-        rows = conn.execute(_q("rescue_expired"), {"limit": limit}).fetchall()
+    def rescue_expired(self, conn: Connection, limit: int) -> dict[str, int]:
+        rows = conn.all("queue.rescue_expired", {"limit": limit})
         return {"pending": sum(r["status"] == "pending" for r in rows),
                 "failed": sum(r["status"] == "failed" for r in rows)}
 
-    def retry_failed(self, conn: psycopg.Connection, ids: Sequence[int] | None = None) -> int:
-        return len(conn.execute(_q("retry_failed"), {"ids": list(ids) if ids is not None else None}).fetchall())
+    def retry_failed(self, conn: Connection, ids: Sequence[int] | None = None) -> int:
+        return len(conn.all("queue.retry_failed", {"ids": list(ids) if ids is not None else None}))
 
-    def counts_by_status(self, conn: psycopg.Connection) -> dict[str, int]:
-        return {r["status"]: r["n"] for r in conn.execute(_q("counts_by_status"))}
+    def counts_by_status(self, conn: Connection) -> dict[str, int]:
+        return {r["status"]: r["n"] for r in conn.all("queue.counts_by_status")}
 
-    def pending_summary(self, conn: psycopg.Connection) -> dict:
-        return dict(conn.execute(_q("pending_summary")).fetchone())
+    def pending_summary(self, conn: Connection) -> Row:
+        return conn.one("queue.pending_summary") or {}
 
-    def expired_leases(self, conn: psycopg.Connection) -> int:
-        return conn.execute(_q("expired_leases")).fetchone()["n"]
+    def expired_leases(self, conn: Connection) -> int:
+        return int(conn.scalar("queue.expired_leases") or 0)
 
-    def recent_failures(self, conn: psycopg.Connection, limit: int = 5) -> list[dict]:
-        return conn.execute(_q("recent_failures"), {"limit": limit}).fetchall()
+    def recent_failures(self, conn: Connection, limit: int = 5) -> list[Row]:
+        return conn.all("queue.recent_failures", {"limit": limit})
 
-    def purge_completed(self, conn: psycopg.Connection, cutoff: datetime, limit: int) -> int:
-        return conn.execute(_q("purge_completed"), {"cutoff": cutoff, "limit": limit}).rowcount
+    def purge_completed(self, conn: Connection, cutoff: datetime, limit: int) -> int:
+        return conn.execute("queue.purge_completed", {"cutoff": cutoff, "limit": limit})
 
-    def get(self, conn: psycopg.Connection, entry_id: int) -> dict | None:
-        return conn.execute(_q("get"), {"id": entry_id}).fetchone()
+    def get(self, conn: Connection, entry_id: int) -> Row | None:
+        return conn.one("queue.get", {"id": entry_id})
+
+    def latest_for_asset(self, conn: Connection, public_id: str, resource_type: str = "image",
+                         type: str = "upload") -> Row | None:
+        """The newest entry (any status) for an asset."""
+        return conn.one("queue.latest_for_asset", {"public_id": public_id, "resource_type": resource_type,
+                                                   "type": type})

@@ -12,25 +12,26 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 from uuid import UUID
 
+from pydantic import Field, computed_field, field_serializer
+
+from mediasync.db import Database
 from mediasync.errors import StoreError, StoreRateLimited
-from mediasync.hooks.postgres import Database
 from mediasync.repository.queue import ClaimedItem, Failure, QueueRepository
+from mediasync.results import Result
 from mediasync.services.retry import RetryPolicy
-from mediasync.store import AssetDeleter
+from mediasync.store import MAX_IDS_PER_ADMIN_DELETE, AssetDeleter
 
 log = logging.getLogger(__name__)
 
-ADMIN_DELETE_LIMIT = 100  # Cloudinary's delete_resources takes at most 100 public ids per call
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=5)
 IN_USE_NOTE = "skipped: an active media_files row uses this asset again"
 
 
-@dataclass
-class BatchResult:
+class BatchResult(Result):
     """What one claim-and-delete round did, in numbers."""
 
     claimed: int = 0
@@ -42,11 +43,16 @@ class BatchResult:
     rate_limited: int = 0
     store_calls: int = 0
     rate_limit_reset_at: datetime | None = None
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def completed(self) -> int:
         return self.deleted + self.not_found + self.skipped_in_use
+
+    @field_serializer("errors")
+    def _first_errors(self, errors: list[str]) -> list[str]:
+        return errors[:10]
 
     def add(self, other: BatchResult) -> None:
         for name in ("claimed", "deleted", "not_found", "skipped_in_use", "retrying", "failed",
@@ -55,26 +61,31 @@ class BatchResult:
         self.rate_limit_reset_at = other.rate_limit_reset_at or self.rate_limit_reset_at
         self.errors.extend(e for e in other.errors if e not in self.errors)
 
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["completed"] = self.completed
-        data["errors"] = self.errors[:10]
-        return data
 
-
-@dataclass
 class ProcessResult(BatchResult):
     """A drain: several batches, plus maintenance done before them."""
 
     batches: int = 0
     rescued: int = 0
     retried_failed: int = 0
-    stopped_by: str = "empty"  # empty | time_budget | rate_limited
+    stopped_by: Literal["empty", "time_budget", "rate_limited"] = "empty"
     duration_seconds: float = 0.0
 
 
-@dataclass
-class QueueStats:
+class FailedEntry(Result):
+    """A cleanup that ran out of attempts, for people to look at."""
+
+    id: int
+    public_id: str
+    resource_type: str
+    type: str
+    reason: str
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+class QueueStats(Result):
     pending: int
     processing: int
     completed: int
@@ -83,14 +94,11 @@ class QueueStats:
     expired_leases: int
     oldest_pending_age_seconds: float | None
     next_retry_at: datetime | None
-    recent_errors: list[dict]
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+    recent_errors: list[FailedEntry]
 
 
 class CleanupQueue:
-    """Claims due entries, deletes their assets in batches of ≤100 per (resource_type, type),
+    """Claims due entries, deletes their assets in Admin API-sized chunks per (resource_type, type),
     and records each outcome. Any number of instances may run concurrently."""
 
     def __init__(self, db: Database, deleter: AssetDeleter | None = None, *,
@@ -172,7 +180,7 @@ class CleanupQueue:
         return total
 
     def _delete_chunk(self, chunk: list[ClaimedItem], result: BatchResult) -> None:
-        """One Admin API call for ≤100 assets of one kind; rate limits propagate to the caller."""
+        """One Admin API call for one chunk of assets of one kind; rate limits propagate to the caller."""
         if self.deleter is None:
             raise RuntimeError("CleanupQueue has no asset deleter; pass one to process entries")
         first = chunk[0]
@@ -255,15 +263,15 @@ class CleanupQueue:
             oldest_pending_age_seconds=(round(pending["oldest_pending_age_seconds"], 3)
                                         if pending["oldest_pending_age_seconds"] is not None else None),
             next_retry_at=pending["next_retry_at"],
-            recent_errors=[dict(f) for f in failures],
+            recent_errors=[FailedEntry.model_validate(f) for f in failures],
         )
 
 
 def _chunks_by_asset_kind(items: Sequence[ClaimedItem]) -> Iterator[list[ClaimedItem]]:
-    """Group by (resource_type, type) — one Admin call serves one kind — in chunks of ≤100."""
+    """Group by (resource_type, type) — one Admin call serves one kind — in chunks the Admin API accepts."""
     groups: dict[tuple[str, str], list[ClaimedItem]] = defaultdict(list)
     for item in items:
         groups[(item.resource_type, item.type)].append(item)
     for group in groups.values():
-        for start in range(0, len(group), ADMIN_DELETE_LIMIT):
-            yield group[start:start + ADMIN_DELETE_LIMIT]
+        for start in range(0, len(group), MAX_IDS_PER_ADMIN_DELETE):
+            yield group[start:start + MAX_IDS_PER_ADMIN_DELETE]

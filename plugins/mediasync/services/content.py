@@ -6,7 +6,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import filetype
+
 from mediasync.errors import InvalidInput
+
+
+HEAD_BYTES = 8192  # what the detector reads of a file's start
 
 
 @dataclass(frozen=True)
@@ -16,30 +21,29 @@ class ContentKind:
     extension: str
 
 
+# The project's allow-list over what `filetype` detects: MIME type → (Cloudinary resource type, extension).
+ALLOWED: dict[str, tuple[str, str]] = {
+    "image/png": ("image", "png"),
+    "image/jpeg": ("image", "jpg"),
+    "image/gif": ("image", "gif"),
+    "image/webp": ("image", "webp"),
+    "image/avif": ("image", "avif"),
+    "image/heic": ("image", "heic"),
+    "application/pdf": ("image", "pdf"),  # Cloudinary treats PDFs as images
+    "video/mp4": ("video", "mp4"),
+    "video/quicktime": ("video", "mov"),
+    "video/webm": ("video", "webm"),
+}
+
+
 def sniff(head: bytes) -> ContentKind | None:
-    """Identify the file from its magic bytes; None when it is not a supported media type."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return ContentKind("image/png", "image", "png")
-    if head.startswith(b"\xff\xd8\xff"):
-        return ContentKind("image/jpeg", "image", "jpg")
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return ContentKind("image/gif", "image", "gif")
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return ContentKind("image/webp", "image", "webp")
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"avif", b"avis"):
-            return ContentKind("image/avif", "image", "avif")
-        if brand in (b"heic", b"heix", b"mif1"):
-            return ContentKind("image/heic", "image", "heic")
-        if brand == b"qt  ":
-            return ContentKind("video/quicktime", "video", "mov")
-        return ContentKind("video/mp4", "video", "mp4")
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return ContentKind("video/webm", "video", "webm")
-    if head.startswith(b"%PDF-"):
-        return ContentKind("application/pdf", "image", "pdf")  # Cloudinary treats PDFs as images
-    return None
+    """Identify the file from its content (a maintained detector, not its name); None when it is
+    not one of the allowed media types."""
+    detected = filetype.guess(head[:HEAD_BYTES])
+    if detected is None or detected.mime not in ALLOWED:
+        return None
+    resource_type, extension = ALLOWED[detected.mime]
+    return ContentKind(detected.mime, resource_type, extension)
 
 
 def require_media(head: bytes, size: int, max_bytes: int) -> ContentKind:

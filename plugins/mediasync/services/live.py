@@ -14,9 +14,9 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-import psycopg
-
-from mediasync.hooks.postgres import Database
+from mediasync.db import Database
+from mediasync.db.listen import notifications
+from mediasync.errors import MediasyncError
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +60,20 @@ class MediaChangeBroadcaster:
         delay = 0.5
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self.db.url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    self.connected.set()
-                    if delay > 0.5:
-                        self._publish({"op": "RESYNC"})
-                    delay = 0.5
-                    async for note in conn.notifies():
-                        try:
-                            self._publish(json.loads(note.payload))
-                        except json.JSONDecodeError:
-                            log.warning("ignoring a malformed notification: %r", note.payload[:200])
+                async for payload in notifications(self.db, CHANNEL):
+                    if not payload:  # LISTEN is in place
+                        self.connected.set()
+                        if delay > 0.5:
+                            self._publish({"op": "RESYNC"})
+                        delay = 0.5
+                        continue
+                    try:
+                        self._publish(json.loads(payload))
+                    except json.JSONDecodeError:
+                        log.warning("ignoring a malformed notification: %r", payload[:200])
             except asyncio.CancelledError:
                 raise
-            except (psycopg.Error, OSError) as exc:
+            except (MediasyncError, OSError) as exc:
                 self.connected.clear()
                 log.warning("live updates: database connection lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)

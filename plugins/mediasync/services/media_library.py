@@ -11,21 +11,21 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 from uuid import UUID
 
-import psycopg
+from pydantic import Field
 
 from mediasync.config import Settings
-from mediasync.errors import DatabaseUnavailable, InvalidInput, MediasyncError, NotFound, StoreError
-from mediasync.hooks.postgres import Database
+from mediasync.db import Connection, Database, Row
+from mediasync.errors import DatabaseError, InvalidInput, MediasyncError, NotFound, StoreError
 from mediasync.repository.media import MediaRepository
 from mediasync.repository.queue import QueueRepository
+from mediasync.results import Result
 from mediasync.services.cleanup_queue import CleanupQueue
-from mediasync.services.content import clean_tags, require_media, safe_filename, safe_folder
-from mediasync.store import AssetStore, UploadedAsset
+from mediasync.services.content import HEAD_BYTES, clean_tags, require_media, safe_filename, safe_folder
+from mediasync.store import AssetStore, StoredAsset
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,9 @@ STATUSES = ("active", "deleted")
 MAX_PAGE = 500
 
 
-@dataclass(frozen=True)
-class MediaRecord:
+class MediaRecord(Result):
+    """One `media_files` row with its tags, as the API shows it."""
+
     id: UUID
     public_id: str
     resource_type: str
@@ -48,47 +49,34 @@ class MediaRecord:
     secure_url: str | None
     original_filename: str | None
     folder: str | None
-    status: str
+    status: Literal["active", "deleted"]
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
 
     @classmethod
-    def from_row(cls, row: dict) -> MediaRecord:
-        return cls(**{k: row.get(k) for k in cls.__dataclass_fields__ if k != "tags"}, tags=list(row.get("tags") or []))
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["id"] = str(self.id)
-        for key in ("created_at", "updated_at", "deleted_at"):
-            data[key] = data[key].isoformat() if data[key] else None
-        return data
+    def from_row(cls, row: Row) -> MediaRecord:
+        return cls.model_validate({**row, "tags": list(row.get("tags") or [])})
 
 
-@dataclass(frozen=True)
-class MediaPage:
+class MediaPage(Result):
     items: list[MediaRecord]
     next_cursor: str | None
-
-    def as_dict(self) -> dict:
-        return {"items": [i.as_dict() for i in self.items], "next_cursor": self.next_cursor}
 
 
 CloudinaryState = Literal["deleted", "not_found", "queued"]
 
 
-@dataclass(frozen=True)
-class DeleteResult:
+class DeleteResult(Result):
+    """What a delete did: the row change is done; `cloudinary` says whether the asset is gone yet."""
+
     id: str
     public_id: str
     mode: Literal["soft", "hard"]
     cloudinary: CloudinaryState
     queue_id: int | None
     message: str
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class MediaLibraryService:
@@ -107,7 +95,7 @@ class MediaLibraryService:
                tags: Sequence[str] = ()) -> MediaRecord:
         """Validate, upload (preset + folder), save the row; compensate if the save fails."""
         data = file if isinstance(file, bytes) else file.read(self.settings.max_upload_bytes + 1)
-        kind = require_media(data[:64], len(data), self.settings.max_upload_bytes)
+        kind = require_media(data[:HEAD_BYTES], len(data), self.settings.max_upload_bytes)
         name = safe_filename(filename, kind.extension)
         target_folder = safe_folder(folder) if folder else self.settings.upload_folder
         tag_list = clean_tags(list(tags))
@@ -115,21 +103,20 @@ class MediaLibraryService:
                                   resource_type=kind.resource_type, filename=name, tags=tag_list)
         try:
             media_id = self._save(asset, tag_list)
+        except DatabaseError as exc:
+            self._compensate(asset, exc)
+            raise type(exc)(f"the upload could not be saved, so it was undone: {exc}") from None
         except BaseException as exc:
             self._compensate(asset, exc)
-            if isinstance(exc, MediasyncError):
-                raise
-            if isinstance(exc, psycopg.Error):
-                raise DatabaseUnavailable(f"the upload could not be saved, so it was undone: {exc}") from None
             raise
         log.info("uploaded %s (%s, %d bytes) as media %s", asset.public_id, kind.mime, asset.bytes, media_id)
         return self.get(media_id)
 
-    def _save(self, asset: UploadedAsset, tags: list[str]) -> UUID:
+    def _save(self, asset: StoredAsset, tags: list[str]) -> UUID:
         with self.db.transaction() as conn:
             return self.repo.insert(conn, asset, tags)
 
-    def _compensate(self, asset: UploadedAsset, cause: BaseException) -> None:
+    def _compensate(self, asset: StoredAsset, cause: BaseException) -> None:
         """The row was not saved: remove the asset, else queue it, else leave it to reconciliation."""
         log.warning("saving %s failed (%s); removing the uploaded asset", asset.public_id, cause)
         try:
@@ -165,7 +152,7 @@ class MediaLibraryService:
             rows = self.repo.list(conn, status, limit + 1, after)
         items = [MediaRecord.from_row(r) for r in rows[:limit]]
         next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
-        return MediaPage(items, next_cursor)
+        return MediaPage(items=items, next_cursor=next_cursor)
 
     # --- delete --------------------------------------------------------------------------
 
@@ -177,7 +164,7 @@ class MediaLibraryService:
         """Delete the row with its tags and usage (trigger queues the asset), then remove the asset."""
         return self._delete(media_id, self.repo.hard_delete, "hard_delete", "hard")
 
-    def _delete(self, media_id: UUID | str, change_row: Callable[[psycopg.Connection, UUID], dict | None],
+    def _delete(self, media_id: UUID | str, change_row: Callable[[Connection, UUID], Row | None],
                 reason: str, mode: Literal["soft", "hard"]) -> DeleteResult:
         """Change the row and make sure its asset is queued, in one transaction; then process that entry."""
         key = _media_id(media_id)
@@ -188,15 +175,16 @@ class MediaLibraryService:
             entry = self._ensure_queued(conn, row, reason)
         return self._remove_now(row, entry, mode)
 
-    def _ensure_queued(self, conn: psycopg.Connection, row: dict, reason: str) -> int:
+    def _ensure_queued(self, conn: Connection, row: Row, reason: str) -> int:
         """The open queue entry for the row's asset (the trigger's, or a new one when a previous
         cleanup of an already-deleted row ended failed)."""
         return self.queue_repo.enqueue(conn, public_id=row["public_id"], resource_type=row["resource_type"],
                                        type=row["type"], reason=reason, media_file_id=row["id"],
                                        max_attempts=self.db.max_attempts or 3)
 
-    def _remove_now(self, row: dict, entry_id: int, mode: Literal["soft", "hard"]) -> DeleteResult:
-        base = {"id": str(row["id"]), "public_id": row["public_id"], "mode": mode, "queue_id": entry_id}
+    def _remove_now(self, row: Row, entry_id: int, mode: Literal["soft", "hard"]) -> DeleteResult:
+        base: dict[str, Any] = {"id": str(row["id"]), "public_id": row["public_id"], "mode": mode,
+                                "queue_id": entry_id}
         try:
             batch = self.queue.process_batch(1, ids=[entry_id])
         except MediasyncError as exc:  # the row change is committed; the queue will finish the job

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mediasync.config import Settings
-from mediasync.hooks.postgres import Database
+from mediasync.db import Database
 from mediasync.services.cleanup_queue import CleanupQueue, ProcessResult, QueueStats
 from mediasync.services.retry import RetryPolicy
 from mediasync.store import AssetDeleter
 
 
 class CleanupQueueProcessor:
-    """Drains the queue with batched Cloudinary deletes (≤100 ids per Admin API call)."""
+    """Drains the queue with batched Cloudinary deletes (one Admin API call per chunk of ids)."""
 
     def __init__(self, db: Database, store: AssetDeleter, settings: Settings | None = None, *,
                  lease: timedelta = timedelta(minutes=5), retry_policy: RetryPolicy | None = None) -> None:

@@ -8,26 +8,22 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
 from mediasync.errors import InvalidInput
-from mediasync.hooks.postgres import Database
+from mediasync.db import Database
 from mediasync.repository.queue import QueueRepository
+from mediasync.results import Result
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class PurgeResult:
+class PurgeResult(Result):
     retention_days: int
     cutoff: datetime
     deleted: int
     batches: int
     duration_seconds: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class Retention:
@@ -50,7 +46,8 @@ class Retention:
             batches += 1
             if count < self.batch_size:
                 break
-        result = PurgeResult(days, cutoff, deleted, batches, round(time.monotonic() - started, 3))
+        result = PurgeResult(retention_days=days, cutoff=cutoff, deleted=deleted, batches=batches,
+                             duration_seconds=round(time.monotonic() - started, 3))
         log.info("retention: deleted %d completed entries older than %d days (cutoff %s) in %d batches",
                  deleted, days, cutoff.isoformat(), batches)
         return result

@@ -48,3 +48,22 @@ RETURNING id, public_id, resource_type, type, status;
 
 -- name: set_delete_reason
 SELECT set_config('mediasync.delete_reason', %(reason)s, true);
+
+-- name: insert_usage
+INSERT INTO public.media_usage (media_file_id, entity_type, entity_id, field)
+VALUES (%(media_file_id)s, %(entity_type)s, %(entity_id)s, %(field)s)
+ON CONFLICT DO NOTHING;
+
+-- name: related_counts
+SELECT (SELECT count(*) FROM public.media_files WHERE id = %(id)s)                AS rows,
+       (SELECT count(*) FROM public.media_tags WHERE media_file_id = %(id)s)      AS tags,
+       (SELECT count(*) FROM public.media_usage WHERE media_file_id = %(id)s)     AS usage;
+
+-- name: delete_plain
+DELETE FROM public.media_files WHERE id = %(id)s;
+
+-- name: update_original_filename
+UPDATE public.media_files SET original_filename = %(original_filename)s WHERE id = %(id)s;
+
+-- name: delete_under_prefix
+DELETE FROM public.media_files WHERE starts_with(public_id, %(prefix)s);

@@ -143,3 +143,8 @@ DELETE FROM public.cloudinary_cleanup_queue
 
 -- name: get
 SELECT * FROM public.cloudinary_cleanup_queue WHERE id = %(id)s;
+
+-- name: latest_for_asset
+SELECT * FROM public.cloudinary_cleanup_queue
+ WHERE public_id = %(public_id)s AND resource_type = %(resource_type)s AND type = %(type)s
+ ORDER BY id DESC LIMIT 1;

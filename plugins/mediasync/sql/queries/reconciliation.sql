@@ -84,7 +84,7 @@ ANALYZE mediasync.listing_snapshot;
 -- name: find_orphans
 -- Assets with no row at all, older than the grace period (an upload's row may still be on its way).
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, details)
-SELECT %(run_id)s, 'orphan_asset', s.public_id, s.resource_type, s.type,
+SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
        jsonb_build_object('bytes', s.bytes, 'format', s.format, 'asset_created_at', s.created_at,
                           'secure_url', s.secure_url)
   FROM mediasync.listing_snapshot s
@@ -96,7 +96,7 @@ SELECT %(run_id)s, 'orphan_asset', s.public_id, s.resource_type, s.type,
 -- name: find_undeleted
 -- Rows soft-deleted, asset still in Cloudinary.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
-SELECT %(run_id)s, 'undeleted_asset', s.public_id, s.resource_type, s.type, m.id,
+SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
        jsonb_build_object('deleted_at', m.deleted_at, 'bytes', s.bytes)
   FROM mediasync.listing_snapshot s
   JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
@@ -106,7 +106,7 @@ SELECT %(run_id)s, 'undeleted_asset', s.public_id, s.resource_type, s.type, m.id
 -- Active rows whose asset is not in the listing. Rows created after the listing began are skipped:
 -- their asset may have been uploaded behind the listing's cursor.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
-SELECT %(run_id)s, 'missing_asset', m.public_id, m.resource_type, m.type, m.id,
+SELECT %(run_id)s, %(kind)s, m.public_id, m.resource_type, m.type, m.id,
        jsonb_build_object('secure_url', m.secure_url, 'row_created_at', m.created_at)
   FROM public.media_files m
  WHERE m.status = 'active' AND m.type = 'upload' AND m.resource_type = ANY (%(resource_types)s::text[])
@@ -119,7 +119,7 @@ SELECT %(run_id)s, 'missing_asset', m.public_id, m.resource_type, m.type, m.id,
 -- name: find_mismatches
 -- Active rows whose metadata differs from Cloudinary's (etag only where the listing reports one).
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
-SELECT %(run_id)s, 'metadata_mismatch', s.public_id, s.resource_type, s.type, m.id,
+SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
        jsonb_build_object('row', jsonb_build_object('bytes', m.bytes, 'format', m.format, 'version', m.version,
                                                     'etag', m.etag),
                           'cloudinary', jsonb_build_object('bytes', s.bytes, 'format', s.format,
@@ -133,33 +133,34 @@ SELECT %(run_id)s, 'metadata_mismatch', s.public_id, s.resource_type, s.type, m.
 -- name: find_stuck_queue
 -- Cleanups that need a person: failed, or leased by a processor that stopped.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id,
-                                            queue_id, details, action)
-SELECT %(run_id)s, 'stuck_queue', q.public_id, q.resource_type, q.type, q.media_file_id, q.id,
+                                            queue_id, details)
+SELECT %(run_id)s, %(kind)s, q.public_id, q.resource_type, q.type, q.media_file_id, q.id,
        jsonb_build_object('status', q.status, 'attempts', q.attempts, 'last_error', q.last_error,
-                          'reason', q.reason, 'locked_until', q.locked_until),
-       'reported'
+                          'reason', q.reason, 'locked_until', q.locked_until)
   FROM public.cloudinary_cleanup_queue q
  WHERE (q.status = 'failed' OR (q.status = 'processing' AND q.locked_until < now()))
    AND (%(prefix)s::text IS NULL OR starts_with(q.public_id, %(prefix)s::text));
 
 -- name: counts_by_kind
 SELECT k.kind, coalesce(c.n, 0) AS n
-  FROM unnest(ARRAY['orphan_asset', 'undeleted_asset', 'missing_asset', 'metadata_mismatch', 'stuck_queue']) AS k(kind)
+  FROM unnest(%(kinds)s::text[]) AS k(kind)
   LEFT JOIN (SELECT kind, count(*) AS n FROM mediasync.reconciliation_items WHERE run_id = %(run_id)s GROUP BY kind) c
          ON c.kind = k.kind;
 
 -- name: mark_reported
+-- Classes that are only reported (their action in the drift table is "report").
 UPDATE mediasync.reconciliation_items SET action = 'reported'
- WHERE run_id = %(run_id)s AND kind = 'missing_asset';
+ WHERE run_id = %(run_id)s AND kind = ANY (%(kinds)s::text[]);
 
 -- name: queue_deletions
 -- Orphans and undeleted assets go through the cleanup queue; never an asset an active row uses
 -- (a row may have appeared since the diff).
+-- %(kinds)s and %(reasons)s pair each deleting drift class with its queue reason.
 WITH targets AS (
-    SELECT i.id, i.public_id, i.resource_type, i.type, i.media_file_id,
-           CASE i.kind WHEN 'orphan_asset' THEN 'reconcile_orphan' ELSE 'soft_delete' END AS reason
+    SELECT i.id, i.public_id, i.resource_type, i.type, i.media_file_id, d.reason
       FROM mediasync.reconciliation_items i
-     WHERE i.run_id = %(run_id)s AND i.kind IN ('orphan_asset', 'undeleted_asset')
+      JOIN unnest(%(kinds)s::text[], %(reasons)s::text[]) AS d(kind, reason) ON d.kind = i.kind
+     WHERE i.run_id = %(run_id)s
        AND NOT EXISTS (SELECT 1 FROM public.media_files m
                         WHERE m.public_id = i.public_id AND m.resource_type = i.resource_type
                           AND m.type = i.type AND m.status = 'active')
@@ -181,13 +182,19 @@ WITH fixed AS (
       JOIN mediasync.listing_snapshot s
         ON s.inventory_key = %(key)s AND s.public_id = i.public_id AND s.resource_type = i.resource_type
        AND s.type = i.type
-     WHERE i.run_id = %(run_id)s AND i.kind = 'metadata_mismatch' AND m.id = i.media_file_id
+     WHERE i.run_id = %(run_id)s AND i.kind = %(kind)s AND m.id = i.media_file_id
        AND m.status = 'active'
     RETURNING m.id
 )
 UPDATE mediasync.reconciliation_items i SET action = 'updated'
-  FROM fixed WHERE i.run_id = %(run_id)s AND i.kind = 'metadata_mismatch' AND i.media_file_id = fixed.id;
+  FROM fixed WHERE i.run_id = %(run_id)s AND i.kind = %(kind)s AND i.media_file_id = fixed.id;
 
 -- name: report_items
 SELECT i.kind, i.action, i.public_id, i.resource_type, i.type, i.media_file_id, i.queue_id, i.details::text AS details
   FROM mediasync.reconciliation_items i WHERE i.run_id = %(run_id)s ORDER BY i.kind, i.public_id;
+
+-- name: items_of_kinds
+SELECT kind, action, public_id, resource_type, type, media_file_id, queue_id
+  FROM mediasync.reconciliation_items
+ WHERE run_id = %(run_id)s AND kind = ANY (%(kinds)s::text[])
+ ORDER BY kind, public_id;

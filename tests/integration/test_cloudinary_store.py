@@ -1,4 +1,4 @@
-"""CloudinaryHook / CloudinaryClient against the emulator: the store interface, batching,
+"""CloudinaryClient (the asset store CloudinaryHook hands out) against the emulator: the store interface,
 error mapping, retries, and where credentials come from."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from mediasync.provider import get_provider_info
 from fixtures.media import tiny_png
 
 
-def test_upload_maps_the_response(cloudinary_hook):
-    asset = cloudinary_hook.upload(tiny_png(1), upload_preset="tap2go-uploads", folder="main-uploads",
+def test_upload_maps_the_response(cloudinary_store):
+    asset = cloudinary_store.upload(tiny_png(1), upload_preset="tap2go-uploads", folder="main-uploads",
                                    resource_type="image", filename="Menu Photo.png", tags=["menu"])
     assert asset.public_id.startswith("main-uploads/Menu_Photo_")
     assert (asset.resource_type, asset.type, asset.format, asset.width, asset.height) == (
@@ -24,54 +24,54 @@ def test_upload_maps_the_response(cloudinary_hook):
     assert asset.secure_url.endswith(f"{asset.public_id}.png")
 
 
-def test_listing_1200_assets_in_three_pages_and_resuming(cloudinary_hook, emulator):
+def test_listing_1200_assets_in_three_pages_and_resuming(cloudinary_store, emulator):
     emulator.seed(1200, prefix="main-uploads/l")
     emulator.seed(3, prefix="elsewhere/l")
     before = emulator.admin_calls()
-    ids = [a.public_id for a in cloudinary_hook.iter_resources("image", "upload", "main-uploads/")]
+    ids = [a.public_id for a in cloudinary_store.iter_resources("image", "upload", "main-uploads/")]
     assert emulator.admin_calls() - before == 3
     assert len(ids) == 1200 and len(set(ids)) == 1200
-    pages = cloudinary_hook.iter_pages("image", "upload", "main-uploads/")
+    pages = cloudinary_store.iter_pages("image", "upload", "main-uploads/")
     first = next(pages)
-    resumed = [a.public_id for a in cloudinary_hook.iter_resources("image", "upload", "main-uploads/",
+    resumed = [a.public_id for a in cloudinary_store.iter_resources("image", "upload", "main-uploads/",
                                                                    first.next_cursor)]
     assert [a.public_id for a in first.assets] + resumed == ids
 
 
-def test_delete_many_batches_by_100_and_counts_not_found_as_deleted(cloudinary_hook, emulator):
+def test_delete_many_batches_by_100_and_counts_not_found_as_deleted(cloudinary_store, emulator):
     emulator.seed(200, prefix="main-uploads/x")
     ids = [f"main-uploads/x{i:07d}" for i in range(250)]  # the last 50 do not exist
     before = emulator.admin_calls()
-    outcome = cloudinary_hook.delete_many(ids, "image", "upload")
+    outcome = cloudinary_store.delete_many(ids, "image", "upload")
     assert emulator.admin_calls() - before == 3
     assert sum(v == "deleted" for v in outcome.values()) == 200
     assert sum(v == "not_found" for v in outcome.values()) == 50
-    assert list(cloudinary_hook.iter_resources("image", "upload", "main-uploads/")) == []
+    assert list(cloudinary_store.iter_resources("image", "upload", "main-uploads/")) == []
 
 
-def test_rate_limit_raises_with_the_reset_time_and_is_not_retried(cloudinary_hook, emulator):
+def test_rate_limit_raises_with_the_reset_time_and_is_not_retried(cloudinary_store, emulator):
     emulator.control(rate_limit=1)
-    list(cloudinary_hook.iter_resources())
+    list(cloudinary_store.iter_resources())
     before = emulator.settings()["admin_calls_in_window"]
     with pytest.raises(StoreRateLimited) as limited:
-        list(cloudinary_hook.iter_resources())
+        list(cloudinary_store.iter_resources())
     assert limited.value.reset_at is not None and limited.value.reset_at > datetime.now(timezone.utc)
     assert emulator.settings()["admin_calls_in_window"] == before  # one refused call, no hammering
 
 
-def test_transient_errors_are_retried_and_permanent_ones_are_not(cloudinary_hook, emulator):
+def test_transient_errors_are_retried_and_permanent_ones_are_not(cloudinary_store, emulator):
     emulator.seed(1, prefix="main-uploads/t")
     emulator.control(fail_rate=1.0)
     before = emulator.settings()["api_requests"]
     with pytest.raises(StoreTransientError, match="General Error"):
-        cloudinary_hook.delete_many(["main-uploads/t0000000"])
+        cloudinary_store.delete_many(["main-uploads/t0000000"])
     assert emulator.settings()["api_requests"] - before == 4  # the first try and 3 retries
     emulator.control(fail_rate=0.0)
-    assert cloudinary_hook.delete_many(["main-uploads/t0000000"]) == {"main-uploads/t0000000": "deleted"}
+    assert cloudinary_store.delete_many(["main-uploads/t0000000"]) == {"main-uploads/t0000000": "deleted"}
 
     before = emulator.settings()["api_requests"]
     with pytest.raises(StorePermanentError, match="Invalid image file"):
-        cloudinary_hook.upload(b"not an image", resource_type="image")
+        cloudinary_store.upload(b"not an image", resource_type="image")
     assert emulator.settings()["api_requests"] - before == 1
 
 

@@ -3,19 +3,22 @@ copied to Supabase Storage so people can open them without access to the Airflow
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 log = logging.getLogger(__name__)
 
 HTML_ITEM_LIMIT = 1000
 SIGNED_URL_SECONDS = 7 * 24 * 3600
 COLUMNS = ["kind", "action", "public_id", "resource_type", "type", "media_file_id", "queue_id", "details"]
+_TEMPLATES = Environment(loader=PackageLoader("mediasync.services.reconcile", "templates"),
+                         autoescape=select_autoescape(["html", "j2"]), trim_blocks=False)
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,8 @@ class ReportFiles:
     html: Path
 
 
-def write_reports(directory: Path, run: dict, counts: dict, item_chunks: Iterable[list[dict]]) -> ReportFiles:
+def write_reports(directory: Path, run: dict[str, Any], counts: dict[str, Any],
+                  item_chunks: Iterable[list[dict[str, Any]]]) -> ReportFiles:
     """Stream items into the CSV chunk by chunk; the HTML shows the counts and the first items."""
     directory.mkdir(parents=True, exist_ok=True)
     csv_path = directory / f"reconciliation-{run['run_id']}.csv"
@@ -44,25 +48,19 @@ def write_reports(directory: Path, run: dict, counts: dict, item_chunks: Iterabl
     return ReportFiles(csv_path, html_path)
 
 
-def _render_html(run: dict, counts: dict, items: pd.DataFrame) -> str:
-    summary = pd.DataFrame(sorted(counts.items()), columns=["measure", "value"])
-    meta = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in run.items())
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>mediasync reconciliation {run['run_id']}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2933}}table{{border-collapse:collapse;margin:1rem 0}}
-td,th{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left;font-size:.9rem}}th{{background:#f0f4f8}}
-dt{{font-weight:600;float:left;clear:left;width:12rem}}dd{{margin-left:12rem}}</style></head>
-<body><h1>Reconciliation run {run['run_id']}</h1><dl>{meta}</dl>
-<h2>Counts</h2>{summary.to_html(index=False, border=0)}
-<h2>Drift items{' (first %d)' % HTML_ITEM_LIMIT if len(items) >= HTML_ITEM_LIMIT else ''}</h2>
-{items.to_html(index=False, border=0, na_rep='')}</body></html>
-"""
+def _render_html(run: dict[str, Any], counts: dict[str, Any], items: pd.DataFrame) -> str:
+    """The HTML summary, rendered by a template (escaping is the template engine's job)."""
+    rows = items.astype(object).where(items.notna(), None).to_dict("records")
+    return _TEMPLATES.get_template("report.html.j2").render(
+        run=run, counts=sorted(counts.items()), columns=COLUMNS, items=rows,
+        truncated=len(rows) >= HTML_ITEM_LIMIT, limit=HTML_ITEM_LIMIT)
 
 
 class SupabaseReportStore:
     """Uploads report files to a private Supabase Storage bucket and returns a signed URL."""
 
-    def __init__(self, url: str, service_role_key: str, bucket: str = "mediasync-reports", http_client=None) -> None:
+    def __init__(self, url: str, service_role_key: str, bucket: str = "mediasync-reports",
+                 http_client: Any = None) -> None:
         from supabase import create_client
         from supabase.lib.client_options import SyncClientOptions
 

@@ -14,19 +14,21 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
-import psycopg
-
-from mediasync.errors import MediasyncError, StoreTransientError
+from mediasync.db import Connection
+from mediasync.errors import DatabaseUnavailable, MediasyncError, StoreTransientError
 from mediasync.repository.media import MediaRepository
 from mediasync.repository.migrations import discover, pending
+from mediasync.repository.queue import QueueRepository
+from mediasync.repository.reconciliation import ReconciliationRepository
+from mediasync.runtime import Services
 from mediasync.services.cleanup_queue import CleanupQueue
-from mediasync.services.media_library import MediaLibraryService
-from mediasync.services.retry import RetryPolicy
 from mediasync.services.live import CHANNEL
-from mediasync.services.runtime import Services
-from mediasync.store import RESOURCE_TYPES, DeleteOutcome
+from mediasync.services.media_library import MediaLibraryService, MediaRecord
+from mediasync.services.retry import RetryPolicy
+from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, DeleteOutcome, StoredAsset
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +62,14 @@ def tiny_png(seed: int) -> bytes:
 class _FailingSave(MediaRepository):
     """Saving fails after the upload succeeded: what compensation exists for."""
 
-    def insert(self, conn, asset, tags=()):
-        raise psycopg.errors.QueryCanceled("verify: simulated database failure while saving the row")
+    def insert(self, conn: Connection, asset: StoredAsset, tags: Sequence[str] = ()) -> UUID:
+        raise DatabaseUnavailable("verify: simulated database failure while saving the row")
 
 
 class _FailOnce:
     """A deleter whose first call fails like a Cloudinary outage, then defers to the real store."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: Any) -> None:
         self.store, self.failed = store, False
 
     def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
@@ -83,8 +85,11 @@ class SyncVerifier:
         self.s = services
         self.folder = f"mediasync-verify/{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}"
         self.events: list[dict] = []
-        self._listener: psycopg.Connection | None = None
+        self._listener: Connection | None = None
         self._seed = 0
+        self.media_repo = MediaRepository()
+        self.queue_repo = QueueRepository()
+        self.runs_repo = ReconciliationRepository()
 
     def run(self) -> list[CheckResult]:
         checks: list[tuple[str, Callable[[], str]]] = [
@@ -113,23 +118,23 @@ class SyncVerifier:
             detail, ok = check(), True
         except CheckFailed as exc:
             detail, ok = str(exc), False
-        except (MediasyncError, psycopg.Error) as exc:
+        except MediasyncError as exc:
             detail, ok = f"{type(exc).__name__}: {exc}", False
         return CheckResult(name, ok, detail, round(time.monotonic() - started, 2))
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _upload(self, media: MediaLibraryService | None = None):
+    def _upload(self, media: MediaLibraryService | None = None) -> MediaRecord:
         self._seed += 1
         return (media or self.s.media).upload(tiny_png(self._seed), f"verify-{self._seed}.png", folder=self.folder)
 
     def _asset_exists(self, public_id: str, resource_type: str = "image") -> bool:
         return any(a.public_id == public_id for a in self.s.store.iter_resources(resource_type, "upload", public_id))
 
-    def _listen(self) -> psycopg.Connection:
+    def _listen(self) -> Connection:
         if self._listener is None:
             self._listener = self.s.db.connect(autocommit=True)
-            self._listener.execute(f"LISTEN {CHANNEL}")
+            self._listener.listen(CHANNEL)
         return self._listener
 
     def _wait_event(self, op: str, media_id: UUID, timeout: float = 5.0) -> bool:
@@ -140,13 +145,12 @@ class SyncVerifier:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            for note in self._listen().notifies(timeout=min(remaining, 0.5), stop_after=1):
-                self.events.append(json.loads(note.payload))
+            for payload in self._listen().notifications(timeout=min(remaining, 0.5), stop_after=1):
+                self.events.append(json.loads(payload))
 
-    def _sql(self, statement: str, params: tuple = ()) -> list[dict]:
+    def _queue_entry(self, public_id: str) -> dict[str, Any] | None:
         with self.s.db.transaction() as conn:
-            cur = conn.execute(statement, params)
-            return cur.fetchall() if cur.description else []
+            return self.queue_repo.latest_for_asset(conn, public_id)
 
     # --- checks --------------------------------------------------------------------------
 
@@ -176,30 +180,32 @@ class SyncVerifier:
 
     def check_hard_delete(self) -> str:
         record = self._upload()
-        self._sql("INSERT INTO media_tags (media_file_id, tag) VALUES (%s, 'verify')", (record.id,))
-        self._sql("INSERT INTO media_usage (media_file_id, entity_type, entity_id) VALUES (%s, 'verify', '1')",
-                  (record.id,))
+        with self.s.db.transaction() as conn:
+            self.media_repo.add_tags(conn, record.id, ["verify"])
+            self.media_repo.add_usage(conn, record.id, "verify", "1")
         outcome = self.s.media.hard_delete(record.id)
         expect(outcome.cloudinary == "deleted", f"Cloudinary removal: {outcome.cloudinary} ({outcome.message})")
-        left = self._sql("SELECT (SELECT count(*) FROM media_files WHERE id = %(id)s) AS rows, "
-                         "(SELECT count(*) FROM media_tags WHERE media_file_id = %(id)s) AS tags, "
-                         "(SELECT count(*) FROM media_usage WHERE media_file_id = %(id)s) AS usage",
-                         {"id": record.id})[0]
+        with self.s.db.transaction() as conn:
+            left = self.media_repo.related_counts(conn, record.id)
         expect(left == {"rows": 0, "tags": 0, "usage": 0}, f"rows left behind: {left}")
         expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
         return "row, tags and usage gone; asset gone"
 
     def check_direct_sql_delete(self) -> str:
         record = self._upload()
-        self._sql("DELETE FROM media_files WHERE id = %s", (record.id,))
-        queued = self._sql("SELECT id, reason, status FROM cloudinary_cleanup_queue WHERE public_id = %s "
-                           "ORDER BY id DESC LIMIT 1", (record.public_id,))
-        expect(bool(queued) and queued[0]["reason"] == "db_delete", f"no db_delete queue entry: {queued}")
+        self._delete_as_plain_sql(record.id)
+        queued = self._queue_entry(record.public_id)
+        expect(queued is not None and queued["reason"] == "db_delete", f"no db_delete queue entry: {queued}")
+        assert queued is not None
         self.s.processor.process(time_budget=30)
-        status = self._sql("SELECT status FROM cloudinary_cleanup_queue WHERE id = %s", (queued[0]["id"],))[0]
-        expect(status["status"] == "completed", f"queue entry is {status['status']}")
+        after = self._queue_entry(record.public_id)
+        expect(after is not None and after["status"] == "completed", f"queue entry is {after and after['status']}")
         expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
-        return f"queue entry {queued[0]['id']} completed; asset gone"
+        return f"queue entry {queued['id']} completed; asset gone"
+
+    def _delete_as_plain_sql(self, media_id: UUID) -> None:
+        with self.s.db.transaction() as conn:
+            self.media_repo.delete_as_plain_sql(conn, media_id)
 
     def check_compensation(self) -> str:
         media = MediaLibraryService(self.s.db, self.s.store, self.s.settings, repository=_FailingSave())
@@ -216,24 +222,28 @@ class SyncVerifier:
 
     def check_retry(self) -> str:
         record = self._upload()
-        self._sql("DELETE FROM media_files WHERE id = %s", (record.id,))
-        entry = self._sql("SELECT id FROM cloudinary_cleanup_queue WHERE public_id = %s AND status = 'pending'",
-                          (record.public_id,))[0]["id"]
+        self._delete_as_plain_sql(record.id)
+        pending_entry = self._queue_entry(record.public_id)
+        expect(pending_entry is not None and pending_entry["status"] == "pending", f"no pending entry: {pending_entry}")
+        assert pending_entry is not None
+        entry = pending_entry["id"]
         flaky = CleanupQueue(self.s.db, _FailOnce(self.s.store), retry_policy=RetryPolicy(base_seconds=0, jitter=0))
         first = flaky.process_batch(1, ids=[entry])
         expect(first.retrying == 1, f"the failed attempt was not scheduled for retry: {first.as_dict()}")
         second = flaky.process_batch(1, ids=[entry])
         expect(second.deleted == 1, f"the retry did not delete the asset: {second.as_dict()}")
-        row = self._sql("SELECT status, attempts, jsonb_array_length(errors) AS errors "
-                        "FROM cloudinary_cleanup_queue WHERE id = %s", (entry,))[0]
+        with self.s.db.transaction() as conn:
+            final = self.queue_repo.get(conn, entry) or {}
+        row = {"status": final.get("status"), "attempts": final.get("attempts"), "errors": len(final.get("errors", []))}
         expect(row == {"status": "completed", "attempts": 2, "errors": 1}, f"queue entry: {row}")
         expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
         return "attempt 1 failed and was recorded; attempt 2 deleted the asset"
 
     def check_notifications(self) -> str:
         record = self._upload()
-        self._sql("UPDATE media_files SET original_filename = 'verify-renamed.png' WHERE id = %s", (record.id,))
-        self._sql("DELETE FROM media_files WHERE id = %s", (record.id,))
+        with self.s.db.transaction() as conn:
+            self.media_repo.update_original_filename(conn, record.id, "verify-renamed.png")
+        self._delete_as_plain_sql(record.id)
         for op in ("INSERT", "UPDATE", "DELETE"):
             expect(self._wait_event(op, record.id), f"no {op} notification within 5 s")
         self.s.processor.process(time_budget=30)
@@ -244,12 +254,15 @@ class SyncVerifier:
         orphan = self.s.store.upload(tiny_png(self._seed), upload_preset=self.s.settings.upload_preset,
                                      folder=self.folder, resource_type="image", filename="verify-orphan.png")
         missing_id = f"{self.folder}/verify-missing-{secrets.token_hex(4)}"
-        self._sql("INSERT INTO media_files (public_id, resource_type, format, bytes, folder, created_at) "
-                  "VALUES (%s, 'image', 'png', 1, %s, now() - interval '1 hour')", (missing_id, self.folder))
+        missing = StoredAsset(public_id=missing_id, resource_type="image", type=DELIVERY_TYPE, format="png", bytes=1,
+                              version=1, etag=None, secure_url=None, folder=self.folder)
+        with self.s.db.transaction() as conn:  # a row whose asset never existed
+            self.media_repo.insert(conn, missing)
         result = self.s.reconciler.run(apply=False, folder=self.folder, grace_minutes=0)
         expect(result.status == "completed", f"run {result.run_id}: {result.status} — {result.message}")
-        items = self._sql("SELECT kind, public_id FROM mediasync.reconciliation_items WHERE run_id = %s "
-                          "AND kind IN ('orphan_asset', 'missing_asset') ORDER BY kind", (result.run_id,))
+        with self.s.db.transaction() as conn:
+            items = [{"kind": i["kind"], "public_id": i["public_id"]}
+                     for i in self.runs_repo.items(conn, result.run_id, ["orphan_asset", "missing_asset"])]
         expected = [{"kind": "missing_asset", "public_id": missing_id},
                     {"kind": "orphan_asset", "public_id": orphan.public_id}]
         expect(items == expected, f"run {result.run_id} reported {items}, expected {expected}")
@@ -271,13 +284,14 @@ class SyncVerifier:
     def _cleanup(self) -> None:
         """Remove every row and asset this run created, whatever the checks left."""
         try:
-            self._sql("DELETE FROM media_files WHERE starts_with(public_id, %s)", (self.folder + "/",))
+            with self.s.db.transaction() as conn:
+                self.media_repo.delete_under_prefix(conn, self.folder + "/")
             self.s.processor.process(time_budget=60)
             for resource_type in RESOURCE_TYPES:
                 ids = [a.public_id for a in self.s.store.iter_resources(resource_type, "upload", self.folder + "/")]
                 if ids:
                     self.s.store.delete_many(ids, resource_type, "upload")
-        except (MediasyncError, psycopg.Error) as exc:
+        except MediasyncError as exc:
             log.warning("verify cleanup incomplete (%s); reconciliation will remove leftovers in %s", exc, self.folder)
         finally:
             if self._listener is not None:

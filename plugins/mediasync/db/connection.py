@@ -1,0 +1,189 @@
+"""The one place that talks to PostgreSQL (model: Procrastinate's connector).
+
+`Database` opens psycopg 3 connections with the session settings mediasync needs and hands them
+out as `Connection`s, which run *named* queries (`"queue.claim"`) and map every driver error to
+the project's errors. Repositories are its only callers; nothing above them imports psycopg.
+
+Every connection is opened with `prepare_threshold=None`, so Supabase's transaction pooler
+(port 6543) works for plain queries; LISTEN, COPY and advisory locks need a direct or
+session-pooler DSN.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import JsonbDumper
+
+from mediasync.db.dsn import redact_dsn
+from mediasync.db.errors import map_driver_error
+from mediasync.db.queries import query
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10
+Row = dict[str, Any]
+Params = Mapping[str, Any] | None
+
+
+def _sql(name: str) -> str:
+    group, _, short = name.partition(".")
+    return query(group, short)
+
+
+class Connection:
+    """A psycopg connection seen through named queries. Rows are dicts; dict parameters are
+    sent as jsonb; any driver error leaves as a `MediasyncError`."""
+
+    def __init__(self, raw: psycopg.Connection, dsn: str) -> None:
+        self._raw = raw
+        self._dsn = dsn
+
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise map_driver_error(exc, self._dsn) from exc
+
+    def one(self, name: str, params: Params = None) -> Row | None:
+        """The first row of the named query (None when it returns none)."""
+        with self._mapped():
+            return self._raw.execute(_sql(name), params).fetchone()
+
+    def all(self, name: str, params: Params = None) -> list[Row]:
+        with self._mapped():
+            return self._raw.execute(_sql(name), params).fetchall()
+
+    def scalar(self, name: str, params: Params = None) -> Any:
+        """The first column of the first row (None when there is no row)."""
+        row = self.one(name, params)
+        return next(iter(row.values())) if row else None
+
+    def execute(self, name: str, params: Params = None) -> int:
+        """Run the named statement; returns the number of rows it affected."""
+        with self._mapped():
+            return self._raw.execute(_sql(name), params).rowcount
+
+    def sql(self, text: str, params: Params = None) -> list[Row]:
+        """Ad-hoc SQL with parameters (rows, or [] for statements that return none). Repositories
+        use named queries; this is for operators' scripts and tests that arrange a database."""
+        with self._mapped():
+            cur = self._raw.execute(text, params)
+            return cur.fetchall() if cur.description else []
+
+    def script(self, text: str) -> None:
+        """Run SQL text that is not a named query: a migration file, the migrations bootstrap."""
+        with self._mapped():
+            self._raw.execute(text.encode())  # bytes: a script, not a statement with placeholders
+
+    def copy_rows(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
+        """`COPY ... FROM STDIN` (the named query) fed with `rows`."""
+        with self._mapped(), self._raw.cursor().copy(_sql(name)) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def stream(self, name: str, params: Params = None, chunk: int = 10_000) -> Iterator[list[Row]]:
+        """The named query's rows in chunks through a server-side cursor (flat memory)."""
+        with self._mapped(), self._raw.cursor(name=f"stream_{name.replace('.', '_')}") as cur:
+            cur.execute(_sql(name), params)
+            while rows := cur.fetchmany(chunk):
+                yield rows
+
+    def listen(self, channel: str) -> None:
+        with self._mapped():
+            self._raw.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+
+    def notifications(self, timeout: float, stop_after: int | None = None) -> list[str]:
+        """Payloads of notifications on the channels this connection LISTENs to, waiting up to `timeout` s."""
+        with self._mapped():
+            return [n.payload for n in self._raw.notifies(timeout=timeout, stop_after=stop_after)]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction on an autocommit session (a savepoint inside a transaction)."""
+        with self._mapped(), self._raw.transaction():
+            yield self
+
+    @property
+    def broken(self) -> bool:
+        return self._raw.broken or self._raw.closed
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+@dataclass(frozen=True)
+class Database:
+    """A DSN plus the session settings mediasync needs; hands out mapped connections."""
+
+    url: str
+    max_attempts: int | None = None
+    application_name: str = "mediasync"
+
+    def describe(self) -> str:
+        """Where this database is, safe to print: `user@host:port/dbname`."""
+        return redact_dsn(self.url)
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"prepare_threshold": None, "row_factory": dict_row,
+                                  "application_name": self.application_name}
+        if "connect_timeout" not in self.url:
+            kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+        if self.max_attempts is not None:
+            kwargs["options"] = f"-c mediasync.max_attempts={int(self.max_attempts)}"
+        return kwargs
+
+    @staticmethod
+    def configure(raw: psycopg.Connection) -> None:
+        """Per-connection adaptation: dict parameters travel as jsonb."""
+        raw.adapters.register_dumper(dict, JsonbDumper)
+
+    def _open(self, autocommit: bool) -> psycopg.Connection:
+        try:
+            raw = psycopg.connect(self.url, autocommit=autocommit, **self.connect_kwargs())
+        except psycopg.Error as exc:
+            raise map_driver_error(exc, self.url, connecting=True) from None
+        self.configure(raw)
+        return raw
+
+    def connect(self, autocommit: bool = False) -> Connection:
+        """A new connection; the caller closes it."""
+        return Connection(self._open(autocommit), self.url)
+
+    @contextmanager
+    def _borrow(self) -> Iterator[psycopg.Connection]:
+        """The raw connection a transaction runs on: a fresh one, closed afterwards."""
+        raw = self._open(autocommit=False)
+        try:
+            yield raw
+        finally:
+            raw.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: committed on success, rolled back on error. A connection lost at any
+        point (commit included) surfaces as `DatabaseUnavailable`."""
+        with self._borrow() as raw:
+            conn = Connection(raw, self.url)
+            with conn._mapped(), raw.transaction():
+                yield conn
+
+    @contextmanager
+    def session(self) -> Iterator[Connection]:
+        """An autocommit connection, for work that manages its own transactions (locks, COPY, LISTEN)."""
+        conn = self.connect(autocommit=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Nothing held between calls (the pooled subclass closes its pool)."""

@@ -1,0 +1,32 @@
+"""LISTEN for PostgreSQL notifications, asynchronously (the page's live updates).
+
+The connection is the database edge's like any other: opened with the project's settings,
+driver errors mapped (a lost connection is `DatabaseUnavailable`, which the caller retries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import psycopg
+from psycopg import sql
+
+from mediasync.db.connection import Database
+from mediasync.db.errors import map_driver_error
+
+
+async def notifications(db: Database, channel: str) -> AsyncIterator[str]:
+    """Payloads sent on `channel`, for as long as the caller iterates; the first item is an empty
+    string once LISTEN is in place, so the caller knows when it is connected."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(db.url, autocommit=True, **db.connect_kwargs())
+    except psycopg.Error as exc:
+        raise map_driver_error(exc, db.url, connecting=True) from None
+    try:
+        async with conn:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            yield ""
+            async for note in conn.notifies():
+                yield note.payload
+    except psycopg.Error as exc:
+        raise map_driver_error(exc, db.url) from exc

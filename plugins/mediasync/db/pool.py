@@ -1,0 +1,71 @@
+"""A bounded pool of connections for long-lived processes (the plugin's API).
+
+A new connection costs a TCP + TLS + auth round trip per request (tens of milliseconds to
+Supabase), and an unbounded number of them can exhaust the server's connection limit. So the
+pool never holds more than `max_size` connections, and when all of them stay busy for
+`wait_seconds` the caller gets `DatabaseBusy` (HTTP 503 with Retry-After) instead of a
+connection of its own. Connections are checked before reuse, so a restarted server costs no
+failed request. When the server is down, calls fail at once with its reason rather than each
+waiting out the pool's timeout. Autocommit sessions (LISTEN, advisory locks, COPY) stay direct.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from mediasync.db.connection import CONNECT_TIMEOUT_S, Database
+from mediasync.errors import DatabaseBusy
+
+
+@dataclass(frozen=True)
+class PooledDatabase(Database):
+    max_size: int = 10
+    wait_seconds: float = CONNECT_TIMEOUT_S
+    _state: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def _pool(self) -> ConnectionPool:
+        with self._lock:
+            if "pool" not in self._state:
+                self._open(autocommit=False).close()  # a bad DSN or a down server fails the first call with its reason
+                self._state["pool"] = ConnectionPool(
+                    self.url, kwargs=self.connect_kwargs(), min_size=1, max_size=self.max_size,
+                    timeout=self.wait_seconds, check=ConnectionPool.check_connection, configure=self.configure,
+                    name=self.application_name, open=True)
+            return self._state["pool"]
+
+    def _probe(self) -> None:
+        """Raise the server's reason when it cannot be reached (one short-lived connection)."""
+        with self._lock:
+            self._open(autocommit=True).close()
+
+    @contextmanager
+    def _borrow(self) -> Iterator[psycopg.Connection]:
+        pool = self._pool()
+        if self._state.get("down"):
+            self._probe()  # fails at once while the server is down; clears the flag once it is back
+            self._state.pop("down", None)
+        try:
+            raw = pool.getconn()
+        except PoolTimeout:
+            if pool.get_stats().get("pool_size", 0) < self.max_size:  # the pool could not even open one
+                self._state["down"] = True
+                self._probe()
+            raise DatabaseBusy(f"all {self.max_size} database connections stayed busy for {self.wait_seconds:g} s; "
+                               f"try again shortly") from None
+        try:
+            yield raw
+        finally:
+            pool.putconn(raw)
+
+    def close(self) -> None:
+        with self._lock:
+            pool = self._state.pop("pool", None)
+        if pool is not None:
+            pool.close()

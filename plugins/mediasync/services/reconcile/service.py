@@ -1,0 +1,203 @@
+"""Nightly reconciliation, the way `rclone check` works: list one side completely, diff against
+the other, classify. The listing (`listing.py`) streams into PostgreSQL with COPY and the diff is
+SQL (`repair.py`), so memory stays flat as the library grows. This module runs one reconciliation:
+it validates the request, takes the per-inventory lock, records the run, decides what the safety
+rails allow, and writes the reports.
+
+Safety rails: dry run unless `apply`; no action unless the listing completed; deletions above
+max(100, fraction × assets) abort unless `force`; rows are never deleted; deletions go through
+the cleanup queue, which refuses to delete an asset an active row uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mediasync.config import Settings
+from mediasync.db import Connection, Database
+from mediasync.drift import drift_total
+from mediasync.errors import InvalidInput, MediasyncError
+from mediasync.repository.reconciliation import ReconciliationRepository
+from mediasync.results import Result
+from mediasync.services.content import safe_folder
+from mediasync.services.queue_processor import CleanupQueueProcessor
+from mediasync.services.reconcile.listing import SnapshotLister
+from mediasync.services.reconcile.repair import DriftRepair
+from mediasync.services.reconcile.reports import SupabaseReportStore, write_reports
+from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, AssetStore
+
+log = logging.getLogger(__name__)
+
+QUEUE_DRAIN_SECONDS = 300  # after an applied run, how long to work through the deletions it queued
+
+RunStatus = Literal["running", "completed", "incomplete", "aborted", "failed"]
+
+
+class ReconcileResult(Result):
+    run_id: int
+    mode: Literal["dry_run", "apply"]
+    status: RunStatus
+    counts: dict[str, Any] = Field(default_factory=dict)
+    message: str = ""
+    listing_complete: bool = False
+    assets_listed: int = 0
+    report_csv: str | None = None
+    report_html: str | None = None
+    report_url: str | None = None
+    duration_seconds: float = 0.0
+    resume_at: datetime | None = None  # an incomplete listing can go on then (Cloudinary's allowance resets)
+
+
+class ReconciliationRun(Result):
+    """A recorded run, as the page and the API list them."""
+
+    id: int
+    mode: Literal["dry_run", "apply"]
+    status: RunStatus
+    counts: dict[str, Any]
+    message: str | None
+    listing_complete: bool
+    assets_listed: int
+    report_csv: str | None
+    report_html: str | None
+    report_url: str | None
+    params: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def drift_total(self) -> int:
+        return drift_total(self.counts)
+
+
+class Reconciler:
+    def __init__(self, db: Database, store: AssetStore, settings: Settings | None = None, *,
+                 processor: CleanupQueueProcessor | None = None, report_store: SupabaseReportStore | None = None,
+                 resource_types: tuple[str, ...] = RESOURCE_TYPES) -> None:
+        self.db = db
+        self.store = store
+        self.settings = settings or Settings()
+        self.processor = processor
+        self.report_store = report_store
+        self.resource_types = resource_types
+        self.repo = ReconciliationRepository()
+        self.repair = DriftRepair(db, self.repo)
+
+    def run(self, apply: bool = False, folder: str | None = None, force: bool = False,
+            max_delete_fraction: float | None = None, grace_minutes: int | None = None,
+            process_queue: bool = True) -> ReconcileResult:
+        """One reconciliation. Dry run unless `apply`; see the module docstring for the rails."""
+        fraction = self.settings.reconcile_max_delete_fraction if max_delete_fraction is None else max_delete_fraction
+        if not 0 <= fraction <= 1:
+            raise InvalidInput("max_delete_fraction must be between 0 and 1", 422)
+        grace = self.settings.reconcile_grace_minutes if grace_minutes is None else grace_minutes
+        if grace < 0:
+            raise InvalidInput("grace_minutes must not be negative", 422)
+        prefix = f"{safe_folder(folder)}/" if folder else None
+        key = f"{DELIVERY_TYPE}:{prefix or ''}"
+        params = {"apply": apply, "folder": folder, "force": force, "max_delete_fraction": fraction,
+                  "grace_minutes": grace}
+        mode: Literal["dry_run", "apply"] = "apply" if apply else "dry_run"
+        started = time.monotonic()
+        with self.db.session() as lock_conn:
+            with lock_conn.transaction():
+                run = self.repo.create_run(lock_conn, mode, params)
+            result = ReconcileResult(run_id=run["id"], mode=mode, status="failed")
+            if not self.repo.try_lock(lock_conn, key):
+                result.status, result.message = "aborted", "another reconciliation of this inventory is running"
+                return self._finish(lock_conn, result, started)
+            try:
+                self._run_locked(result, key, prefix, apply, force, fraction, grace, process_queue)
+            except MediasyncError as exc:
+                result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
+                log.exception("reconciliation %d failed", result.run_id)
+            finally:
+                self.repo.unlock(lock_conn, key)
+            return self._finish(lock_conn, result, started)
+
+    def _run_locked(self, result: ReconcileResult, key: str, prefix: str | None, apply: bool, force: bool,
+                    fraction: float, grace: int, process_queue: bool) -> None:
+        lister = SnapshotLister(self.db, self.store, self.resource_types, self.settings.reconcile_admin_api_reserve,
+                                self.repo)
+        listing = lister.list(key, prefix)
+        with self.db.transaction() as conn:
+            summary = self.repo.listing_summary(conn, key)
+        result.assets_listed = summary["assets_listed"]
+        if not listing.complete:
+            result.status, result.message, result.resume_at = "incomplete", listing.message, listing.resume_at
+            result.counts = {"assets_listed": result.assets_listed}
+            return
+        result.listing_complete = True
+        diff = self.repair.diff(run_id=result.run_id, key=key, prefix=prefix, resource_types=self.resource_types,
+                                grace_cutoff=datetime.now(timezone.utc) - timedelta(minutes=grace),
+                                listing_started_at=summary["started_at"], assets_listed=result.assets_listed)
+        cap = diff.cap(fraction)
+        result.counts = {**diff.counts, "assets_listed": result.assets_listed, "deletion_cap": cap,
+                         "queued_deletions": 0, "updated_rows": 0}
+        if apply and diff.deletions > cap and not force:
+            result.status = "aborted"
+            result.message = (f"{diff.deletions} deletions exceed the safety cap of {cap} "
+                              f"(max(100, {fraction:g} × {result.assets_listed} assets)); nothing was changed — "
+                              f"check the report, then re-run with force=true if this is intended")
+        elif apply:
+            repairs = self.repair.apply(result.run_id, key)
+            result.counts["queued_deletions"] = repairs.queued_deletions
+            result.counts["updated_rows"] = repairs.updated_rows
+            result.status = "completed"
+            result.message = (f"{diff.total} drift items; queued {repairs.queued_deletions} deletions, "
+                              f"updated {repairs.updated_rows} rows")
+            if process_queue and self.processor and repairs.queued_deletions:
+                drained = self.processor.process(time_budget=QUEUE_DRAIN_SECONDS)
+                result.counts["processed_deletions"] = drained.completed
+        else:
+            result.status = "completed"
+            result.message = f"dry run: {diff.total} drift items found, nothing changed"
+        with self.db.transaction() as conn:
+            self.repo.clear_inventory(conn, key)  # consumed; the next run lists afresh
+
+    # --- output --------------------------------------------------------------------------
+
+    def _finish(self, conn: Connection, result: ReconcileResult, started: float) -> ReconcileResult:
+        result.duration_seconds = round(time.monotonic() - started, 3)
+        with conn.transaction():
+            self.repo.finish_run(conn, result.run_id, status=result.status, counts=result.counts,
+                                 message=result.message, listing_complete=result.listing_complete,
+                                 assets_listed=result.assets_listed)
+        self._report(conn, result)
+        log.info("reconciliation %d (%s): %s — %s", result.run_id, result.mode, result.status, result.message)
+        return result
+
+    def _report(self, conn: Connection, result: ReconcileResult) -> None:
+        run = {"run_id": result.run_id, "mode": result.mode, "status": result.status, "message": result.message,
+               "assets_listed": result.assets_listed, "duration_seconds": result.duration_seconds}
+        with conn.transaction():
+            files = write_reports(Path(self.settings.report_dir), run, result.counts,
+                                  self.repo.report_items(conn, result.run_id))
+        result.report_csv, result.report_html = str(files.csv), str(files.html)
+        result.report_url = self._publish(files.html, result.run_id)
+        with conn.transaction():
+            self.repo.set_reports(conn, result.run_id, result.report_csv, result.report_html, result.report_url)
+
+    def _publish(self, html_path: Path, run_id: int) -> str | None:
+        store = self.report_store
+        if store is None and self.settings.supabase_url and self.settings.supabase_service_role_key:
+            store = SupabaseReportStore(self.settings.supabase_url, self.settings.supabase_service_role_key,
+                                        self.settings.supabase_report_bucket)
+        if store is None:
+            return None
+        try:
+            return store.upload(html_path, f"reconciliation/{run_id}/report.html", "text/html")
+        except Exception as exc:  # noqa: BLE001 - a report copy must not fail the run; it is logged
+            log.warning("could not store report %d in Supabase Storage: %s", run_id, exc)
+            return None
+
+    def recent_runs(self, limit: int = 20) -> list[ReconciliationRun]:
+        with self.db.transaction() as conn:
+            rows = self.repo.recent_runs(conn, limit)
+        return [ReconciliationRun.model_validate(r) for r in rows]
