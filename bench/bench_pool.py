@@ -6,10 +6,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import Timer, fresh_database, report  # noqa: E402
-
-from mediasync.db import PooledDatabase  # noqa: E402
-from mediasync.services.cleanup_queue import CleanupQueue  # noqa: E402
+from _harness import Timer, fresh_database, report
+from mediasync.db import PooledDatabase
+from mediasync.services.cleanup_queue import CleanupQueue
 
 CALLS = int(os.environ.get("BENCH_CALLS", "500"))
 

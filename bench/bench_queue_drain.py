@@ -5,9 +5,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import Timer, emulator, fresh_database, store_for, report  # noqa: E402
-
-from mediasync.services.queue_processor import CleanupQueueProcessor  # noqa: E402
+from _harness import Timer, emulator, fresh_database, report, store_for
+from mediasync.services.queue_processor import CleanupQueueProcessor
 
 N = int(os.environ.get("BENCH_QUEUE", "20000"))
 

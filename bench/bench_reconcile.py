@@ -6,10 +6,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import Timer, emulator, fresh_database, store_for, peak_rss_mb, report  # noqa: E402
-
-from mediasync.config import Settings  # noqa: E402
-from mediasync.services.reconcile import Reconciler  # noqa: E402
+from _harness import Timer, emulator, fresh_database, peak_rss_mb, report, store_for
+from mediasync.config import Settings
+from mediasync.services.reconcile import Reconciler
 
 N = int(os.environ.get("BENCH_ASSETS", "100000"))
 DRIFT = N // 100

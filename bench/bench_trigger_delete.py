@@ -5,7 +5,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import Timer, fresh_database, report  # noqa: E402
+from _harness import Timer, fresh_database, report
 
 N = int(os.environ.get("BENCH_ROWS", "100000"))
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -95,10 +95,10 @@ def _render_stats(stats: dict[str, Any]) -> str:
 
 @queue_app.command("process")
 def queue_process(
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=100,
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, max=100,
                                              help="Entries per claim (default MEDIASYNC_CLEANUP_BATCH_SIZE or 100)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Give failed entries a fresh attempt budget."),
-    time_budget: Optional[float] = typer.Option(None, "--time-budget", min=1, help="Stop after this many seconds."),
+    time_budget: float | None = typer.Option(None, "--time-budget", min=1, help="Stop after this many seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Process the cleanup queue now: delete queued assets from Cloudinary in batches."""
@@ -112,9 +112,9 @@ def queue_process(
 def reconcile(
     apply: bool = typer.Option(False, "--apply", help="Repair drift (default: dry run, report only)."),
     force: bool = typer.Option(False, "--force", help="Allow deletions above the safety cap."),
-    folder: Optional[str] = typer.Option(None, "--folder", help="Only assets under this folder."),
-    max_delete_fraction: Optional[float] = typer.Option(None, "--max-delete-fraction", min=0.0, max=1.0),
-    grace_minutes: Optional[int] = typer.Option(None, "--grace-minutes", min=0,
+    folder: str | None = typer.Option(None, "--folder", help="Only assets under this folder."),
+    max_delete_fraction: float | None = typer.Option(None, "--max-delete-fraction", min=0.0, max=1.0),
+    grace_minutes: int | None = typer.Option(None, "--grace-minutes", min=0,
                                                 help="Orphans younger than this are left alone."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -152,7 +152,7 @@ def verify() -> None:
 
 @app.command("retention")
 def retention(
-    days: Optional[int] = typer.Option(None, "--days", min=1, help="Keep completed entries this many days "
+    days: int | None = typer.Option(None, "--days", min=1, help="Keep completed entries this many days "
                                        "(default MEDIASYNC_RETENTION_DAYS or 30)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

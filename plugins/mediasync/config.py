@@ -19,7 +19,8 @@ DATABASE_URL_VARS = ("MEDIASYNC_DATABASE_URL", "SUPABASE_DB_URL")
 SUPABASE_URL_VARS = ("SUPABASE_URL", "NEXT_PUBLIC_SUPABASE_URL")
 
 
-def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], check: Callable[[T], bool], rule: str) -> T:
+def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], check: Callable[[T], bool],
+          rule: str) -> T:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default

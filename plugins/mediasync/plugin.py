@@ -3,6 +3,8 @@ Airflow navigation. Loading it does no database or network work."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.plugins_manager import AirflowPlugin
 
 from mediasync.api.app import create_app
@@ -10,8 +12,10 @@ from mediasync.api.app import create_app
 
 class MediasyncPlugin(AirflowPlugin):
     name = "mediasync"
-    fastapi_apps = [{"app": create_app(), "url_prefix": "/mediasync", "name": "mediasync"}]
-    external_views = [{
+    # AirflowPlugin declares these as (mutable) class attributes; subclasses override them so.
+    fastapi_apps: list[Any] = [  # noqa: RUF012
+        {"app": create_app(), "url_prefix": "/mediasync", "name": "mediasync"}]
+    external_views: list[Any] = [{  # noqa: RUF012
         "name": "Media Library",
         "href": "/mediasync/",
         "destination": "nav",

@@ -48,13 +48,15 @@ def test_upload_list_get_and_deletes(client, api_server):
     assert record["public_id"].startswith("main-uploads/") and record["tags"] == ["hero", "menu"]
     assert httpx.get(record["secure_url"]).content == tiny_png(1)  # the thumbnail URL serves the bytes
 
-    assert record["id"] in [m["id"] for m in client.get("/api/v1/media").json()["items"]]
+    assert [m["id"] for m in client.get("/api/v1/media").json()["items"]] == [record["id"]]
     assert client.get(f"/api/v1/media/{record['id']}").json()["status"] == "active"
 
     soft = client.delete(f"/api/v1/media/{record['id']}").json()
     assert (soft["mode"], soft["cloudinary"]) == ("soft", "deleted")
     assert client.get(f"/api/v1/media/{record['id']}").json()["status"] == "deleted"
-    assert record["id"] in [m["id"] for m in client.get("/api/v1/media", params={"status": "deleted"}).json()["items"]]
+    deleted = client.get("/api/v1/media", params={"status": "deleted"}).json()["items"]
+    assert [m["id"] for m in deleted] == [record["id"]]
+    assert client.get("/api/v1/media").json() == {"items": [], "next_cursor": None}
 
     hard = client.delete(f"/api/v1/media/{record['id']}", params={"permanent": "true"}).json()
     assert hard["mode"] == "hard"
@@ -84,9 +86,10 @@ def test_queue_stats_and_process_now(client, api_server):
     with psycopg.connect(api_server.db_url, autocommit=True) as conn:
         conn.execute("DELETE FROM media_files WHERE id = %s", (record["id"],))
     stats = client.get("/api/v1/cleanup-queue").json()
-    assert {"pending", "processing", "completed", "failed"} <= set(stats) and stats["pending"] >= 1
+    assert {k: stats[k] for k in ("pending", "processing", "completed", "failed")} == {
+        "pending": 1, "processing": 0, "completed": 0, "failed": 0}
     result = client.post("/api/v1/cleanup-queue/process", json={"batchSize": 10, "retryFailed": True}).json()
-    assert result["deleted"] >= 1 and result["stopped_by"] == "empty"
+    assert (result["claimed"], result["deleted"], result["stopped_by"]) == (1, 1, "empty")
     assert client.get("/api/v1/cleanup-queue").json()["pending"] == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ def run_cli(*args: str, database_url: str | None = None, **env: str) -> subproce
         environ["MEDIASYNC_DATABASE_URL"] = database_url
     environ.update(env)
     return subprocess.run([sys.executable, "-m", "mediasync.cli", *args], env=environ, capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
 
 
 def assert_clean_error(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -37,14 +38,16 @@ def test_db_upgrade_sets_up_then_is_idempotent(empty_database_url):
 
 
 def test_queue_stats_json(db_url, conn):
-    conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES ('a', 'db_delete'), ('b', 'db_delete')")
+    conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) "
+                 "VALUES ('a', 'db_delete'), ('b', 'db_delete')")
     result = run_cli("queue", "stats", "--json", database_url=db_url)
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     assert {k: stats[k] for k in ("pending", "processing", "completed", "failed")} == {
         "pending": 2, "processing": 0, "completed": 0, "failed": 0}
     human = run_cli("queue", "stats", database_url=db_url)
-    assert "pending" in human.stdout and "2" in human.stdout
+    assert re.search(r"^pending\s+2$", human.stdout, re.MULTILINE), human.stdout
+    assert re.search(r"^failed\s+0$", human.stdout, re.MULTILINE), human.stdout
 
 
 def test_retention_json(db_url, conn):

@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
+from fixtures.media import tiny_png
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials, rate_limit_reset
 from mediasync.errors import ConfigError, StoreAuthError, StorePermanentError, StoreRateLimited, StoreTransientError
 from mediasync.hooks.cloudinary import CloudinaryHook
 from mediasync.provider import get_provider_info
-from fixtures.media import tiny_png
 
 
 def test_upload_maps_the_response(cloudinary_store):

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from mediasync.errors import ConfigError, DatabaseBusy, DatabaseUnavailable
 from mediasync.db import PooledDatabase
+from mediasync.errors import ConfigError, DatabaseBusy, DatabaseUnavailable
 
 
 def backend_pid(db) -> int:
@@ -78,7 +78,7 @@ def test_an_unreachable_server_and_a_bad_dsn_fail_at_once_with_the_reason():
     from mediasync.emulator.testing import free_port
 
     started = time.monotonic()
-    with pytest.raises(DatabaseUnavailable, match="cannot connect to PostgreSQL at .*:%d" % (port := free_port())):
+    with pytest.raises(DatabaseUnavailable, match=f"cannot connect to PostgreSQL at .*:{(port := free_port())}"):
         backend_pid(PooledDatabase(f"postgresql://postgres@127.0.0.1:{port}/postgres"))
     with pytest.raises(ConfigError, match="malformed"):
         backend_pid(PooledDatabase("not a dsn ==="))

@@ -7,8 +7,8 @@ import json
 import psycopg
 import pytest
 
-from mediasync.errors import InvalidInput, MediasyncError, NotFound
 from fixtures.media import tiny_png
+from mediasync.errors import InvalidInput, MediasyncError, NotFound
 
 
 def asset_ids(hook, prefix: str = "main-uploads/") -> set[str]:

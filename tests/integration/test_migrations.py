@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mediasync.errors import MigrationError
 from mediasync.db import Database
+from mediasync.errors import MigrationError
 from mediasync.repository.migrations import discover, upgrade
 
 SUPABASE_ROLES = ("anon", "authenticated", "service_role")

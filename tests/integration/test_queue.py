@@ -162,7 +162,8 @@ def test_enqueue_is_idempotent_per_open_asset(db):
 def test_stats_report_counts_and_oldest_pending_age(db, conn):
     enqueue(conn, 4)
     conn.execute("UPDATE cloudinary_cleanup_queue SET created_at = now() - interval '2 minutes' WHERE public_id = 'a1'")
-    conn.execute("UPDATE cloudinary_cleanup_queue SET status = 'completed', completed_at = now() WHERE public_id = 'a2'")
+    conn.execute("UPDATE cloudinary_cleanup_queue SET status = 'completed', completed_at = now() "
+                 "WHERE public_id = 'a2'")
     conn.execute("UPDATE cloudinary_cleanup_queue SET status = 'failed' WHERE public_id = 'a3'")
     stats = CleanupQueue(db).stats()
     assert (stats.pending, stats.processing, stats.completed, stats.failed) == (2, 0, 1, 1)

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.media import tiny_png
 from mediasync.services.reconcile import Reconciler
 from mediasync.services.reconcile.reports import SupabaseReportStore
-from fixtures.media import tiny_png
 
 REPAIRABLE = ("orphan_asset", "undeleted_asset", "metadata_mismatch")
 
@@ -63,7 +63,8 @@ def test_dry_run_reports_exactly_the_planted_drift_and_changes_nothing(services,
     assert conn.execute("SELECT id, status, bytes, version FROM media_files ORDER BY id").fetchall() == before_rows
     assert conn.execute("SELECT id, status FROM cloudinary_cleanup_queue ORDER BY id").fetchall() == before_queue
 
-    rows = list(csv.DictReader(Path(result.report_csv).open()))
+    with Path(result.report_csv).open() as report_csv:
+        rows = list(csv.DictReader(report_csv))
     assert sorted(r["kind"] for r in rows) == sorted(k for k in drift if k != "healthy")
     report = Path(result.report_html).read_text()
     assert f"Reconciliation run {result.run_id}" in report and drift["orphan_asset"] in report
@@ -86,7 +87,7 @@ def test_apply_repairs_and_a_second_run_finds_no_repairable_drift(services, clou
                         ).fetchone()["n"] == 1  # rows are never deleted by reconciliation
 
     second = services.reconciler.run(grace_minutes=0)
-    assert {k: second.counts[k] for k in REPAIRABLE} == {k: 0 for k in REPAIRABLE}
+    assert {k: second.counts[k] for k in REPAIRABLE} == dict.fromkeys(REPAIRABLE, 0)
     assert second.counts["missing_asset"] == 1 and second.counts["stuck_queue"] == 1  # report-only: for people
 
     conn.execute("DELETE FROM media_files WHERE public_id = 'main-uploads/missing'")  # a person resolves them

@@ -35,10 +35,9 @@ def test_bulk_delete_enqueues_every_asset_in_the_same_transaction(db, conn):
 
 def test_rolled_back_delete_enqueues_nothing(db, conn):
     seed_media(conn, 500)
-    with pytest.raises(RuntimeError):
-        with db.transaction() as tx:
-            tx.sql("DELETE FROM media_files")
-            raise RuntimeError("abort")
+    with pytest.raises(RuntimeError), db.transaction() as tx:
+        tx.sql("DELETE FROM media_files")
+        raise RuntimeError("abort")
     assert queue_rows(conn) == []
     assert conn.execute("SELECT count(*) AS n FROM media_files").fetchone()["n"] == 500
 
@@ -69,7 +68,8 @@ def test_delete_reason_comes_from_the_session_setting(db, conn):
 def test_hard_delete_cascades_to_tags_and_usage(conn):
     seed_media(conn, 2)
     media_id = conn.execute("SELECT id FROM media_files WHERE public_id = 'main-uploads/asset-1'").fetchone()["id"]
-    conn.execute("INSERT INTO media_tags (media_file_id, tag) VALUES (%s, 'hero'), (%s, 'banner')", (media_id, media_id))
+    conn.execute("INSERT INTO media_tags (media_file_id, tag) VALUES (%s, 'hero'), (%s, 'banner')",
+                 (media_id, media_id))
     conn.execute("INSERT INTO media_usage (media_file_id, entity_type, entity_id, field) "
                  "VALUES (%s, 'restaurant', 'r-1', 'logo')", (media_id,))
     conn.execute("DELETE FROM media_files WHERE id = %s", (media_id,))

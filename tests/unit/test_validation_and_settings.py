@@ -6,11 +6,11 @@ import random
 
 import pytest
 
+from fixtures.media import tiny_png
 from mediasync.config import Settings
 from mediasync.errors import ConfigError, InvalidInput
 from mediasync.services.content import clean_tags, require_media, safe_filename, safe_folder, sniff
 from mediasync.services.retry import RetryPolicy
-from fixtures.media import tiny_png
 
 # An EBML header whose DocType is "webm", as every WebM file starts.
 WEBM_HEAD = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm"

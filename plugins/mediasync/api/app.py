@@ -8,6 +8,7 @@ and every expected failure is JSON `{"detail": ...}` with a 4xx/5xx code, never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -19,8 +20,18 @@ from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Quer
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediasync.errors import (ConfigError, Conflict, DatabaseBusy, DatabaseUnavailable, InvalidInput, MediasyncError,
-                              NotFound, SchemaNotReady, StoreError, StoreRateLimited)
+from mediasync.errors import (
+    ConfigError,
+    Conflict,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    InvalidInput,
+    MediasyncError,
+    NotFound,
+    SchemaNotReady,
+    StoreError,
+    StoreRateLimited,
+)
 from mediasync.services.cleanup_queue import ProcessResult, QueueStats
 from mediasync.services.media_library import DeleteResult, MediaPage, MediaRecord
 from mediasync.services.reconcile import ReconciliationRun
@@ -162,12 +173,17 @@ def create_app(services_factory: Callable[[], Any] | None = None,
     return app
 
 
-async def _sse(request: Request, live) -> AsyncIterator[bytes]:
-    """`event: media` per change; a comment line as heartbeat so proxies keep the stream open."""
-    yield b"retry: 2000\n: connected\n\n"
+async def _sse(request: Request, live: MediaChangeBroadcaster) -> AsyncIterator[bytes]:
+    """`event: media` per change; a comment line as heartbeat so proxies keep the stream open.
+    ": connected" is sent once the database LISTEN is in place, so a client that saw it misses
+    nothing written afterwards. A client going away ends the stream quietly."""
+    yield b"retry: 2000\n"
     stream = live.subscribe().__aiter__()
     pending = asyncio.ensure_future(stream.__anext__())
     try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(live.connected.wait(), timeout=HEARTBEAT_SECONDS)
+        yield b": connected\n\n"
         while not await request.is_disconnected():
             done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
             if not done:
@@ -178,4 +194,6 @@ async def _sse(request: Request, live) -> AsyncIterator[bytes]:
             yield f"event: media\ndata: {json.dumps(event)}\n\n".encode()
     finally:
         pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await pending  # the generator must be idle before it can be closed
         await stream.aclose()

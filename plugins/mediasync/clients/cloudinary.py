@@ -22,11 +22,16 @@ from urllib.parse import parse_qs, unquote, urlparse
 import cloudinary.api
 import cloudinary.exceptions
 import cloudinary.uploader
-from tenacity import retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
-from tenacity import Retrying
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from mediasync.errors import (ConfigError, StoreAuthError, StoreError, StorePermanentError, StoreRateLimited,
-                              StoreTransientError)
+from mediasync.errors import (
+    ConfigError,
+    StoreAuthError,
+    StoreError,
+    StorePermanentError,
+    StoreRateLimited,
+    StoreTransientError,
+)
 from mediasync.store import MAX_IDS_PER_ADMIN_DELETE, MAX_LISTING_PAGE, DeleteOutcome, ListingPage, StoredAsset
 
 log = logging.getLogger(__name__)
@@ -47,7 +52,8 @@ class CloudinaryCredentials:
         if parsed.scheme != "cloudinary" or not (parsed.hostname and parsed.username and parsed.password):
             raise ConfigError("CLOUDINARY_URL is malformed: expected cloudinary://API_KEY:API_SECRET@CLOUD_NAME")
         query = parse_qs(parsed.query)
-        base = (query.get("upload_prefix") or query.get("api_base_url") or [None])[0]
+        bases = query.get("upload_prefix") or query.get("api_base_url") or []
+        base = bases[0] if bases else None
         return cls(parsed.hostname, unquote(parsed.username), unquote(parsed.password), base)
 
     @classmethod
@@ -128,7 +134,7 @@ def _rate_limit_state(response: Any) -> dict[str, Any]:
     left this hour and when the allowance resets (None where the response did not say)."""
     reset = getattr(response, "rate_limit_reset_at", None)  # a time tuple from email.utils.parsedate
     return {"rate_limit_remaining": getattr(response, "rate_limit_remaining", None),
-            "rate_limit_reset_at": datetime(*reset[:6], tzinfo=timezone.utc) if reset else None}
+            "rate_limit_reset_at": datetime(*reset[:6]).replace(tzinfo=timezone.utc) if reset else None}
 
 
 class CloudinaryClient:
@@ -155,16 +161,17 @@ class CloudinaryClient:
                             wait=wait_exponential_jitter(multiplier=self.retry_initial_wait, max=self.retry_max_wait,
                                                        jitter=self.retry_initial_wait),
                             retry=retry_if_exception_type(StoreTransientError), reraise=True,
-                            before_sleep=lambda state: log.warning("%s failed (%s); retry %d of %d", what,
-                                                                   state.outcome.exception(), state.attempt_number,
-                                                                   self.retry_attempts - 1))
+                            before_sleep=lambda state: log.warning(
+                                "%s failed (%s); retry %d of %d", what,
+                                state.outcome.exception() if state.outcome else None, state.attempt_number,
+                                self.retry_attempts - 1))
         for attempt in retrying:
             with attempt:
                 try:
                     return fn(*args, **kwargs, **self._options())
                 except StoreError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped to a typed store error
+                except Exception as exc:
                     raise map_sdk_error(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 

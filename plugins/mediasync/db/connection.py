@@ -42,7 +42,7 @@ class Connection:
     """A psycopg connection seen through named queries. Rows are dicts; dict parameters are
     sent as jsonb; any driver error leaves as a `MediasyncError`."""
 
-    def __init__(self, raw: psycopg.Connection, dsn: str) -> None:
+    def __init__(self, raw: psycopg.Connection[Row], dsn: str) -> None:
         self._raw = raw
         self._dsn = dsn
 
@@ -142,13 +142,13 @@ class Database:
         return kwargs
 
     @staticmethod
-    def configure(raw: psycopg.Connection) -> None:
+    def configure(raw: psycopg.Connection[Any]) -> None:
         """Per-connection adaptation: dict parameters travel as jsonb."""
         raw.adapters.register_dumper(dict, JsonbDumper)
 
-    def _open(self, autocommit: bool) -> psycopg.Connection:
+    def _open(self, autocommit: bool) -> psycopg.Connection[Row]:
         try:
-            raw = psycopg.connect(self.url, autocommit=autocommit, **self.connect_kwargs())
+            raw: psycopg.Connection[Row] = psycopg.connect(self.url, autocommit=autocommit, **self.connect_kwargs())
         except psycopg.Error as exc:
             raise map_driver_error(exc, self.url, connecting=True) from None
         self.configure(raw)
@@ -159,7 +159,7 @@ class Database:
         return Connection(self._open(autocommit), self.url)
 
     @contextmanager
-    def _borrow(self) -> Iterator[psycopg.Connection]:
+    def _borrow(self) -> Iterator[psycopg.Connection[Row]]:
         """The raw connection a transaction runs on: a fresh one, closed afterwards."""
         raw = self._open(autocommit=False)
         try:

@@ -11,8 +11,15 @@ import psycopg
 from psycopg import errors as pg
 
 from mediasync.db.dsn import redact_dsn, scrub
-from mediasync.errors import (ConfigError, Conflict, DatabaseError, DatabaseUnavailable, InvalidInput,
-                              MediasyncError, SchemaNotReady)
+from mediasync.errors import (
+    ConfigError,
+    Conflict,
+    DatabaseError,
+    DatabaseUnavailable,
+    InvalidInput,
+    MediasyncError,
+    SchemaNotReady,
+)
 
 # SQLSTATE classes: 08 connection exception, 57P0x operator intervention (shutdown), 53 insufficient resources.
 _UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mediasync.db.connection import CONNECT_TIMEOUT_S, Database
+from mediasync.db.connection import CONNECT_TIMEOUT_S, Database, Row
 from mediasync.errors import DatabaseBusy
 
 
@@ -30,11 +30,11 @@ class PooledDatabase(Database):
     _state: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
-    def _pool(self) -> ConnectionPool:
+    def _pool(self) -> ConnectionPool[psycopg.Connection[Row]]:
         with self._lock:
             if "pool" not in self._state:
                 self._open(autocommit=False).close()  # a bad DSN or a down server fails the first call with its reason
-                self._state["pool"] = ConnectionPool(
+                self._state["pool"] = ConnectionPool[psycopg.Connection[Row]](
                     self.url, kwargs=self.connect_kwargs(), min_size=1, max_size=self.max_size,
                     timeout=self.wait_seconds, check=ConnectionPool.check_connection, configure=self.configure,
                     name=self.application_name, open=True)
@@ -46,7 +46,7 @@ class PooledDatabase(Database):
             self._open(autocommit=True).close()
 
     @contextmanager
-    def _borrow(self) -> Iterator[psycopg.Connection]:
+    def _borrow(self) -> Iterator[psycopg.Connection[Row]]:
         pool = self._pool()
         if self._state.get("down"):
             self._probe()  # fails at once while the server is down; clears the flag once it is back

@@ -500,9 +500,9 @@ def credentials_from_env() -> Credentials:
 def serve(host: str = "127.0.0.1", port: int = 9444, data_dir: Path = Path(".mediasync/emulator"),
           latency_ms: int = 0, fail_rate: float = 0.0, rate_limit: int = 0) -> None:
     """Run the emulator in the foreground until interrupted."""
-    import uvicorn
-
     import os
+
+    import uvicorn
 
     credentials = credentials_from_env()
     emulator = Emulator(Path(data_dir), credentials, Faults(latency_ms, fail_rate, rate_limit),

@@ -192,7 +192,7 @@ class CleanupQueue:
         except StoreError as exc:
             self._fail(chunk, f"{type(exc).__name__}: {exc}", "store_error", result)
             return
-        except Exception as exc:  # noqa: BLE001 - a bug must not leave leases hanging; it is recorded
+        except Exception as exc:
             log.exception("asset deleter raised unexpectedly")
             self._fail(chunk, f"{type(exc).__name__}: {exc}", "unexpected", result)
             return

@@ -10,7 +10,6 @@ import filetype
 
 from mediasync.errors import InvalidInput
 
-
 HEAD_BYTES = 8192  # what the detector reads of a file's start
 
 

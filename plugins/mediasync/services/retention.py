@@ -10,8 +10,8 @@ import logging
 import time
 from datetime import datetime, timedelta, timezone
 
-from mediasync.errors import InvalidInput
 from mediasync.db import Database
+from mediasync.errors import InvalidInput
 from mediasync.repository.queue import QueueRepository
 from mediasync.results import Result
 

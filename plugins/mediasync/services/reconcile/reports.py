@@ -74,7 +74,7 @@ class SupabaseReportStore:
         from storage3.exceptions import StorageApiError
 
         files = self.client.storage.from_(self.bucket)
-        options = {"content-type": content_type, "upsert": "true"}
+        options: Any = {"content-type": content_type, "upsert": "true"}
         try:
             files.upload(object_name, path.read_bytes(), options)
         except StorageApiError as exc:
@@ -83,4 +83,7 @@ class SupabaseReportStore:
             log.info("creating private Supabase Storage bucket %s", self.bucket)
             self.client.storage.create_bucket(self.bucket, options={"public": False})
             files.upload(object_name, path.read_bytes(), options)
-        return files.create_signed_url(object_name, SIGNED_URL_SECONDS)["signedURL"]
+        signed = files.create_signed_url(object_name, SIGNED_URL_SECONDS).get("signedURL")
+        if not signed:
+            raise RuntimeError(f"Supabase Storage returned no signed URL for {object_name}")
+        return str(signed)
