@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from mediasync.errors import ConfigError
 
 T = TypeVar("T")
+FolderMode = Literal["auto", "fixed", "dynamic"]
 
 DATABASE_URL_VARS = ("MEDIASYNC_DATABASE_URL", "SUPABASE_DB_URL")
 SUPABASE_URL_VARS = ("SUPABASE_URL", "NEXT_PUBLIC_SUPABASE_URL")
@@ -57,6 +58,14 @@ class Settings:
     supabase_service_role_key: str | None = None
     supabase_report_bucket: str = "mediasync-reports"
     report_dir: str = ".mediasync/reports"
+    managed_folders: tuple[str, ...] = ()  # empty: just the upload folder (see `owned_folders`)
+    cloudinary_folder_mode: FolderMode = "auto"
+    adopt_external_uploads: bool = True
+
+    @property
+    def owned_folders(self) -> tuple[str, ...]:
+        """The Cloudinary folders mediasync owns: MEDIASYNC_MANAGED_FOLDERS, else the upload folder."""
+        return self.managed_folders or (self.upload_folder,)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,4 +92,33 @@ class Settings:
             supabase_service_role_key=env.get("SUPABASE_SERVICE_ROLE_KEY", "").strip() or None,
             supabase_report_bucket=env.get("MEDIASYNC_REPORT_BUCKET", "").strip() or cls.supabase_report_bucket,
             report_dir=env.get("MEDIASYNC_REPORT_DIR", "").strip() or cls.report_dir,
+            managed_folders=_read(env, "MEDIASYNC_MANAGED_FOLDERS", (), _folder_list, bool,
+                                  "comma-separated folder names"),
+            cloudinary_folder_mode=_read(env, "MEDIASYNC_CLOUDINARY_FOLDER_MODE", "auto", _folder_mode,
+                                         lambda v: True, "auto, fixed or dynamic"),
+            adopt_external_uploads=_read(env, "MEDIASYNC_ADOPT_EXTERNAL_UPLOADS", True, _boolean,
+                                         lambda v: True, "true or false"),
         )
+
+
+def _folder_list(raw: str) -> tuple[str, ...]:
+    folders = tuple(dict.fromkeys(f.strip().strip("/") for f in raw.split(",") if f.strip().strip("/")))
+    if not folders:
+        raise ValueError(raw)
+    return folders
+
+
+def _folder_mode(raw: str) -> FolderMode:
+    mode = raw.lower()
+    if mode not in ("auto", "fixed", "dynamic"):
+        raise ValueError(raw)
+    return mode  # type: ignore[return-value]
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)

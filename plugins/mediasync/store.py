@@ -39,6 +39,9 @@ class StoredAsset:
     created_at: datetime | None = None
     original_filename: str | None = None
     folder: str | None = None
+    asset_id: str | None = None  # Cloudinary's immutable id: survives renames and moves
+    asset_folder: str | None = None  # the folder in dynamic folder mode (in fixed mode, the public_id prefix)
+    display_name: str | None = None
 
     def as_params(self) -> dict[str, Any]:
         """The asset as named query parameters."""

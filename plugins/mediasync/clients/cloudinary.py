@@ -196,7 +196,9 @@ class CloudinaryClient:
             height=result.get("height"), version=int(result["version"]), etag=result.get("etag"),
             secure_url=result.get("secure_url") or result.get("url"),
             original_filename=result.get("original_filename"),
-            folder=result.get("asset_folder") or folder, created_at=_parse_time(result.get("created_at")))
+            folder=result.get("asset_folder") or folder, created_at=_parse_time(result.get("created_at")),
+            asset_id=result.get("asset_id"), asset_folder=result.get("asset_folder"),
+            display_name=result.get("display_name"))
 
     def destroy(self, public_id: str, resource_type: str = "image", type: str = "upload") -> DeleteOutcome:
         result = self._call("destroy", cloudinary.uploader.destroy, public_id, resource_type=resource_type,
@@ -250,7 +252,8 @@ class CloudinaryClient:
                            type=r.get("type", type), format=r.get("format"), bytes=int(r.get("bytes", 0)),
                            version=int(r.get("version", 0)), etag=r.get("etag"),
                            secure_url=r.get("secure_url"), created_at=_parse_time(r.get("created_at")),
-                           width=r.get("width"), height=r.get("height"))
+                           width=r.get("width"), height=r.get("height"), asset_id=r.get("asset_id"),
+                           asset_folder=r.get("asset_folder"), display_name=r.get("display_name"))
 
     def ping(self) -> None:
         """One cheap authenticated Admin call; raises a store error when it fails."""

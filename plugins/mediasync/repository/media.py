@@ -44,7 +44,9 @@ class MediaRepository:
         assert row is not None
         return row
 
-    def soft_delete(self, conn: Connection, media_id: UUID) -> Row | None:
+    def soft_delete(self, conn: Connection, media_id: UUID, deleted_by: str = "app") -> Row | None:
+        """Mark the row deleted in the caller's transaction, recording who did it."""
+        conn.execute("media.set_deleted_by", {"who": deleted_by})
         return conn.one("media.soft_delete", {"id": media_id})
 
     def hard_delete(self, conn: Connection, media_id: UUID, reason: str = "hard_delete") -> Row | None:

@@ -49,10 +49,14 @@ class MediaRecord(Result):
     secure_url: str | None
     original_filename: str | None
     folder: str | None
+    asset_id: str | None = None
+    asset_folder: str | None = None
+    display_name: str | None = None
     status: Literal["active", "deleted"]
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    deleted_by: Literal["app", "sql", "cloudinary"] | None = None
     tags: list[str] = Field(default_factory=list)
 
     @classmethod

@@ -2,9 +2,10 @@
 
 -- name: insert
 INSERT INTO public.media_files (public_id, resource_type, type, format, bytes, width, height, version, etag,
-                                secure_url, original_filename, folder)
+                                secure_url, original_filename, folder, asset_id, asset_folder, display_name)
 VALUES (%(public_id)s, %(resource_type)s, %(type)s, %(format)s, %(bytes)s, %(width)s, %(height)s, %(version)s,
-        %(etag)s, %(secure_url)s, %(original_filename)s, %(folder)s)
+        %(etag)s, %(secure_url)s, %(original_filename)s, %(folder)s, %(asset_id)s, %(asset_folder)s,
+        %(display_name)s)
 RETURNING id;
 
 -- name: insert_tags
@@ -48,6 +49,10 @@ RETURNING id, public_id, resource_type, type, status;
 
 -- name: set_delete_reason
 SELECT set_config('mediasync.delete_reason', %(reason)s, true);
+
+-- name: set_deleted_by
+-- Who is deleting, for the row's deleted_by (the trigger reads it; unset means plain SQL).
+SELECT set_config('mediasync.deleted_by', %(who)s, true);
 
 -- name: insert_usage
 INSERT INTO public.media_usage (media_file_id, entity_type, entity_id, field)

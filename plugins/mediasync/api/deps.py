@@ -1,0 +1,54 @@
+"""What routes depend on: the services (built on first use, never at import or plugin load)
+and the live-change broadcaster, both kept on the app's state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from mediasync.runtime import Services
+from mediasync.services.live import MediaChangeBroadcaster
+
+
+class AppState:
+    """Lazily built collaborators of one app instance."""
+
+    def __init__(self, services_factory: Callable[[], Services] | None) -> None:
+        self._factory = services_factory
+        self._services: Services | None = None
+        self._live: MediaChangeBroadcaster | None = None
+
+    def services(self) -> Services:
+        if self._services is None:
+            if self._factory is None:
+                from mediasync.runtime import services_from_airflow  # reads Airflow connections: first use only
+
+                self._services = services_from_airflow(pooled=True)
+            else:
+                self._services = self._factory()
+        return self._services
+
+    def live(self) -> MediaChangeBroadcaster:
+        if self._live is None:
+            self._live = MediaChangeBroadcaster(self.services().db)
+        return self._live
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.mediasync
+    return state
+
+
+def get_services(request: Request) -> Services:
+    return _state(request).services()
+
+
+def get_live(request: Request) -> MediaChangeBroadcaster:
+    return _state(request).live()
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+LiveDep = Annotated[MediaChangeBroadcaster, Depends(get_live)]
+UserDep = Callable[..., Any]

@@ -1,0 +1,101 @@
+"""Every expected failure as JSON `{"detail": "..."}` with the right status, never a traceback;
+and the same answers declared in the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from mediasync.errors import (
+    ConfigError,
+    Conflict,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    InvalidInput,
+    MediasyncError,
+    NotFound,
+    SchemaNotReady,
+    StoreError,
+    StoreRateLimited,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """What every error answer carries: one line for people."""
+
+    detail: str
+
+
+def _described(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# The error answers every /api/v1 route may give, for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _described("No valid Airflow user: missing, malformed or expired token"),
+    403: _described("The user may not do this"),
+    422: _described("The request is malformed (the detail says which field and why)"),
+    503: _described("The database is unreachable, busy or not set up, or Cloudinary is rate limiting"),
+}
+
+
+def status_for(exc: MediasyncError) -> tuple[int, dict[str, str]]:
+    """The HTTP status (and headers) an error answers with."""
+    if isinstance(exc, InvalidInput):
+        return exc.status_code, {}
+    if isinstance(exc, NotFound):
+        return 404, {}
+    if isinstance(exc, Conflict):
+        return 409, {}
+    if isinstance(exc, DatabaseBusy):
+        return 503, {"Retry-After": "2"}
+    if isinstance(exc, StoreRateLimited):
+        if exc.reset_at is None:
+            return 503, {}
+        wait = int((exc.reset_at - datetime.now(timezone.utc)).total_seconds())
+        return 503, {"Retry-After": str(max(1, wait))}
+    if isinstance(exc, StoreError):  # Cloudinary failed or refused our credentials: a bad gateway
+        return 502, {}
+    if isinstance(exc, DatabaseUnavailable | SchemaNotReady | ConfigError):
+        return 503, {}
+    return 500, {}
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where or 'request'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request is malformed"
+
+
+def install(app: FastAPI, prefix_of_page: str = "/") -> None:
+    """Register the handlers that turn errors into `ErrorBody` answers."""
+
+    @app.exception_handler(MediasyncError)
+    async def mediasync_error(request: Request, exc: MediasyncError) -> JSONResponse:
+        status, headers = status_for(exc)
+        if status >= 500:
+            log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        """A browser opening the page without a session goes to Airflow's login instead of a 401."""
+        is_page = request.url.path == f"{request.scope.get('root_path', '')}{prefix_of_page}"
+        if exc.status_code in (401, 403) and is_page and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse(f"/auth/login/?next={request.url.path}", status_code=303)
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
