@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from mediasync.errors import MigrationError
@@ -79,22 +80,49 @@ def test_failed_migration_leaves_previous_version(empty_database_url, tmp_path: 
         assert conn.execute("SELECT to_regclass('public.half_done')").fetchone()[0] is None
 
 
+def create_supabase_roles(conn: psycopg.Connection) -> None:
+    """Supabase's API roles (supabase/postgres migrations/db/init-scripts/00000000000000-initial-schema.sql:
+    `create role anon nologin noinherit; ... service_role nologin noinherit bypassrls`, made INHERIT by
+    20230529180330_alter_api_roles_for_inherit.sql). Roles are server-wide and other test sessions may
+    create them at the same moment: a lost race is fine."""
+    for role in SUPABASE_ROLES:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+            continue
+        bypass = " BYPASSRLS" if role == "service_role" else ""
+        try:
+            conn.execute(f"CREATE ROLE {role} NOLOGIN INHERIT{bypass}")
+        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+            pass  # another test session created it meanwhile (the loser of the race may see either error)
+
+
 @pytest.fixture
 def supabase_like_database(empty_database_url):
-    """An empty database on a server that has Supabase's API roles and realtime publication."""
+    """An empty database set up the way Supabase's bootstrap leaves one: the API roles, the realtime
+    publication, USAGE on public and, for the role that runs the migrations, default privileges
+    giving anon/authenticated/service_role everything on new tables, sequences and functions in
+    public. Supabase's init scripts run as postgres, so their unqualified
+    `alter default privileges in schema public grant all on tables|functions|sequences to postgres,
+    anon, authenticated, service_role` is FOR ROLE postgres, and they repeat it FOR USER supabase_admin:
+    whichever of the two runs `db upgrade`, its new objects in public start out granted."""
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
-        for role in SUPABASE_ROLES:
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-            if not exists:
-                bypass = " BYPASSRLS" if role == "service_role" else ""
-                try:
-                    conn.execute(f"CREATE ROLE {role} NOLOGIN{bypass}")
-                except psycopg.errors.DuplicateObject:
-                    pass  # another test session created it meanwhile
+        create_supabase_roles(conn)
+        migrator = conn.execute("SELECT current_user").fetchone()[0]
         conn.execute("CREATE PUBLICATION supabase_realtime")
-        # Supabase grants everything in public to its API roles by default; the migrations must undo that.
-        conn.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role")
         conn.execute("GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role")
+        for kind in ("TABLES", "FUNCTIONS", "SEQUENCES"):
+            conn.execute(psycopg.sql.SQL(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT ALL ON {} TO anon, authenticated, service_role"
+            ).format(psycopg.sql.Identifier(migrator), psycopg.sql.SQL(kind)))
+        # PostgreSQL's own defaults, which Supabase keeps: EXECUTE on new functions and USAGE on new
+        # types for PUBLIC, in every schema (stated explicitly; this is what the built-in default is).
+        conn.execute(psycopg.sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT EXECUTE ON FUNCTIONS TO PUBLIC")
+                     .format(psycopg.sql.Identifier(migrator)))
+        conn.execute(psycopg.sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT USAGE ON TYPES TO PUBLIC")
+                     .format(psycopg.sql.Identifier(migrator)))
+        # The model must really grant: a table made now, as the migrations will, is open to anon.
+        conn.execute("CREATE TABLE public.bootstrap_probe (id int)")
+        assert conn.execute("SELECT has_table_privilege('anon', 'public.bootstrap_probe', 'DELETE')").fetchone()[0]
+        conn.execute("DROP TABLE public.bootstrap_probe")
     return empty_database_url
 
 
