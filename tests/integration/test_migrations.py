@@ -385,6 +385,10 @@ def test_rerunning_the_upgrade_is_a_no_op_and_repairs_drift(supabase_like_databa
         conn.execute("GRANT ALL ON SEQUENCE public.cloudinary_cleanup_queue_id_seq TO anon")
         conn.execute("GRANT USAGE ON SCHEMA mediasync TO anon")
         conn.execute("GRANT EXECUTE ON FUNCTION mediasync.max_attempts() TO PUBLIC")
+        conn.execute("GRANT UPDATE ON public.media_usage TO anon WITH GRANT OPTION")
+        conn.execute("SET ROLE anon")
+        conn.execute("GRANT UPDATE ON public.media_usage TO authenticated")  # passed on: must go too
+        conn.execute("RESET ROLE")
         assert len(privilege_violations(supabase_like_database)) > 5
         assert upgrade(db) == []
         assert privilege_violations(supabase_like_database) == []

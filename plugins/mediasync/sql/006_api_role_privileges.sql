@@ -122,7 +122,11 @@ BEGIN
            AND s.identity IN (SELECT identity FROM mediasync.public_objects)
     LOOP
         -- Only the owner (or a member of its role) can change an object's privileges.
-        CONTINUE WHEN NOT pg_has_role(obj.owner, 'USAGE');
+        IF NOT pg_has_role(obj.owner, 'USAGE') THEN
+            RAISE WARNING 'mediasync: % is owned by %, not by the role running the upgrade: its privileges are not hardened',
+                obj.identity, pg_get_userbyid(obj.owner);
+            CONTINUE;
+        END IF;
         target := CASE obj.acl_type WHEN 'r' THEN 'TABLE ' WHEN 's' THEN 'SEQUENCE ' WHEN 'f' THEN 'ROUTINE '
                                     WHEN 'T' THEN 'TYPE ' ELSE 'SCHEMA ' END || obj.identity;
 
@@ -141,7 +145,8 @@ BEGIN
                                   AND g.identity = obj.identity AND g.privilege = h.privilege_type)
              GROUP BY h.grantee
         LOOP
-            EXECUTE format('REVOKE %s ON %s FROM %s', privs, target, grantee);
+            -- CASCADE: whatever they passed on with a grant option goes too.
+            EXECUTE format('REVOKE %s ON %s FROM %s CASCADE', privs, target, grantee);
             statements := statements + 1;
         END LOOP;
 
