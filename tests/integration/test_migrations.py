@@ -360,6 +360,13 @@ def test_anon_cannot_reach_functions_sequences_or_the_queue(supabase_like_databa
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(statement)
             conn.execute("RESET ROLE")
+        # Not only the schema stands in the way: with USAGE on mediasync, the functions still refuse.
+        conn.execute("BEGIN")
+        conn.execute("GRANT USAGE ON SCHEMA mediasync TO anon")
+        conn.execute("SET LOCAL ROLE anon")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for function"):
+            conn.execute("SELECT mediasync.max_attempts()")
+        conn.execute("ROLLBACK")
         # The triggers still fire for a role that holds no EXECUTE on them (triggers are not
         # privilege-checked when they fire): service_role's delete is queued and numbered.
         conn.execute("REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA mediasync FROM service_role")
