@@ -267,6 +267,10 @@ def test_api_roles_hold_only_the_allow_list(supabase_like_database):
         assert conn.execute("SELECT has_schema_privilege('service_role', 'mediasync', 'USAGE')").fetchone()[0]
         assert conn.execute(
             "SELECT has_function_privilege('service_role', 'mediasync.max_attempts()', 'EXECUTE')").fetchone()[0]
+        for control in ("mediasync.api_role_privileges", "mediasync.public_objects"):  # steer the hardening
+            assert conn.execute("SELECT has_table_privilege('service_role', %s, 'SELECT')", (control,)).fetchone()[0]
+            assert not conn.execute("SELECT has_table_privilege('service_role', %s, 'INSERT,UPDATE,DELETE,TRUNCATE')",
+                                    (control,)).fetchone()[0]
         assert conn.execute("SELECT relreplident FROM pg_class WHERE oid = 'public.media_files'::regclass").fetchone()[0] == "f"
 
 
@@ -403,9 +407,12 @@ def test_rerunning_the_upgrade_is_a_no_op_and_repairs_drift(supabase_like_databa
         conn.execute("SET ROLE anon")
         conn.execute("GRANT UPDATE ON public.media_usage TO authenticated")  # passed on: must go too
         conn.execute("RESET ROLE")
+        conn.execute("GRANT ALL ON mediasync.api_role_privileges TO service_role")
         assert len(privilege_violations(supabase_like_database)) > 5
         assert upgrade(db) == []
         assert privilege_violations(supabase_like_database) == []
+        assert not conn.execute(
+            "SELECT has_table_privilege('service_role', 'mediasync.api_role_privileges', 'INSERT')").fetchone()[0]
 
 
 def test_an_existing_005_database_is_hardened_by_the_upgrade(supabase_like_database, tmp_path: Path):

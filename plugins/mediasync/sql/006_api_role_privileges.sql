@@ -165,18 +165,32 @@ BEGIN
         END LOOP;
 
         -- service_role (bypasses RLS; server-side only) keeps full access: all privileges of the
-        -- object's kind (what its owner holds by default), and USAGE on the mediasync schema.
+        -- object's kind (what its owner holds by default), and USAGE on the mediasync schema. The two
+        -- tables that steer this function it may only read: writing them would let it have the next
+        -- upgrade grant the API roles whatever it likes.
         IF service THEN
             SELECT string_agg(d.privilege_type, ', ') INTO privs
               FROM aclexplode(acldefault(obj.acl_type, obj.owner)) d
              WHERE d.grantee = obj.owner
                AND (obj.acl_type <> 'n' OR d.privilege_type = 'USAGE')
+               AND (obj.identity NOT IN ('mediasync.api_role_privileges', 'mediasync.public_objects')
+                    OR d.privilege_type = 'SELECT')
                AND NOT EXISTS (SELECT 1 FROM aclexplode(obj.acl) a
                                 WHERE a.grantee = (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'service_role')
                                   AND a.privilege_type = d.privilege_type);
             IF privs IS NOT NULL THEN
                 EXECUTE format('GRANT %s ON %s TO service_role', privs, target);
                 statements := statements + 1;
+            END IF;
+            IF obj.identity IN ('mediasync.api_role_privileges', 'mediasync.public_objects') THEN
+                SELECT string_agg(a.privilege_type, ', ') INTO privs
+                  FROM aclexplode(obj.acl) a
+                 WHERE a.grantee = (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'service_role')
+                   AND a.privilege_type <> 'SELECT';
+                IF privs IS NOT NULL THEN
+                    EXECUTE format('REVOKE %s ON %s FROM service_role CASCADE', privs, target);
+                    statements := statements + 1;
+                END IF;
             END IF;
         END IF;
 
