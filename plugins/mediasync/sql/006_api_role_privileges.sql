@@ -14,8 +14,9 @@
 --     migration creates in public) -- never the project's other objects in public;
 --   * anon, authenticated and PUBLIC lose every privilege not listed in
 --     mediasync.api_role_privileges (the allow-list: SELECT on the library tables);
---   * service_role gets all privileges on those objects (USAGE on the mediasync schema);
---   * tables in scope get row-level security.
+--   * service_role gets all privileges on those objects (USAGE on the mediasync schema; only
+--     SELECT on the two tables below that steer the hardening);
+--   * mediasync's tables in public get row-level security (as 005 gave the ones it knew).
 -- It only issues a GRANT/REVOKE where the catalogs differ from the target, so a second run changes
 -- nothing. Statements naming Supabase roles run only where those roles exist.
 
@@ -61,7 +62,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
 $$;
 
 -- The objects in public that mediasync created (pg_identify_object identities). Objects in schema
--- mediasync need no entry: the whole schema is mediasync's.
+-- mediasync need no entry: the whole schema is mediasync's. The seed covers what 001-005 create;
+-- migrations applied after this one are registered by the upgrader. (Should this migration ever be
+-- renumbered after another one that creates objects in public, seed those here too: the catalog
+-- check in tests/integration/test_migrations.py fails until it is.)
 CREATE TABLE IF NOT EXISTS mediasync.public_objects (
     identity      text PRIMARY KEY,
     kind          text NOT NULL,
