@@ -3,6 +3,13 @@
 Safe to run concurrently: a session advisory lock serialises upgraders, so the second one waits,
 then finds nothing pending. Each migration runs in its own transaction with its bookkeeping row,
 so a failure leaves the database at the previous version, never half-migrated.
+
+Privileges (from 008 on): whatever a migration creates in schema public is registered in
+mediasync.public_objects, and mediasync.harden_api_privileges() runs inside every migration's
+transaction and once more at the end of every upgrade, so no object mediasync owns keeps the grants
+Supabase's default privileges (or PostgreSQL's PUBLIC defaults) give the API roles. The hardening
+issues statements only where the catalogs differ from the target: on an up-to-date database it
+changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from mediasync.errors import MediasyncError, MigrationError
 log = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_HARDEN = "mediasync.harden_api_privileges()"
+_SCHEMA_OBJECTS = "mediasync.schema_objects(name[])"
 
 _BOOTSTRAP = """
 CREATE SCHEMA IF NOT EXISTS mediasync;
@@ -93,19 +102,59 @@ def upgrade(db: Database, directory: Path | Traversable | None = None) -> list[s
             for migration in pending(conn, migrations):
                 _apply(conn, migration)
                 applied.append(f"{migration.version}_{migration.name}")
+            _harden_at_end(conn)
         finally:
             if not conn.broken:
                 conn.execute("migrations.unlock")
     return applied
 
 
+def _exists(conn: Connection, signature: str) -> bool:
+    return bool(conn.scalar("migrations.function_exists", {"signature": signature}))
+
+
+def harden(conn: Connection) -> int:
+    """Run the privilege hardening (a no-op before 008 exists); returns the statements it issued."""
+    if not _exists(conn, _HARDEN):
+        return 0
+    statements = int(conn.scalar("migrations.harden") or 0)
+    if statements:
+        log.info("privilege hardening issued %d GRANT/REVOKE statements", statements)
+    return statements
+
+
+def _public_objects(conn: Connection) -> dict[str, str] | None:
+    """identity -> kind of every privilege-bearing object in public (None before 008 exists)."""
+    if not _exists(conn, _SCHEMA_OBJECTS):
+        return None
+    return {r["identity"]: r["kind"] for r in conn.all("migrations.public_objects")}
+
+
+def _harden_at_end(conn: Connection) -> None:
+    """Every upgrade ends hardened, even with nothing pending (repairs grants made by hand since)."""
+    try:
+        with conn.transaction():
+            harden(conn)
+    except MediasyncError as exc:
+        raise MigrationError(f"privilege hardening failed: {exc.reason or exc}") from None
+
+
 def _apply(conn: Connection, migration: Migration) -> None:
     log.info("applying migration %s_%s", migration.version, migration.name)
     try:
         with conn.transaction():
+            before = _public_objects(conn)
             conn.script(migration.sql)
+            if before is not None:
+                # What this migration created in public is mediasync's: the hardening covers it.
+                for identity, kind in (_public_objects(conn) or {}).items():
+                    if identity not in before:
+                        conn.execute("migrations.register_public_object", {
+                            "identity": identity, "kind": kind,
+                            "migration": f"{migration.version}_{migration.name}"})
             conn.execute("migrations.record", {"version": migration.version, "name": migration.name,
                                                "checksum": migration.checksum})
+            harden(conn)
     except MigrationError:
         raise
     except MediasyncError as exc:

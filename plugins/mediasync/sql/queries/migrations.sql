@@ -15,3 +15,20 @@ SELECT version, checksum FROM mediasync.schema_migrations;
 
 -- name: record
 INSERT INTO mediasync.schema_migrations (version, name, checksum) VALUES (%(version)s, %(name)s, %(checksum)s);
+
+-- name: function_exists
+SELECT to_regprocedure(%(signature)s) IS NOT NULL AS present;
+
+-- name: harden
+-- Revoke from the API roles whatever the allow-list does not give them (008); returns the
+-- number of GRANT/REVOKE statements issued (0 on an already hardened database).
+SELECT mediasync.harden_api_privileges() AS statements;
+
+-- name: public_objects
+-- Every privilege-bearing object in schema public, by identity.
+SELECT identity, kind FROM mediasync.schema_objects(ARRAY['public']::name[]) WHERE kind <> 'schema';
+
+-- name: register_public_object
+-- A migration created this object in public: it is mediasync's, so the hardening covers it.
+INSERT INTO mediasync.public_objects (identity, kind, migration) VALUES (%(identity)s, %(kind)s, %(migration)s)
+ON CONFLICT (identity) DO NOTHING;
