@@ -1,0 +1,64 @@
+"""What mediasync owns in a Cloudinary account: its managed folders, in either folder mode.
+
+A Cloudinary account is usually shared (other apps' folders, console uploads, the root). Every
+path that lists, adopts, changes or deletes assets asks `ManagedScope.contains` first; an asset
+outside the scope is never an orphan, never queued, never deleted, never adopted. The whole
+account is in scope only when an operator explicitly asks (`--scope account`).
+
+Fixed folder mode: an asset's folder is its public_id's path prefix. Dynamic folder mode (every
+account created since June 2024): the folder is the asset's `asset_folder`, and the public_id
+carries none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mediasync.config import Settings
+from mediasync.errors import InvalidInput
+
+ResolvedFolderMode = Literal["fixed", "dynamic"]
+
+
+def folder_of(public_id: str, asset_folder: str | None, mode: ResolvedFolderMode) -> str:
+    """The folder an asset lives in, as the account's folder mode defines it ('' for the root)."""
+    if mode == "dynamic":
+        return (asset_folder or "").strip("/")
+    return public_id.rpartition("/")[0]
+
+
+def within(folder: str, parent: str) -> bool:
+    """`folder` is `parent` or one of its subfolders."""
+    return folder == parent or folder.startswith(parent + "/")
+
+
+@dataclass(frozen=True)
+class ManagedScope:
+    folders: tuple[str, ...]
+    mode: ResolvedFolderMode
+    whole_account: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, mode: ResolvedFolderMode, *, whole_account: bool = False) -> ManagedScope:
+        return cls(settings.owned_folders, mode, whole_account)
+
+    def contains(self, public_id: str, asset_folder: str | None = None) -> bool:
+        """Whether mediasync owns this asset."""
+        if self.whole_account:
+            return True
+        folder = folder_of(public_id, asset_folder, self.mode)
+        return any(within(folder, managed) for managed in self.folders)
+
+    def contains_folder(self, folder: str) -> bool:
+        folder = folder.strip("/")
+        return self.whole_account or any(within(folder, managed) for managed in self.folders)
+
+    def narrowed_to(self, folder: str) -> ManagedScope:
+        """The scope of one folder; refused when the folder is outside what mediasync manages
+        (a manual run cannot widen the scope past the managed folders without `--scope account`)."""
+        folder = folder.strip("/")
+        if not self.contains_folder(folder):
+            raise InvalidInput(f"folder {folder!r} is outside the managed folders ({', '.join(self.folders)}); "
+                               f"use scope 'account' to look beyond them", 422)
+        return ManagedScope((folder,), self.mode, whole_account=False)
