@@ -40,7 +40,8 @@ class ManagedScope:
     whole_account: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, mode: ResolvedFolderMode, *, whole_account: bool = False) -> ManagedScope:
+    def from_settings(cls, settings: Settings, mode: ResolvedFolderMode, *,
+                      whole_account: bool = False) -> ManagedScope:
         return cls(settings.owned_folders, mode, whole_account)
 
     def contains(self, public_id: str, asset_folder: str | None = None) -> bool:
