@@ -323,13 +323,14 @@ class AssetStore:
              bytes_each: int = 1024, folder_mode: str = "fixed") -> int:
         """Plant n synthetic assets straight into the store (benchmarks, drift tests) — no bytes on
         disk. Fixed mode: public_id = prefix + 7-digit number. Dynamic mode: the prefix's folder part
-        becomes the asset_folder and the public_id carries no folder."""
+        becomes the asset_folder and the public_id carries no folder. They share one creation second;
+        they are created last-numbered first, so a newest-first listing meets them in name order."""
         now, version = iso_now(), int(time.time())
         folder, _, stem = prefix.rpartition("/")
         name = prefix if folder_mode == "fixed" else stem
         rows = ((secrets.token_hex(16), resource_type, type, f"{name}{i:07d}", version, secrets.token_hex(16), "png",
                  bytes_each, 1, 1, 1, hashlib.md5(f"{prefix}{i}".encode()).hexdigest(), now, folder,
-                 f"{stem}{i:07d}", None, "[]", None) for i in range(n))
+                 f"{stem}{i:07d}", None, "[]", None) for i in reversed(range(n)))
         with self.tx() as db:
             db.executemany(f"INSERT OR REPLACE INTO assets ({','.join(COLUMNS[1:])}) VALUES "
                            f"({','.join('?' * (len(COLUMNS) - 1))})", rows)
