@@ -3,7 +3,7 @@ notifier, actions — held together so every router reaches them through `reques
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,11 +35,10 @@ class Emulator:
         self.settings = settings or Settings()
         if public_url:
             self.settings.public_url = public_url.rstrip("/")
-        self.initial_folder_mode = self.settings.folder_mode
+        self.initial_settings = replace(self.settings)
         self.state = AssetStore(Path(data_dir))
         self.credentials = credentials or Credentials()
         self.faults = faults or Faults()
-        self.initial_faults = Faults(**vars(self.faults))
         self.meter = AdminMeter()
         self.counters = Counters()
         self.notifier = Notifier(self)
@@ -59,7 +58,8 @@ class Emulator:
         return self._app
 
     def reset(self) -> None:
-        """Empty store, default presets, no triggers or messages, counters zero, faults as started."""
+        """Empty store, default presets, no triggers or messages, counters zero, no faults, and the
+        run-time settings (folder mode, webhook retry delays, signature algorithm) as started."""
         self.notifier.reset()
         self.state.reset()
         self.meter.reset()
@@ -67,7 +67,8 @@ class Emulator:
         self.actions.deletions.reset()
         self.faults.latency_ms, self.faults.fail_rate, self.faults.rate_limit = 0, 0.0, 0
         self.faults.rate_limit_window_seconds = 3600
-        self.settings.folder_mode = self.initial_folder_mode
+        for name in ("folder_mode", "webhook_retry_delays", "notification_signature_algorithm"):
+            setattr(self.settings, name, getattr(self.initial_settings, name))
 
     def close(self) -> None:
         self.notifier.stop()
