@@ -270,15 +270,28 @@ class AssetStore:
                           descending: bool = False) -> Page:
         """Cloudinary's order with a prefix: by public_id."""
         order = "public_id_desc" if descending else "public_id_asc"
-        clauses, args = ["resource_type = ?", "public_id >= ?", "public_id < ?"], [resource_type, prefix,
-                                                                                  prefix + "\U0010ffff"]
+        upper = prefix + "\U0010ffff"
+        after = decode_cursor(cursor, order) if cursor else None
+        clauses, args = ["resource_type = ?"], [resource_type]
         if type:
+            # one bound per side, so SQLite's range scan starts at the cursor, not at the prefix
             clauses.append("type = ?")
             args.append(type)
-        if cursor:
-            after = decode_cursor(cursor, order)
-            clauses.append("(type, public_id) < (?, ?)" if descending else "(type, public_id) > (?, ?)")
-            args += [str(after[0]), str(after[1])]
+            if after and descending:
+                clauses += ["public_id >= ?", "public_id < ?"]
+                args += [prefix, str(after[1])]
+            elif after:
+                clauses += ["public_id > ?", "public_id < ?"]
+                args += [str(after[1]), upper]
+            else:
+                clauses += ["public_id >= ?", "public_id < ?"]
+                args += [prefix, upper]
+        else:
+            clauses += ["public_id >= ?", "public_id < ?"]
+            args += [prefix, upper]
+            if after:
+                clauses.append("(type, public_id) < (?, ?)" if descending else "(type, public_id) > (?, ?)")
+                args += [str(after[0]), str(after[1])]
         direction = "DESC" if descending else "ASC"
         sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY type {direction}, public_id {direction}"
         return self._page(sql, args, limit, order, lambda a: [a.type, a.public_id])
