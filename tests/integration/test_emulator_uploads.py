@@ -167,3 +167,15 @@ def test_remote_file_urls_are_refused_unless_allowed(emulator):
 def test_ping(emulator):
     assert cloudinary.api.ping(**sdk(emulator)) == {"status": "ok"}
     assert emulator.admin_calls() == 1
+
+
+def test_a_dynamic_folder_emulator_from_the_start_keeps_its_mode_across_reset(tmp_path):
+    from mediasync.emulator.testing import RunningEmulator
+
+    with RunningEmulator(tmp_path, folder_mode="dynamic") as running:
+        assert httpx.get(f"{running.base_url}/_emulator/health").json()["folder_mode"] == "dynamic"
+        running.control(folder_mode="fixed")
+        running.reset()
+        assert running.folder_mode == "dynamic"
+        result = cloudinary.uploader.upload(tiny_png(1), folder="main-uploads", **sdk(running))
+        assert "/" not in result["public_id"] and result["asset_folder"] == "main-uploads"

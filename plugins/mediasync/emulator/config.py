@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from urllib.parse import parse_qs, unquote, urlparse
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
 
 FOLDER_MODES = ("fixed", "dynamic")
 DEFAULT_CLOUD_NAME = "demo"
@@ -46,7 +46,6 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     notification_signature_algorithm: str = "sha1"  # or "sha256", as an account can be configured
     max_image_pixels: int = 100_000_000  # decoding a claimed 4 294 967 295² image is refused, not tried
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.folder_mode not in FOLDER_MODES:
@@ -72,12 +71,6 @@ def credentials_from_env(environ: Mapping[str, str] | None = None) -> Credential
     return Credentials(cloud_name=env.get("MEDIASYNC_EMULATOR_CLOUD") or base.cloud_name,
                        api_key=env.get("MEDIASYNC_EMULATOR_API_KEY") or base.api_key,
                        api_secret=env.get("MEDIASYNC_EMULATOR_API_SECRET") or base.api_secret)
-
-
-def upload_prefix_from_url(url: str) -> str | None:
-    """The `upload_prefix` query parameter of a CLOUDINARY_URL, if any."""
-    values = parse_qs(urlparse(url).query).get("upload_prefix")
-    return values[0] if values else None
 
 
 def is_loopback(host: str) -> bool:
