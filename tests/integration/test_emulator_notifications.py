@@ -168,7 +168,8 @@ def test_event_shapes_for_every_change(dynamic_emulator):
     move = bodies[4]["resources"]["b"]
     assert (move["from_asset_folder"], move["to_asset_folder"], move["asset_id"]) == ("inbox", "done", b["asset_id"])
     shown = bodies[5]["resources"]["b"]
-    assert shown["new_display_name"] == "Bee" and shown["asset_id"] == b["asset_id"]
+    assert (shown["previous_display_name"], shown["new_display_name"], shown["asset_id"]) == ("b", "Bee", b["asset_id"])
+    assert bodies[4]["source"] == bodies[5]["source"] == bodies[6]["source"] == "api"
     tags = bodies[6]["resources"][0]
     assert (tags["public_id"], tags["added"], tags["removed"]) == ("b", ["t"], [])
     deleted = [body["resources"] for body in bodies[7:]]

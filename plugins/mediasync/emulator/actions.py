@@ -151,17 +151,18 @@ class Actions:
             elif asset_folder != asset.asset_folder:
                 before = asset.asset_folder
                 asset = self.store.update(asset, asset_folder=asset_folder)
-                self._emit("move", {"resources": {asset.public_id: {
+                self._emit("move", {"source": source, "resources": {asset.public_id: {
                     "asset_id": asset.asset_id, "public_id": asset.public_id, "resource_type": asset.resource_type,
                     "type": asset.type, "display_name": asset.display_name, "from_asset_folder": before,
                     "to_asset_folder": asset_folder}}}, source, notification_url)
         if display_name is not None and display_name != (asset.display_name or ""):
             before_name = asset.display_name
             asset = self.store.update(asset, display_name=display_name)
-            self._emit("resource_display_name_changed", {"resources": {asset.public_id: {
+            self._emit("resource_display_name_changed", {"source": source, "resources": {asset.public_id: {
                 "asset_id": asset.asset_id, "public_id": asset.public_id, "resource_type": asset.resource_type,
-                "type": asset.type, "old_display_name": before_name, "new_display_name": display_name}}},
-                source, notification_url)
+                "type": asset.type, "asset_folder": asset.asset_folder,
+                "previous_display_name": before_name or asset.public_id.rsplit("/", 1)[-1],
+                "new_display_name": display_name}}}, source, notification_url)
         if tags is not None:
             asset = self.set_tags(asset, tags, source=source, notification_url=notification_url)
         return asset
@@ -174,7 +175,7 @@ class Actions:
         if not added and not removed:
             return asset
         asset = self.store.update(asset, tags=tags)
-        self._emit("resource_tags_changed", {"resources": [{
+        self._emit("resource_tags_changed", {"source": source, "resources": [{
             "asset_id": asset.asset_id, "public_id": asset.public_id, "resource_type": asset.resource_type,
             "type": asset.type, "added": added, "removed": removed, "updated": []}]}, source, notification_url)
         return asset
