@@ -136,8 +136,8 @@ def deletions(emulator: Emulator = Depends(control_guard)) -> dict:
 
 @router.get("/_emulator/notifications")
 def notifications(emulator: Emulator = Depends(control_guard)) -> dict:
-    """Every notification emitted since the last reset, with each delivery's attempts."""
-    return {"notifications": emulator.notifier.sent, "pending_deliveries": emulator.notifier.pending_deliveries(),
+    """The notifications emitted since the last reset (the latest 1000), with each delivery's attempts."""
+    return {"notifications": list(emulator.notifier.sent), "pending_deliveries": emulator.notifier.pending_deliveries(),
             "poll_backlog": emulator.notifier.backlog()}
 
 

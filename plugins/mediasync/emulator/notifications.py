@@ -9,6 +9,7 @@ A notification is signed once over its exact bytes: webhooks send those bytes wi
 from __future__ import annotations
 
 import base64
+import collections
 import heapq
 import json
 import logging
@@ -68,7 +69,8 @@ class Notifier:
         self.store = emulator.state
         with self.store.lock:
             self.store.db.executescript(_SCHEMA)
-        self.sent: list[dict] = []  # every notification emitted since the last reset (control API)
+        # the notifications emitted since the last reset, for the control API (the latest 1000)
+        self.sent: collections.deque[dict] = collections.deque(maxlen=1000)
         self._queue: list[_Delivery] = []
         self._seq = 0
         self._wake = threading.Condition()
