@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import typer
 
+from mediasync import settings_file
 from mediasync.errors import MediasyncError
 
 app = typer.Typer(help="Keep media_files, Cloudinary and the media library in sync.", no_args_is_help=True,
@@ -177,6 +178,7 @@ def emulator(
 
 
 def main() -> None:
+    settings_file.load()  # `make run`'s .mediasync/mediasync.env, when nothing else configures mediasync
     try:
         app()
     except KeyboardInterrupt:
