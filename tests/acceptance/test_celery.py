@@ -261,7 +261,8 @@ def celery_cluster(redis_available, tmp_path_factory, pg_server_url, template_da
         emulator.stop()
         try:
             client = redis_client()
-            client.delete(queue, f"_kombu.binding.{queue}")
+            for key in client.scan_iter(match=f"*{queue}*"):
+                client.delete(key)
         except Exception:  # noqa: BLE001 - best effort: the queue name is unique to this run anyway
             pass
         drop_database(pg_server_url, media_name)
