@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import yaml
 
@@ -349,3 +350,53 @@ print(json.dumps({"dags": sorted(bag.dag_ids), "errors": {k: str(v) for k, v in 
         for process in processes:
             _stop(process)
         drop_database(pg_server_url, name)
+
+
+@pytest.mark.slow
+def test_the_init_service_script_runs_against_real_services(compose, tmp_path, pg_server_url, emulator):
+    """airflow-init's script, as compose hands it to bash, with /opt/airflow moved to a temporary
+    folder and the services on this machine: Airflow's metadata DB migrated, mediasync's schema
+    upgraded, the admin password written, both connections in the metadata DB (the Cloudinary
+    one passing its Test), and a second run (a restart) replacing them without error."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    script = compose["services"]["airflow-init"]["command"][-1].replace("$$", "$").replace("/opt/airflow",
+                                                                                         str(tmp_path))
+    suffix = uuid.uuid4().hex[:8]
+    metadata, media = f"mediasync_init_af_{suffix}", f"mediasync_init_{suffix}"
+    metadata_url, media_url = create_database(pg_server_url, metadata), create_database(pg_server_url, media)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MEDIASYNC_", "CLOUDINARY_"))}
+        env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", AIRFLOW_HOME=str(tmp_path),
+                   AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://" + metadata_url.split("://", 1)[1],
+                   AIRFLOW__CORE__LOAD_EXAMPLES="False", MEDIASYNC_DATABASE_URL=media_url,
+                   CLOUDINARY_URL=emulator.cloudinary_url, ADMIN_USERNAME="admin", ADMIN_PASSWORD="s3cret",
+                   MEDIASYNC_SETTINGS_FILE="")
+        for attempt in ("first start", "restart"):
+            result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=600,
+                                    cwd=tmp_path, stdin=subprocess.DEVNULL)
+            assert result.returncode == 0, (attempt, result.stdout[-3000:], result.stderr[-3000:])
+        assert json.loads((tmp_path / "config" / "passwords.json").read_text()) == {"admin": "s3cret"}
+        with psycopg.connect(media_url) as conn:
+            assert conn.execute("SELECT count(*) FROM mediasync.schema_migrations").fetchone()[0] >= 5
+        check = subprocess.run([sys.executable, "-c", """
+import json
+from airflow.models.connection import Connection
+from airflow.utils.session import create_session
+with create_session() as session:
+    conns = {c.conn_id: c for c in session.query(Connection)}
+    db, cld = conns["mediasync_db"], conns["cloudinary_default"]
+    print(json.dumps({"ids": sorted(conns), "db": [db.conn_type, db.host, db.port, db.schema, db.login],
+                      "cld": [cld.conn_type, cld.login, cld.extra_dejson], "test": list(cld.test_connection())}))
+"""], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert check.returncode == 0, check.stderr[-3000:]
+        found = json.loads(check.stdout.strip().splitlines()[-1])
+        info = conninfo_to_dict(media_url)
+        assert found["ids"] == ["cloudinary_default", "mediasync_db"]
+        assert found["db"] == ["postgres", info["host"], int(info["port"]), media, info["user"]]
+        assert found["cld"] == ["cloudinary", emulator.api_key,
+                                {"cloud_name": emulator.cloud_name, "api_base_url": emulator.base_url}]
+        assert found["test"][0] is True, found["test"]
+    finally:
+        drop_database(pg_server_url, metadata)
+        drop_database(pg_server_url, media)
