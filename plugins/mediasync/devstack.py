@@ -271,15 +271,16 @@ def main() -> int:
             shown = "localhost" if AIRFLOW_HOST in ("127.0.0.1", "0.0.0.0", "::") else AIRFLOW_HOST
             base = f"http://{shown}:{AIRFLOW_PORT}"
             default_file = SETTINGS_FILE == (Path.cwd() / ".mediasync" / settings_file.FILE_NAME).absolute()
-            cli_hint = "mediasync queue stats" if default_file else f"MEDIASYNC_HOME={STATE} mediasync queue stats"
+            cli_hint = ("mediasync queue stats   (from this directory or below)" if default_file
+                        else f"MEDIASYNC_HOME={STATE} mediasync queue stats")
             print(f"""
   mediasync is running.
     Airflow UI      {base}/            (login: admin / {admin_password()})
     Media Library   {base}/mediasync/  (also under Browse → Media Library in the UI)
     API docs        {base}/mediasync/docs
     Connections     mediasync_db, cloudinary_default under Admin → Connections (with a Test button)
-    Command line    {cli_hint}   (in this directory; its settings: {SETTINGS_FILE})
-                    or in any shell: set -a; . {SETTINGS_FILE}; set +a
+    Command line    {cli_hint}
+                    settings in {SETTINGS_FILE}; for other tools: set -a; . {SETTINGS_FILE}; set +a
     Logs            {STATE}/airflow.log, {STATE}/emulator.log
   Press Ctrl-C to stop everything.
 """, flush=True)

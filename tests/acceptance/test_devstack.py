@@ -96,11 +96,14 @@ def assert_connections_in_metadata_db(base: str, auth: dict, emulator_port: int)
     assert by_id["mediasync_db"]["conn_type"] == "postgres"
     assert by_id["cloudinary_default"]["conn_type"] == "cloudinary"
     assert f"127.0.0.1:{emulator_port}" in by_id["cloudinary_default"]["extra"]
-    # Admin → Connections → Test: the same call the UI makes, with the form's fields.
-    tested = httpx.post(f"{base}/api/v2/connections/test", headers=auth, timeout=60, json={
-        "connection_id": "cloudinary_default", "conn_type": "cloudinary", "login": "mediasync-key",
-        "password": "mediasync-secret", "extra": by_id["cloudinary_default"]["extra"]}).json()
+    # Admin → Connections → Test, as the UI sends it: the form's fields, the stored (hidden) secret reused.
+    form = {"connection_id": "cloudinary_default", "conn_type": "cloudinary", "login": "mediasync-key",
+            "extra": by_id["cloudinary_default"]["extra"]}
+    tested = httpx.post(f"{base}/api/v2/connections/test", headers=auth, timeout=60, json=form).json()
     assert tested["status"] is True, tested
+    wrong = httpx.post(f"{base}/api/v2/connections/test", headers=auth, timeout=60,
+                       json={**form, "password": "not-the-secret"}).json()
+    assert wrong["status"] is False, wrong
 
 
 def assert_a_dag_task_runs(base: str, auth: dict, dag_id: str = "mediasync_retention") -> None:
