@@ -101,12 +101,13 @@ class CeleryCluster:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def token(self) -> str:
-        response = httpx.post(f"{self.base_url}/auth/token", json={"username": "admin", "password": PASSWORD})
+        response = httpx.post(f"{self.base_url}/auth/token", json={"username": "admin", "password": PASSWORD},
+                              timeout=60)
         response.raise_for_status()
         return response.json()["access_token"]
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=30,
+        return httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=60,
                             headers={"Authorization": f"Bearer {self.token()}"})
 
     def logs(self) -> str:

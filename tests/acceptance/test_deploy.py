@@ -340,7 +340,8 @@ print(json.dumps({"dags": sorted(bag.dag_ids), "errors": {k: str(v) for k, v in 
                                           stderr=subprocess.STDOUT, start_new_session=True))
         base = f"http://127.0.0.1:{api_port}"
         _wait(f"{base}/api/v2/version", processes[-1], log, 240)
-        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": "wheel-test"}).json()
+        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": "wheel-test"},
+                           timeout=60).json()
         page = httpx.get(f"{base}/mediasync/", cookies={"_token": token["access_token"]}, timeout=30)
         assert page.status_code == 200 and "Media Library" in page.text
         stats = httpx.get(f"{base}/mediasync/api/v1/cleanup-queue", timeout=30,

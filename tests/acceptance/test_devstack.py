@@ -58,13 +58,15 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         output = _wait_for_output(log_path, "mediasync is running", stack, timeout=420)
         password = re.search(r"login: admin / (\S+)\)", output).group(1)
         base = f"http://localhost:{airflow_port}"
-        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": password}).json()
-        page = httpx.get(f"{base}/mediasync/", cookies={"_token": token["access_token"]})
+        # Patient client: a freshly started Airflow on a loaded 2-core machine can take seconds to answer.
+        http = httpx.Client(timeout=60)
+        token = http.post(f"{base}/auth/token", json={"username": "admin", "password": password}).json()
+        page = http.get(f"{base}/mediasync/", cookies={"_token": token["access_token"]})
         assert page.status_code == 200 and "Media Library" in page.text
-        stats = httpx.get(f"{base}/mediasync/api/v1/cleanup-queue",
+        stats = http.get(f"{base}/mediasync/api/v1/cleanup-queue",
                           headers={"Authorization": f"Bearer {token['access_token']}"}).json()
         assert stats["pending"] == 0
-        assert httpx.get(f"http://127.0.0.1:{emulator_port}/_emulator/health").json()["ok"] is True
+        assert http.get(f"http://127.0.0.1:{emulator_port}/_emulator/health").json()["ok"] is True
 
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         assert_connections_in_metadata_db(base, auth, emulator_port)
@@ -91,7 +93,7 @@ def test_a_signal_while_starting_up_stops_what_already_runs(tmp_path, signum):
 
 def assert_connections_in_metadata_db(base: str, auth: dict, emulator_port: int) -> None:
     """Listed by the REST API, i.e. stored in Airflow's metadata DB (variables would not be listed)."""
-    listed = httpx.get(f"{base}/api/v2/connections", headers=auth, timeout=30).json()["connections"]
+    listed = httpx.get(f"{base}/api/v2/connections", headers=auth, timeout=60).json()["connections"]
     by_id = {c["connection_id"]: c for c in listed}
     assert by_id["mediasync_db"]["conn_type"] == "postgres"
     assert by_id["cloudinary_default"]["conn_type"] == "cloudinary"
@@ -110,20 +112,20 @@ def assert_a_dag_task_runs(base: str, auth: dict, dag_id: str = "mediasync_reten
     """Triggered through the REST API; success means the task runner reached the execution API on
     this (non-default) port and found the connections."""
     deadline = time.monotonic() + 120
-    while httpx.get(f"{base}/api/v2/dags/{dag_id}", headers=auth).status_code != 200:
+    while httpx.get(f"{base}/api/v2/dags/{dag_id}", headers=auth, timeout=60).status_code != 200:
         assert time.monotonic() < deadline, f"{dag_id} was not parsed within 120 s"
         time.sleep(2)
-    run = httpx.post(f"{base}/api/v2/dags/{dag_id}/dagRuns", headers=auth, timeout=30,
+    run = httpx.post(f"{base}/api/v2/dags/{dag_id}/dagRuns", headers=auth, timeout=60,
                      json={"logical_date": None, "conf": {"retention_days": 7}})
     assert run.status_code == 200, run.text
     run_id = run.json()["dag_run_id"]
-    deadline, state = time.monotonic() + 240, None
+    deadline, state = time.monotonic() + 360, None
     while time.monotonic() < deadline:
-        state = httpx.get(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=auth).json()["state"]
+        state = httpx.get(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=auth, timeout=60).json()["state"]
         if state in ("success", "failed"):
             break
         time.sleep(2)
-    tis = httpx.get(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", headers=auth).json()
+    tis = httpx.get(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", headers=auth, timeout=60).json()
     assert state == "success", f"{dag_id} {run_id}: {state}: {tis}"
 
 
