@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 LOCK := requirements/constraints.txt
 LOCK_PYTHON ?= 3.11
 
-.PHONY: install lock run test bench dist clean
+.PHONY: install lock lint run test bench dist clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,6 +28,11 @@ lock: | $(PY)
 	$(VENV)/bin/uv pip compile pyproject.toml requirements/constraints.in --all-extras \
 	  --python-version $(LOCK_PYTHON) --python-platform x86_64-unknown-linux-gnu \
 	  --no-emit-package mediasync $(LOCK_FLAGS) -o $(LOCK)
+
+# Static checks, as CI runs them: ruff (lint) and mypy (types), both configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
 
 run: install
 	$(PY) -m mediasync.devstack

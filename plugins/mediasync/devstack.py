@@ -41,6 +41,8 @@ AIRFLOW_HOST = os.environ.get("MEDIASYNC_AIRFLOW_HOST", "").strip() or "127.0.0.
 SETTINGS_FILE = STATE / settings_file.FILE_NAME
 
 
+ANY_INTERFACE = ("0.0.0.0", "::")  # noqa: S104 - names the wildcard addresses, binds nothing
+
 def say(message: str) -> None:
     print(f"mediasync: {message}", flush=True)
 
@@ -80,7 +82,8 @@ def start_database(stack: ExitStack) -> str:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'mediasync'").fetchone():
             conn.execute("CREATE DATABASE mediasync")
     port = info.get("port", "5432")
-    url = f"postgresql://{info.get('user', 'postgres')}@/mediasync?host={quote(info['host'], safe='/')}&port={port}"
+    socket_dir = quote(str(info["host"]), safe="/")
+    url = f"postgresql://{info.get('user', 'postgres')}@/mediasync?host={socket_dir}&port={port}"
     say(f"embedded PostgreSQL running (socket in {info['host']}, data in {STATE / 'postgres'})")
     return url
 
@@ -130,7 +133,7 @@ def airflow_connections(db_url: str, cloudinary: Cloudinary) -> list[dict]:
     return [
         {"conn_id": "mediasync_db", "conn_type": "postgres", "description": "mediasync's database (make run)",
          "host": info.get("host", "localhost"), "login": info.get("user"), "password": info.get("password"),
-         "schema": info.get("dbname", "postgres"), "port": int(info.get("port", 5432)),
+         "schema": info.get("dbname", "postgres"), "port": int(str(info.get("port", 5432))),
          "extra": json.dumps(extra) if extra else None},
         {"conn_id": "cloudinary_default", "conn_type": "cloudinary",
          "description": "Cloudinary (make run: the local emulator)" if cloudinary.base_url else "Cloudinary",
@@ -158,7 +161,8 @@ with create_session() as session:
 def setup_airflow(env: dict[str, str], connections: list[dict]) -> None:
     """Airflow's metadata DB migrated, with the two connections stored in it (Admin → Connections)."""
     result = subprocess.run([sys.executable, "-c", _SETUP_AIRFLOW], env=env, input=json.dumps(connections),
-                            capture_output=True, text=True, cwd=STATE, timeout=600, start_new_session=True)
+                            capture_output=True, text=True, cwd=STATE, timeout=600, start_new_session=True,
+                            check=False)
     if result.returncode != 0:
         (STATE / "airflow-setup.log").write_text(result.stdout + result.stderr)
         raise MediasyncError(f"Airflow's metadata DB could not be set up; see {STATE / 'airflow-setup.log'}")
@@ -171,7 +175,7 @@ def parallelism() -> int:
 
 def execution_api_url() -> str:
     """Where task runners reach the API server: the port it really listens on."""
-    host = AIRFLOW_HOST if AIRFLOW_HOST not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = AIRFLOW_HOST if AIRFLOW_HOST not in (*ANY_INTERFACE, "") else "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{AIRFLOW_PORT}/execution/"
 
@@ -268,9 +272,9 @@ def main() -> int:
                                        stderr=subprocess.STDOUT, start_new_session=True, cwd=STATE)
             stack.callback(_stop, airflow)
             wait_for(f"{execution_api_url().removesuffix('/execution/')}/api/v2/version", "Airflow", 300, airflow)
-            shown = "localhost" if AIRFLOW_HOST in ("127.0.0.1", "0.0.0.0", "::") else AIRFLOW_HOST
+            shown = "localhost" if AIRFLOW_HOST in ("127.0.0.1", *ANY_INTERFACE) else AIRFLOW_HOST
             base = f"http://{shown}:{AIRFLOW_PORT}"
-            default_file = SETTINGS_FILE == (Path.cwd() / ".mediasync" / settings_file.FILE_NAME).absolute()
+            default_file = (Path.cwd() / ".mediasync" / settings_file.FILE_NAME).absolute() == SETTINGS_FILE
             cli_hint = ("mediasync queue stats   (from this directory or below)" if default_file
                         else f"MEDIASYNC_HOME={STATE} mediasync queue stats")
             print(f"""

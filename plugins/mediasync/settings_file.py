@@ -43,8 +43,8 @@ def find(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path 
 
 def parse(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         words = shlex.split(line, comments=True)

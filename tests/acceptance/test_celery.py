@@ -31,7 +31,7 @@ import httpx
 import psycopg
 import pytest
 
-from fixtures.database import create_database, database_url, drop_database
+from fixtures.database import create_database, drop_database
 from mediasync.emulator.testing import RunningEmulator, free_port
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]

@@ -68,7 +68,7 @@ def package_sources() -> str:
 def command_lines(service: dict) -> list[list[str]]:
     """The command lines a service runs: its entrypoint/command, or the lines of its bash script."""
     entrypoint, command = service.get("entrypoint"), service.get("command")
-    if entrypoint == "/bin/bash" or entrypoint == ["/bin/bash"]:
+    if entrypoint in ("/bin/bash", ["/bin/bash"]):
         script = command[-1].replace("$$", "$")
         lines, buffer = [], ""
         for raw in script.splitlines():  # join continuation lines and quoted multi-line arguments
@@ -324,7 +324,7 @@ print(json.dumps({"dags": sorted(bag.dag_ids), "errors": {k: str(v) for k, v in 
                               timeout=300)
         assert dags.returncode == 0, dags.stderr[-3000:]
         loaded = json.loads(dags.stdout.strip().splitlines()[-1])
-        assert loaded["errors"] == {} and DAG_IDS <= set(loaded["dags"]), loaded
+        assert loaded["errors"] == {} and set(loaded["dags"]) >= DAG_IDS, loaded
 
         (tmp_path / "passwords.json").write_text(json.dumps({"admin": "wheel-test"}))
         airflow_env = {**env, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",

@@ -37,7 +37,7 @@ def start_stack(tmp_path: Path) -> tuple[subprocess.Popen, Path, int, int]:
     with log_path.open("w") as log:
         stack = subprocess.Popen([sys.executable, "-m", "mediasync.devstack"], cwd=REPO, env=env, stdout=log,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # noqa: PLW1509 - no threads yet in this child
     return stack, log_path, airflow_port, emulator_port
 
 
@@ -82,7 +82,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_while_starting_up_stops_what_already_runs(tmp_path, signum):
-    stack, log_path, airflow_port, emulator_port = start_stack(tmp_path)
+    stack, log_path, _airflow_port, emulator_port = start_stack(tmp_path)
     try:
         _wait_for_output(log_path, "starting Airflow", stack, timeout=120)
         time.sleep(3)  # Airflow's processes are coming up

@@ -4,9 +4,9 @@ install (`make install`, `.ci/run`, deploy/Dockerfile) is pinned. Added a depend
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
