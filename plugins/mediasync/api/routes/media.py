@@ -13,7 +13,8 @@ from mediasync.services.media_library import DeleteResult, MediaPage, MediaRecor
 router = APIRouter(tags=["media"])
 Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No media with this id"}}
-CLOUDINARY_FAILED: Responses = {502: {"model": ErrorBody, "description": "Cloudinary failed or refused the credentials"}}
+CLOUDINARY_FAILED: Responses = {502: {"model": ErrorBody,
+                                      "description": "Cloudinary failed or refused the credentials"}}
 
 
 @router.get("/media", summary="List media, newest first")
