@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from fixtures.media import tiny_png
+from mediasync.scope import ManagedScope
 from mediasync.services.reconcile import Reconciler
 from mediasync.services.reconcile.reports import SupabaseReportStore
 
@@ -162,7 +163,8 @@ def test_deletions_over_the_cap_abort_unless_forced(services, cloudinary_store, 
 
 def test_a_second_concurrent_run_is_refused(services, db):
     with db.session() as holder:
-        holder.sql("SELECT pg_advisory_lock(hashtext('mediasync.reconcile'), hashtext('upload:'))")
+        key = ManagedScope.from_settings(services.settings, services.settings.cloudinary_folder_mode).inventory_key
+        holder.sql("SELECT pg_advisory_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s))", {"key": key})
         result = services.reconciler.run()
     assert result.status == "aborted" and "another reconciliation" in result.message
 
