@@ -61,7 +61,7 @@ def csv_cell(value: Any) -> Any:
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Every text cell of the frame escaped with `csv_cell` (the HTML report escapes on its own)."""
-    return frame.apply(lambda column: column.map(csv_cell) if column.dtype == object else column)
+    return frame.map(csv_cell)
 
 
 def _render_html(run: dict[str, Any], counts: dict[str, Any], items: pd.DataFrame) -> str:
