@@ -30,11 +30,11 @@ def test_max_attempts_from_db_upgrade_is_what_a_psql_delete_gets(db_url, conn):
     assert [r["max_attempts"] for r in conn.execute("SELECT max_attempts FROM cloudinary_cleanup_queue")] == [5]
 
 
-def test_reconcile_scope_flag(db_url, emulator, cloudinary_store, tmp_path):
+def test_reconcile_scope_flag(db_url, emulator, emulator_folder_mode, cloudinary_store, tmp_path):
     cloudinary_store.upload(tiny_png(1), folder="other-app", resource_type="image", filename="theirs.png")
     env = {"MEDIASYNC_DATABASE_URL": db_url, "CLOUDINARY_URL": emulator.cloudinary_url,
            "MEDIASYNC_RECONCILE_GRACE_MINUTES": "0", "MEDIASYNC_REPORT_DIR": str(tmp_path),
-           "MEDIASYNC_CLOUDINARY_FOLDER_MODE": getattr(emulator, "folder_mode", "fixed")}
+           "MEDIASYNC_CLOUDINARY_FOLDER_MODE": emulator_folder_mode}
     managed = run_cli("reconcile", "--json", **env)
     assert managed.returncode == 0, managed.stderr
     assert json.loads(managed.stdout)["counts"]["orphan_asset"] == 0

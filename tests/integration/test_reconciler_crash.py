@@ -20,6 +20,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from fixtures.database import create_database
+from fixtures.emulator import seeded_public_id
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
 from mediasync.db import Database
 from mediasync.repository.migrations import upgrade
@@ -55,17 +56,18 @@ def test_a_crash_during_a_listing_reports_no_false_drift(crashable_server, emula
     url = create_database(crashable_server.get_uri(), "mediasync")
     upgrade(Database(url))
     emulator.seed(ASSETS, prefix="main-uploads/bulk")
-    with psycopg.connect(url, autocommit=True) as conn:  # every asset has its row: there is no drift
-        conn.execute("INSERT INTO media_files (public_id, format, bytes, version, created_at) "
-                     "SELECT 'main-uploads/bulk' || lpad(i::text, 7, '0'), 'png', 1024, 0, now() - interval '1 day' "
-                     "FROM generate_series(0, %s) i", (ASSETS - 1,))
+    with psycopg.connect(url, autocommit=True) as conn, conn.cursor() as cur:  # every asset has its row: no drift
+        cur.executemany("INSERT INTO media_files (public_id, folder, format, bytes, version, created_at) "
+                        "VALUES (%s, 'main-uploads', 'png', 1024, 0, now() - interval '1 day')",
+                        [(seeded_public_id(settings.cloudinary_folder_mode, "main-uploads/bulk", i),)
+                         for i in range(ASSETS)])
     client = CloudinaryClient(CloudinaryCredentials.from_url(emulator.cloudinary_url), retry_attempts=1)
     settings = replace(settings, reconcile_admin_api_reserve=0)  # list until Cloudinary refuses
 
     emulator.control(rate_limit=4)  # four pages of 500, then HTTP 420: a listing cut short at 2,000
     first = Reconciler(Database(url), client, settings).run(grace_minutes=0)
     assert (first.status, first.assets_listed) == ("incomplete", 2000)
-    key = ManagedScope.from_settings(settings, "fixed").inventory_key
+    key = ManagedScope.from_settings(settings, settings.cloudinary_folder_mode).inventory_key
     with psycopg.connect(url, row_factory=dict_row) as conn:
         checkpoint = conn.execute("SELECT cursor, assets_listed FROM mediasync.listing_checkpoints "
                                   "WHERE inventory_key = %s AND resource_type = 'image'", (key,)).fetchone()

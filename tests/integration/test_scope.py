@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.emulator import seeded_public_id
 from fixtures.media import tiny_png
 from mediasync.errors import InvalidInput
 from mediasync.services.reconcile import Reconciler
@@ -83,10 +84,12 @@ def test_managed_folders_setting_decides_the_scope(services, cloudinary_store, s
     assert result.counts["orphan_asset"] == 2 and result.assets_listed == 3
 
 
-def test_assets_already_queued_are_not_counted_again_or_held_against_the_cap(services, emulator, conn):
+def test_assets_already_queued_are_not_counted_again_or_held_against_the_cap(services, emulator, conn,
+                                                                            emulator_folder_mode):
     emulator.seed(180, prefix="main-uploads/bulk")
-    conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) "
-                 "SELECT 'main-uploads/bulk' || lpad(i::text, 7, '0'), 'db_delete' FROM generate_series(0, 99) i")
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES (%s, 'db_delete')",
+                        [(seeded_public_id(emulator_folder_mode, "main-uploads/bulk", i),) for i in range(100)])
     result = services.reconciler.run(apply=True, grace_minutes=0, process_queue=False)
     assert result.status == "completed", result.message  # 80 new orphans, not 180 over a cap of 100
     assert result.counts["orphan_asset"] == 80 and result.counts["queued_deletions"] == 80
@@ -124,16 +127,17 @@ def test_existing_rows_get_their_asset_identity_filled_in(services, conn):
     assert row["asset_id"] == media.asset_id and row["asset_folder"] and row["display_name"]
 
 
-def test_folder_mode_auto_is_decided_from_what_cloudinary_answers(db, cloudinary_store, settings, emulator):
+def test_folder_mode_auto_is_decided_from_what_cloudinary_answers(db, cloudinary_store, settings,
+                                                                  emulator_folder_mode):
     reconciler = Reconciler(db, cloudinary_store, replace(settings, cloudinary_folder_mode="auto"))
     assert reconciler.folder_mode() == "fixed"  # an empty account: either mode lists the same
     foreign_upload(cloudinary_store, 9, "other-app", "x.png")
-    assert reconciler.folder_mode() == getattr(emulator, "folder_mode", "fixed")
+    assert reconciler.folder_mode() == emulator_folder_mode
 
 
 def test_report_cells_are_escaped_against_formula_injection(services, cloudinary_store, conn):
-    conn.execute("INSERT INTO media_files (public_id, created_at) "
-                 "VALUES ('main-uploads/=HYPERLINK(\"http://evil\")', now() - interval '1 hour')")
+    conn.execute("INSERT INTO media_files (public_id, folder, created_at) "
+                 "VALUES ('main-uploads/=HYPERLINK(\"http://evil\")', 'main-uploads', now() - interval '1 hour')")
     result = services.reconciler.run(grace_minutes=0)
     with Path(result.report_csv).open() as report:
         cells = {r["public_id"] for r in csv.DictReader(report)}
@@ -147,3 +151,37 @@ def test_report_cells_are_escaped_against_formula_injection(services, cloudinary
     stuck = next(r for r in rows if r["kind"] == "stuck_queue")
     assert stuck["public_id"].startswith("'=") and not any(v.startswith(("=", "+", "-", "@"))
                                                             for r in rows for v in r.values() if v)
+
+
+def test_a_rename_and_move_in_cloudinary_is_repaired_as_one_mismatch(services, cloudinary_store, emulator, conn,
+                                                                     emulator_folder_mode):
+    media = services.media.upload(tiny_png(10), "moving.png")
+    new_name = "main-uploads/sub/renamed" if emulator_folder_mode == "fixed" else "renamed-by-console"
+    emulator.console("rename", from_public_id=media.public_id, to_public_id=new_name)  # someone else, in the console
+    if emulator_folder_mode == "dynamic":
+        emulator.console("move", public_id=new_name, asset_folder="main-uploads/sub")
+
+    result = services.reconciler.run(apply=True, grace_minutes=0)
+    assert {k: result.counts[k] for k in ("orphan_asset", "missing_asset", "metadata_mismatch", "updated_rows",
+                                          "queued_deletions")} == {
+        "orphan_asset": 0, "missing_asset": 0, "metadata_mismatch": 1, "updated_rows": 1, "queued_deletions": 0}
+    row = conn.execute("SELECT public_id, asset_id, asset_folder, folder, secure_url FROM media_files "
+                       "WHERE id = %s", (media.id,)).fetchone()
+    assert (row["public_id"], row["asset_id"], row["asset_folder"], row["folder"]) == (
+        new_name, media.asset_id, "main-uploads/sub", "main-uploads/sub")
+    assert new_name in row["secure_url"]
+    assert everything(cloudinary_store) == {new_name}
+
+
+def test_an_asset_moved_out_of_the_managed_folders_is_reported_never_deleted(services, cloudinary_store, emulator,
+                                                                             conn, emulator_folder_mode):
+    media = services.media.upload(tiny_png(11), "leaving.png")
+    if emulator_folder_mode == "fixed":
+        emulator.console("rename", from_public_id=media.public_id, to_public_id="other-app/taken")
+    else:
+        emulator.console("move", public_id=media.public_id, asset_folder="other-app")
+    result = services.reconciler.run(apply=True, grace_minutes=0)
+    assert (result.counts["missing_asset"], result.counts["orphan_asset"], result.counts["queued_deletions"]) == (
+        1, 0, 0)
+    assert len(everything(cloudinary_store)) == 1  # not ours any more: left alone
+    assert conn.execute("SELECT status FROM media_files WHERE id = %s", (media.id,)).fetchone()["status"] == "active"
