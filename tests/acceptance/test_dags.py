@@ -79,8 +79,8 @@ def test_reconcile_dag_finds_planted_drift_as_a_dry_run(dagbag, airflow_metadata
     monkeypatch.setenv("MEDIASYNC_RECONCILE_GRACE_MINUTES", "0")
     orphan = cloudinary_store.upload(tiny_png(50), upload_preset="tap2go-uploads", folder="main-uploads",
                                     resource_type="image", filename="orphan.png")
-    conn.execute("INSERT INTO media_files (public_id, created_at) "
-                 "VALUES ('main-uploads/missing', now() - '1h'::interval)")
+    conn.execute("INSERT INTO media_files (public_id, folder, created_at) "
+                 "VALUES ('main-uploads/missing', 'main-uploads', now() - '1h'::interval)")
     run_dag(dagbag, "mediasync_reconcile", apply=False, folder="main-uploads")
     run = conn.execute("SELECT id, mode, status, counts FROM mediasync.reconciliation_runs").fetchone()
     assert (run["mode"], run["status"]) == ("dry_run", "completed")
