@@ -42,6 +42,7 @@ def test_default_scope_deletes_nothing_foreign_and_protects_fresh_uploads(servic
 
     assert result.status == "completed" and result.counts["orphan_asset"] == 0
     assert result.assets_listed == 2  # ours and the one in a managed folder: nothing else was even stored
+    assert result.counts["unmanaged"] == 0  # the listing asked Cloudinary for the managed folders only
     assert everything(cloudinary_store) == before
 
 
@@ -65,6 +66,7 @@ def test_account_scope_is_an_explicit_opt_in_and_respects_the_cap(services, clou
     account = services.reconciler.run(apply=True, grace_minutes=0, scope="account")
     assert account.status == "aborted" and "safety cap of 100" in account.message
     assert account.counts["orphan_asset"] == 154 and account.counts["queued_deletions"] == 0
+    assert account.counts["unmanaged"] == 153  # seen outside the managed folders: the run says how many
     assert conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue").fetchone()["n"] == 0
     assert len(everything(cloudinary_store)) == 155
 

@@ -29,7 +29,7 @@ CREATE UNLOGGED TABLE mediasync.listing_checkpoints (
     cursor        text,
     complete      boolean NOT NULL DEFAULT false,
     assets_listed bigint NOT NULL DEFAULT 0,
-    unmanaged     bigint NOT NULL DEFAULT 0,  -- listed but outside the managed scope: never acted on
+    unmanaged     bigint NOT NULL DEFAULT 0,  -- seen outside the managed folders (acted on only in account scope)
     pages         bigint NOT NULL DEFAULT 0,
     started_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from mediasync.db import Connection, Database
@@ -161,12 +161,17 @@ class SnapshotLister:
 
 
 def _split(scope: ManagedScope, page: ListingPage) -> tuple[list[ListedAsset], int]:
-    """The page's assets inside the scope (with their folder), and how many were outside it."""
-    owned: list[ListedAsset] = []
+    """The page's assets inside the scope (with their folder), and how many it had outside the
+    managed folders (`unmanaged`: dropped here; in an account-scope run kept, but still counted)."""
+    managed = replace(scope, whole_account=False)
+    listed: list[ListedAsset] = []
+    unmanaged = 0
     for asset in page.assets:
-        if scope.contains(asset.public_id, asset.asset_folder):
-            owned.append((asset, folder_of(asset.public_id, asset.asset_folder, scope.mode)))
-    return owned, len(page.assets) - len(owned)
+        ours = managed.contains(asset.public_id, asset.asset_folder)
+        unmanaged += not ours
+        if ours or scope.whole_account:
+            listed.append((asset, folder_of(asset.public_id, asset.asset_folder, scope.mode)))
+    return listed, unmanaged
 
 
 def _too_old(started_at: datetime) -> bool:
