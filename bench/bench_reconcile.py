@@ -4,6 +4,9 @@ is SQL. Figures: seconds, assets per second, listing pages, peak RSS (flat as N 
 import os
 import sys
 import tempfile
+from datetime import datetime, timedelta, timezone
+
+import psycopg
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _harness import Timer, emulator, fresh_database, peak_rss_mb, report, store_for
@@ -16,17 +19,21 @@ DRIFT = N // 100
 with fresh_database() as db, emulator() as running, tempfile.TemporaryDirectory() as reports:
     running.seed(N, prefix="main-uploads/r")
     version = running.emulator.state.get("image", "upload", "main-uploads/r0000000").version
-    with db.session() as conn:  # matching rows for all but DRIFT assets (orphans); DRIFT rows differ in bytes
-        conn.execute("INSERT INTO media_files (public_id, format, bytes, version, folder, created_at) "
-                     "SELECT 'main-uploads/r' || lpad(g::text, 7, '0'), 'png', "
-                     "       CASE WHEN g < 2 * %(drift)s THEN 1 ELSE 1024 END, %(version)s, 'main-uploads', "
-                     "       now() - interval '1 day' "
-                     "FROM generate_series(%(drift)s, %(n)s - 1) g", {"drift": DRIFT, "n": N, "version": version})
+    with running.emulator.state.tx() as lite:  # the identity Cloudinary gave each asset, as a row would carry it
+        identity = dict(lite.execute("SELECT public_id, asset_id FROM assets WHERE resource_type = 'image'"))
+    with psycopg.connect(db.url, autocommit=True) as conn:  # arranging data, as a test would
+        with conn.cursor().copy("COPY media_files (public_id, asset_id, asset_folder, display_name, format, bytes, "
+                                "version, folder, created_at) FROM STDIN") as copy:
+            old = datetime.now(timezone.utc) - timedelta(days=1)
+            for g in range(DRIFT, N):  # matching rows for all but DRIFT assets (orphans); DRIFT rows differ in bytes
+                name = f"main-uploads/r{g:07d}"
+                copy.write_row((name, identity[name], "main-uploads", f"r{g:07d}", "png",
+                                1 if g < 2 * DRIFT else 1024, version, "main-uploads", old))
         conn.execute("ANALYZE media_files")  # a production table has statistics
     hook = store_for(running)
     rss_before = peak_rss_mb()
     with Timer() as t:
-        result = Reconciler(db, hook, Settings(report_dir=reports)).run(grace_minutes=0)
+        result = Reconciler(db, hook, Settings(report_dir=reports, cloudinary_folder_mode="fixed")).run(grace_minutes=0)
     assert result.status == "completed", result.message
     assert result.counts["orphan_asset"] == DRIFT and result.counts["metadata_mismatch"] == DRIFT, result.counts
     report("reconcile_dry_run", assets=N, assets_listed=result.assets_listed, orphans=result.counts["orphan_asset"],

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,13 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The Cloudinary cleanup queue.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(queue_app, name="queue")
+
+
+class ScopeOption(str, Enum):
+    """What `reconcile` covers (mediasync.scope.SCOPES)."""
+
+    managed = "managed"
+    account = "account"
 
 
 @contextmanager
@@ -113,15 +121,19 @@ def queue_process(
 def reconcile(
     apply: bool = typer.Option(False, "--apply", help="Repair drift (default: dry run, report only)."),
     force: bool = typer.Option(False, "--force", help="Allow deletions above the safety cap."),
-    folder: str | None = typer.Option(None, "--folder", help="Only assets under this folder."),
+    folder: str | None = typer.Option(None, "--folder", help="Only this managed folder (narrows the scope; "
+                                           "cannot widen it past MEDIASYNC_MANAGED_FOLDERS without --scope account)."),
+    scope: ScopeOption = typer.Option(ScopeOption.managed, "--scope", case_sensitive=False,
+                                      help="managed: only MEDIASYNC_MANAGED_FOLDERS. account: the whole Cloudinary "
+                                           "account (explicit opt-in; the cap still applies unless --force)."),
     max_delete_fraction: float | None = typer.Option(None, "--max-delete-fraction", min=0.0, max=1.0),
     grace_minutes: int | None = typer.Option(None, "--grace-minutes", min=0,
                                                 help="Orphans younger than this are left alone."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Diff the full Cloudinary listing against media_files; repair with --apply."""
+    """Diff the Cloudinary listing of the managed folders against media_files; repair with --apply."""
     with _cli_errors():
-        result = _services().reconciler.run(apply=apply, force=force, folder=folder,
+        result = _services().reconciler.run(apply=apply, force=force, folder=folder, scope=scope.value,
                                             max_delete_fraction=max_delete_fraction,
                                             grace_minutes=grace_minutes)
         _emit(result, as_json, _render_reconcile)

@@ -7,6 +7,7 @@ precedence over these env vars; everything else lives here.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -93,7 +94,7 @@ class Settings:
             supabase_report_bucket=env.get("MEDIASYNC_REPORT_BUCKET", "").strip() or cls.supabase_report_bucket,
             report_dir=env.get("MEDIASYNC_REPORT_DIR", "").strip() or cls.report_dir,
             managed_folders=_read(env, "MEDIASYNC_MANAGED_FOLDERS", (), _folder_list, bool,
-                                  "comma-separated folder names"),
+                                  "comma-separated folder names (letters, digits, '-', '_', '/')"),
             cloudinary_folder_mode=_read(env, "MEDIASYNC_CLOUDINARY_FOLDER_MODE", "auto", _folder_mode,
                                          lambda v: True, "auto, fixed or dynamic"),
             adopt_external_uploads=_read(env, "MEDIASYNC_ADOPT_EXTERNAL_UPLOADS", True, _boolean,
@@ -101,9 +102,12 @@ class Settings:
         )
 
 
+_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]*$")
+
+
 def _folder_list(raw: str) -> tuple[str, ...]:
     folders = tuple(dict.fromkeys(f.strip().strip("/") for f in raw.split(",") if f.strip().strip("/")))
-    if not folders:
+    if not folders or not all(_FOLDER_NAME.match(f) and "//" not in f for f in folders):
         raise ValueError(raw)
     return folders
 

@@ -17,8 +17,11 @@ from typing import Literal
 
 from mediasync.config import Settings
 from mediasync.errors import InvalidInput
+from mediasync.store import DELIVERY_TYPE, ListingSource
 
 ResolvedFolderMode = Literal["fixed", "dynamic"]
+ScopeName = Literal["managed", "account"]
+SCOPES: tuple[ScopeName, ...] = ("managed", "account")
 
 
 def folder_of(public_id: str, asset_folder: str | None, mode: ResolvedFolderMode) -> str:
@@ -63,3 +66,29 @@ class ManagedScope:
             raise InvalidInput(f"folder {folder!r} is outside the managed folders ({', '.join(self.folders)}); "
                                f"use scope 'account' to look beyond them", 422)
         return ManagedScope((folder,), self.mode, whole_account=False)
+
+    @property
+    def name(self) -> ScopeName:
+        return "account" if self.whole_account else "managed"
+
+    @property
+    def inventory_key(self) -> str:
+        """Names this scope's listing (checkpoints, snapshot, the per-inventory lock)."""
+        if self.whole_account:
+            return f"{DELIVERY_TYPE}:account"
+        return f"{DELIVERY_TYPE}:{self.mode}:{','.join(sorted(self.folders))}"
+
+    def sources(self, resource_types: tuple[str, ...]) -> list[ListingSource]:
+        """The listings that together cover this scope: per resource type, the whole account, or
+        each folder by public_id prefix (fixed mode) or by asset folder (dynamic mode)."""
+        if self.whole_account:
+            return [ListingSource(rt) for rt in resource_types]
+        folders = _outermost(self.folders)
+        if self.mode == "dynamic":
+            return [ListingSource(rt, asset_folder=f) for rt in resource_types for f in folders]
+        return [ListingSource(rt, prefix=f"{f}/") for rt in resource_types for f in folders]
+
+
+def _outermost(folders: tuple[str, ...]) -> tuple[str, ...]:
+    """The folders without those inside another one (their listing already covers them)."""
+    return tuple(f for f in folders if not any(f != g and within(f, g) for g in folders))

@@ -48,6 +48,27 @@ class StoredAsset:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+FolderModeAnswer = Literal["fixed", "dynamic"]
+
+
+@dataclass(frozen=True)
+class ListingSource:
+    """One listing of the inventory: a resource type, narrowed by a public_id `prefix` (fixed
+    folder mode) or by an `asset_folder` and its subfolders (dynamic mode, through the Search API,
+    which counts against the Admin API allowance like every listing). Neither: the whole account."""
+
+    resource_type: str
+    prefix: str | None = None
+    asset_folder: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable name of this listing (its checkpoint's key)."""
+        if self.asset_folder is not None:
+            return f"{self.resource_type}:asset_folder:{self.asset_folder}"
+        return f"{self.resource_type}:prefix:{self.prefix or ''}"
+
+
 @dataclass
 class ListingPage:
     """One page of a listing plus the cursor of the next page (None when it was the last), and
@@ -84,6 +105,15 @@ class AssetStore(AssetDeleter, Protocol):
 
     def iter_resources(self, resource_type: str = "image", type: str = DELIVERY_TYPE, prefix: str | None = None,
                        cursor: str | None = None) -> Iterator[StoredAsset]: ...
+
+    def iter_source_pages(self, source: ListingSource, cursor: str | None = None) -> Iterator[ListingPage]:
+        """Pages (MAX_LISTING_PAGE assets each) of one listing source, resumable from `cursor`."""
+        ...
+
+    def folder_mode(self) -> FolderModeAnswer | None:
+        """The account's folder mode as Cloudinary answers it; None when it cannot tell (an empty
+        account answers nothing either way)."""
+        ...
 
     def ping(self) -> None:
         """One cheap authenticated call; raises a store error when the store cannot be used."""

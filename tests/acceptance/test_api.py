@@ -40,12 +40,14 @@ def test_page_redirects_to_login_without_a_session_and_serves_with_one(api_serve
     assert page.status_code == 200 and "Media Library" in page.text
 
 
-def test_upload_list_get_and_deletes(client, api_server):
+def test_upload_list_get_and_deletes(client, api_server, emulator_folder_mode):
     created = client.post("/api/v1/media", files={"file": ("menu photo.png", tiny_png(1), "image/png")},
                           data={"tags": "menu,hero"})
     assert created.status_code == 201, created.text
     record = created.json()
-    assert record["public_id"].startswith("main-uploads/") and record["tags"] == ["hero", "menu"]
+    assert record["folder"] == "main-uploads" and record["tags"] == ["hero", "menu"]
+    # fixed folders: the folder is the public_id's prefix; dynamic: the asset folder, the public_id has none
+    assert record["public_id"].startswith("main-uploads/") == (emulator_folder_mode == "fixed")
     assert httpx.get(record["secure_url"]).content == tiny_png(1)  # the thumbnail URL serves the bytes
 
     assert [m["id"] for m in client.get("/api/v1/media").json()["items"]] == [record["id"]]

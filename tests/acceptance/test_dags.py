@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import dagruns
 from fixtures.media import tiny_png
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -41,16 +42,22 @@ def test_schedules_and_params(dagbag):
     assert queue.schedule == timedelta(seconds=30)
     assert queue.max_active_runs == 1 and queue.catchup is False
     reconcile = dagbag.get_dag("mediasync_reconcile")
-    assert set(reconcile.params) == {"apply", "folder", "force", "max_delete_fraction"}
-    assert reconcile.params["apply"] is False and reconcile.params["max_delete_fraction"] == 0.05
-    assert dagbag.get_dag("mediasync_retention").params["retention_days"] == 30
+    assert set(reconcile.params) == {"apply", "folder", "scope", "force", "max_delete_fraction"}
+    assert reconcile.params["apply"] is False and reconcile.params["scope"] == "managed"
+    # Settings are the single source of defaults: an empty Param means "the configured value".
+    assert reconcile.params["max_delete_fraction"] is None
+    assert dagbag.get_dag("mediasync_retention").params["retention_days"] is None
 
 
-def run_dag(dagbag, dag_id: str, **conf):
+def run_dag(dagbag, dag_id: str, run_type: str = "manual", **conf):
+    from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState
 
-    run = dagbag.get_dag(dag_id).test(run_conf=conf or None)
-    assert run.state == DagRunState.SUCCESS
+    # A freshly parsed DAG per run, as a worker has: in-process, an earlier run's conf would stay
+    # in the shared DAG object's params and hide what an empty Param resolves to.
+    dag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py")).get_dag(dag_id)
+    run = dagruns.run_dag(dag, run_type, **conf)
+    assert run.state == DagRunState.SUCCESS and run.run_type == run_type
     return run
 
 
@@ -72,8 +79,8 @@ def test_reconcile_dag_finds_planted_drift_as_a_dry_run(dagbag, airflow_metadata
     monkeypatch.setenv("MEDIASYNC_RECONCILE_GRACE_MINUTES", "0")
     orphan = cloudinary_store.upload(tiny_png(50), upload_preset="tap2go-uploads", folder="main-uploads",
                                     resource_type="image", filename="orphan.png")
-    conn.execute("INSERT INTO media_files (public_id, created_at) "
-                 "VALUES ('main-uploads/missing', now() - '1h'::interval)")
+    conn.execute("INSERT INTO media_files (public_id, folder, created_at) "
+                 "VALUES ('main-uploads/missing', 'main-uploads', now() - '1h'::interval)")
     run_dag(dagbag, "mediasync_reconcile", apply=False, folder="main-uploads")
     run = conn.execute("SELECT id, mode, status, counts FROM mediasync.reconciliation_runs").fetchone()
     assert (run["mode"], run["status"]) == ("dry_run", "completed")
@@ -105,3 +112,49 @@ def test_reconcile_dag_waits_for_the_admin_api_allowance_and_goes_on(dagbag, air
     assert [r["status"] for r in runs] == ["incomplete", "incomplete", "completed"]
     assert runs[-1]["counts"]["orphan_asset"] == 1600 and runs[-1]["counts"]["assets_listed"] == 1600
     assert emulator.admin_calls() == 6  # image pages 1-2 | 3-4 | video, raw: nothing listed twice
+
+
+def foreign_and_managed_assets(cloudinary_store) -> dict[str, str]:
+    """A shared account: an orphan in the managed folder, another app's asset, one at the root."""
+    def upload(seed: int, folder: str | None, name: str) -> str:  # signed, no preset: as another tool would
+        return cloudinary_store.upload(tiny_png(seed), folder=folder, resource_type="image", filename=name).public_id
+
+    return {"orphan": upload(60, "main-uploads", "orphan.png"), "other_app": upload(61, "other-app", "theirs.png"),
+            "root": upload(62, None, "console.png")}
+
+
+def test_a_scheduled_reconcile_run_applies_within_the_managed_folders(dagbag, airflow_metadata, airflow_connections,
+                                                                      monkeypatch, conn, cloudinary_store):
+    monkeypatch.setenv("MEDIASYNC_RECONCILE_GRACE_MINUTES", "0")
+    assets = foreign_and_managed_assets(cloudinary_store)
+    run_dag(dagbag, "mediasync_reconcile", run_type="scheduled")
+    run = conn.execute("SELECT mode, status, counts, params FROM mediasync.reconciliation_runs").fetchone()
+    assert (run["mode"], run["status"], run["params"]["scope"]) == ("apply", "completed", "managed")
+    assert run["counts"]["orphan_asset"] == 1 and run["counts"]["queued_deletions"] == 1
+    assert run["params"]["max_delete_fraction"] == 0.05  # the setting, not a literal in the DAG file
+    left = {a.public_id for a in cloudinary_store.iter_resources()}
+    assert left == {assets["other_app"], assets["root"]}  # never delete what is not ours
+
+
+def test_a_manual_reconcile_run_without_apply_changes_nothing(dagbag, airflow_metadata, airflow_connections,
+                                                              monkeypatch, conn, cloudinary_store):
+    monkeypatch.setenv("MEDIASYNC_RECONCILE_GRACE_MINUTES", "0")
+    monkeypatch.setenv("MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION", "0.2")
+    assets = foreign_and_managed_assets(cloudinary_store)
+    run_dag(dagbag, "mediasync_reconcile")
+    run = conn.execute("SELECT mode, status, counts, params FROM mediasync.reconciliation_runs").fetchone()
+    assert (run["mode"], run["status"]) == ("dry_run", "completed")
+    assert run["counts"]["orphan_asset"] == 1 and run["counts"]["queued_deletions"] == 0
+    assert run["params"]["max_delete_fraction"] == 0.2
+    assert {a.public_id for a in cloudinary_store.iter_resources()} == set(assets.values())
+    assert conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue").fetchone()["n"] == 0
+
+
+def test_a_scheduled_retention_run_uses_the_configured_days(dagbag, airflow_metadata, airflow_connections,
+                                                              monkeypatch, conn):
+    monkeypatch.setenv("MEDIASYNC_RETENTION_DAYS", "7")
+    conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason, status, completed_at) VALUES "
+                 "('ten-days', 'db_delete', 'completed', now() - interval '10 days'), "
+                 "('three-days', 'db_delete', 'completed', now() - interval '3 days')")
+    run_dag(dagbag, "mediasync_retention", run_type="scheduled")
+    assert [r["public_id"] for r in conn.execute("SELECT public_id FROM cloudinary_cleanup_queue")] == ["three-days"]

@@ -14,10 +14,11 @@ def test_every_sync_scenario_passes_and_cleans_up(services, cloudinary_store, co
     results = SyncVerifier(services).run()
     assert [r.name for r in results if not r.ok] == [], [(r.name, r.detail) for r in results if not r.ok]
     assert len(results) == 10
-    assert conn.execute("SELECT count(*) AS n FROM media_files WHERE public_id LIKE 'mediasync-verify/%'"
-                        ).fetchone()["n"] == 0
-    leftovers = [a.public_id for rt in ("image", "video", "raw")
-                 for a in cloudinary_store.iter_resources(rt, "upload", "mediasync-verify/")]
+    assert conn.execute("SELECT count(*) AS n FROM media_files WHERE public_id LIKE 'mediasync-verify/%' "
+                        "OR folder LIKE 'mediasync-verify/%'").fetchone()["n"] == 0
+    leftovers = [a.public_id for rt in ("image", "video", "raw") for a in cloudinary_store.iter_resources(rt)
+                 if a.public_id.startswith("mediasync-verify/")
+                 or (a.asset_folder or "").startswith("mediasync-verify")]
     assert leftovers == []
 
 

@@ -7,46 +7,52 @@ from datetime import datetime, timezone
 
 import pytest
 
+from fixtures.emulator import seeded_public_id
 from fixtures.media import tiny_png
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials, rate_limit_reset
 from mediasync.errors import ConfigError, StoreAuthError, StorePermanentError, StoreRateLimited, StoreTransientError
 from mediasync.hooks.cloudinary import CloudinaryHook
 from mediasync.provider import get_provider_info
+from mediasync.scope import ManagedScope
 
 
-def test_upload_maps_the_response(cloudinary_store):
+def test_upload_maps_the_response(cloudinary_store, emulator_folder_mode):
     asset = cloudinary_store.upload(tiny_png(1), upload_preset="tap2go-uploads", folder="main-uploads",
                                    resource_type="image", filename="Menu Photo.png", tags=["menu"])
-    assert asset.public_id.startswith("main-uploads/Menu_Photo_")
+    # fixed folders: the folder is the public_id's prefix; dynamic: it is the asset folder only
+    name = "main-uploads/Menu_Photo_" if emulator_folder_mode == "fixed" else "Menu_Photo_"
+    assert asset.public_id.startswith(name) and asset.asset_folder == "main-uploads" and asset.asset_id
     assert (asset.resource_type, asset.type, asset.format, asset.width, asset.height) == (
         "image", "upload", "png", 1, 1)
     assert asset.bytes == len(tiny_png(1)) and asset.version > 0 and asset.etag and asset.folder == "main-uploads"
     assert asset.secure_url.endswith(f"{asset.public_id}.png")
 
 
-def test_listing_1200_assets_in_three_pages_and_resuming(cloudinary_store, emulator):
+def test_listing_1200_assets_in_three_pages_and_resuming(cloudinary_store, emulator, emulator_folder_mode):
     emulator.seed(1200, prefix="main-uploads/l")
-    emulator.seed(3, prefix="elsewhere/l")
+    emulator.seed(3, prefix="elsewhere/e")  # public_ids are unique account-wide in dynamic mode too
+    # the folder's listing: by prefix (fixed folders) or by asset folder through the Search API (dynamic)
+    source = ManagedScope(("main-uploads",), emulator_folder_mode).sources(("image",))[0]
     before = emulator.admin_calls()
-    ids = [a.public_id for a in cloudinary_store.iter_resources("image", "upload", "main-uploads/")]
+    ids = [a.public_id for page in cloudinary_store.iter_source_pages(source) for a in page.assets]
     assert emulator.admin_calls() - before == 3
     assert len(ids) == 1200 and len(set(ids)) == 1200
-    pages = cloudinary_store.iter_pages("image", "upload", "main-uploads/")
-    first = next(pages)
-    resumed = [a.public_id for a in cloudinary_store.iter_resources("image", "upload", "main-uploads/",
-                                                                   first.next_cursor)]
+    first = next(cloudinary_store.iter_source_pages(source))
+    resumed = [a.public_id for page in cloudinary_store.iter_source_pages(source, first.next_cursor)
+               for a in page.assets]
     assert [a.public_id for a in first.assets] + resumed == ids
 
 
-def test_delete_many_batches_by_100_and_counts_not_found_as_deleted(cloudinary_store, emulator):
+def test_delete_many_batches_by_100_and_counts_not_found_as_deleted(cloudinary_store, emulator,
+                                                                   emulator_folder_mode):
     emulator.seed(200, prefix="main-uploads/x")
-    ids = [f"main-uploads/x{i:07d}" for i in range(250)]  # the last 50 do not exist
+    ids = [seeded_public_id(emulator_folder_mode, "main-uploads/x", i) for i in range(250)]  # the last 50: none
     before = emulator.admin_calls()
     outcome = cloudinary_store.delete_many(ids, "image", "upload")
     assert emulator.admin_calls() - before == 3
     assert sum(v == "deleted" for v in outcome.values()) == 200
     assert sum(v == "not_found" for v in outcome.values()) == 50
-    assert list(cloudinary_store.iter_resources("image", "upload", "main-uploads/")) == []
+    assert list(cloudinary_store.iter_resources("image", "upload", None)) == []
 
 
 def test_rate_limit_raises_with_the_reset_time_and_is_not_retried(cloudinary_store, emulator):
@@ -59,15 +65,16 @@ def test_rate_limit_raises_with_the_reset_time_and_is_not_retried(cloudinary_sto
     assert emulator.settings()["admin_calls_in_window"] == before  # one refused call, no hammering
 
 
-def test_transient_errors_are_retried_and_permanent_ones_are_not(cloudinary_store, emulator):
+def test_transient_errors_are_retried_and_permanent_ones_are_not(cloudinary_store, emulator, emulator_folder_mode):
     emulator.seed(1, prefix="main-uploads/t")
+    seeded = seeded_public_id(emulator_folder_mode, "main-uploads/t", 0)
     emulator.control(fail_rate=1.0)
     before = emulator.settings()["api_requests"]
     with pytest.raises(StoreTransientError, match="General Error"):
-        cloudinary_store.delete_many(["main-uploads/t0000000"])
+        cloudinary_store.delete_many([seeded])
     assert emulator.settings()["api_requests"] - before == 4  # the first try and 3 retries
     emulator.control(fail_rate=0.0)
-    assert cloudinary_store.delete_many(["main-uploads/t0000000"]) == {"main-uploads/t0000000": "deleted"}
+    assert cloudinary_store.delete_many([seeded]) == {seeded: "deleted"}
 
     before = emulator.settings()["api_requests"]
     with pytest.raises(StorePermanentError, match="Invalid image file"):

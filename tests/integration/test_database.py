@@ -27,7 +27,9 @@ def pooled(db_url):
 def test_transactions_reuse_a_bounded_set_of_connections_with_session_settings(pooled):
     assert len({backend_pid(pooled) for _ in range(20)}) <= pooled.max_size
     with pooled.transaction() as conn:
-        assert conn.sql("SELECT current_setting('mediasync.max_attempts') AS v")[0]["v"] == "3"
+        # max_attempts no longer travels as a session option: the database reads mediasync.runtime_settings
+        assert conn.sql("SELECT current_setting('application_name') AS v")[0]["v"] == "mediasync"
+        assert conn.sql("SELECT mediasync.max_attempts() AS v")[0]["v"] == 3
 
 
 def test_a_failed_transaction_rolls_back_and_the_connection_stays_usable(pooled, conn):

@@ -11,11 +11,13 @@ from fixtures.media import tiny_png
 from mediasync.errors import InvalidInput, MediasyncError, NotFound
 
 
-def asset_ids(hook, prefix: str = "main-uploads/") -> set[str]:
-    return {a.public_id for a in hook.iter_resources("image", "upload", prefix)}
+def asset_ids(hook, folder: str = "main-uploads") -> set[str]:
+    """The image assets in `folder` (its asset folder: in fixed folder mode, the public_id's path)."""
+    return {a.public_id for a in hook.iter_resources("image", "upload", None) if a.asset_folder == folder}
 
 
-def test_upload_puts_the_asset_in_cloudinary_and_the_row_in_the_database(services, cloudinary_store, db_url, conn):
+def test_upload_puts_the_asset_in_cloudinary_and_the_row_in_the_database(services, cloudinary_store, db_url, conn,
+                                                                         emulator_folder_mode):
     listener = psycopg.connect(db_url, autocommit=True)
     listener.execute("LISTEN mediasync_media_changes")
     try:
@@ -23,7 +25,8 @@ def test_upload_puts_the_asset_in_cloudinary_and_the_row_in_the_database(service
         events = [json.loads(n.payload) for n in listener.notifies(timeout=2, stop_after=1)]
     finally:
         listener.close()
-    assert record.public_id.startswith("main-uploads/") and record.folder == "main-uploads"
+    assert record.folder == "main-uploads" and record.asset_folder == "main-uploads" and record.asset_id
+    assert record.public_id.startswith("main-uploads/") == (emulator_folder_mode == "fixed")
     assert record.status == "active" and record.resource_type == "image" and record.format == "png"
     assert record.bytes == len(tiny_png(1)) and record.width == 1 and record.height == 1
     assert record.original_filename and "/" not in record.original_filename

@@ -10,7 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures.emulator import seeded_public_id
 from fixtures.media import tiny_png
+from mediasync.scope import ManagedScope
 from mediasync.services.reconcile import Reconciler
 from mediasync.services.reconcile.reports import SupabaseReportStore
 
@@ -128,7 +130,7 @@ def test_truncated_listing_takes_no_action_and_the_next_run_resumes(services, cl
     assert emulator.admin_calls() - calls_before == 3  # the last image page, then video and raw: resumed
 
 
-def test_listing_pauses_to_keep_admin_calls_for_the_cleanup_queue(services, emulator, conn):
+def test_listing_pauses_to_keep_admin_calls_for_the_cleanup_queue(services, emulator, conn, emulator_folder_mode):
     emulator.seed(1600, prefix="main-uploads/bulk")  # four image pages
     keep_admin_calls(services, 10)
     emulator.control(rate_limit=12)  # page 1 leaves 11 calls, page 2 leaves 10: the reserve
@@ -138,8 +140,8 @@ def test_listing_pauses_to_keep_admin_calls_for_the_cleanup_queue(services, emul
     assert emulator.admin_calls() == 2
     assert conn.execute("SELECT count(*) AS n FROM mediasync.reconciliation_items").fetchone()["n"] == 0
 
-    conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES ('main-uploads/bulk0001599', "
-                 "'db_delete')")
+    conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES (%s, 'db_delete')",
+                 (seeded_public_id(emulator_folder_mode, "main-uploads/bulk", 1599),))
     assert services.processor.process().deleted == 1  # the kept allowance serves the queue
 
     emulator.control(rate_limit=0)  # the hour is over
@@ -162,7 +164,8 @@ def test_deletions_over_the_cap_abort_unless_forced(services, cloudinary_store, 
 
 def test_a_second_concurrent_run_is_refused(services, db):
     with db.session() as holder:
-        holder.sql("SELECT pg_advisory_lock(hashtext('mediasync.reconcile'), hashtext('upload:'))")
+        key = ManagedScope.from_settings(services.settings, services.settings.cloudinary_folder_mode).inventory_key
+        holder.sql("SELECT pg_advisory_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s))", {"key": key})
         result = services.reconciler.run()
     assert result.status == "aborted" and "another reconciliation" in result.message
 

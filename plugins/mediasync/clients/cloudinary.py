@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import cloudinary.api
 import cloudinary.exceptions
+import cloudinary.search
 import cloudinary.uploader
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
@@ -32,7 +33,16 @@ from mediasync.errors import (
     StoreRateLimited,
     StoreTransientError,
 )
-from mediasync.store import MAX_IDS_PER_ADMIN_DELETE, MAX_LISTING_PAGE, DeleteOutcome, ListingPage, StoredAsset
+from mediasync.store import (
+    MAX_IDS_PER_ADMIN_DELETE,
+    MAX_LISTING_PAGE,
+    RESOURCE_TYPES,
+    DeleteOutcome,
+    FolderModeAnswer,
+    ListingPage,
+    ListingSource,
+    StoredAsset,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,6 +128,18 @@ def map_sdk_error(exc: Exception) -> StoreError:
     if message.startswith("Must supply"):
         return StoreAuthError(f"Cloudinary credentials incomplete: {message}")
     return StoreTransientError(f"{type(exc).__name__}: {message}")
+
+
+_SEARCH_SAFE_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]*$")
+
+
+def search_term(folder: str) -> str:
+    """A folder path as one unquoted Search API term. Managed folders are letters, digits, '-', '_'
+    and '/' (validated with the settings); anything else is refused rather than escaped by guess."""
+    folder = folder.strip("/")
+    if not _SEARCH_SAFE_FOLDER.match(folder):
+        raise StorePermanentError(f"folder {folder!r} cannot be searched: use letters, digits, '-', '_' and '/'")
+    return folder
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -241,13 +263,53 @@ class CloudinaryClient:
             if not cursor:
                 return
 
+    def iter_source_pages(self, source: ListingSource, cursor: str | None = None) -> Iterator[ListingPage]:
+        """One listing source: a prefix listing (fixed folders, or the whole account) or, for an asset
+        folder (dynamic folders), the Search API over that folder and its subfolders — a `prefix`
+        listing cannot find those assets, their public_ids carry no folder."""
+        if source.asset_folder is None:
+            yield from self.iter_pages(source.resource_type, "upload", source.prefix, cursor)
+            return
+        expression = (f"asset_folder:{search_term(source.asset_folder)}/* "
+                      f"AND resource_type:{source.resource_type} AND type:upload")
+        while True:
+            search = (cloudinary.search.Search().expression(expression).max_results(MAX_LISTING_PAGE)
+                      .sort_by("public_id", "asc"))
+            if cursor:
+                search = search.next_cursor(cursor)
+            result = self._call("search resources", search.execute)
+            cursor = result.get("next_cursor")
+            yield ListingPage([self._listed(r, source.resource_type, "upload") for r in result.get("resources", [])],
+                              cursor, **_rate_limit_state(result))
+            if not cursor:
+                return
+
+    def folder_mode(self) -> FolderModeAnswer | None:
+        """Cloudinary's answer: the account settings (Admin API `config?settings=true`), else what a
+        small listing shows (fixed-folder accounts name each asset's `folder`; dynamic ones don't)."""
+        try:
+            config = cloudinary.api.config(settings=True, **self._options())
+            mode = (config.get("settings") or {}).get("folder_mode")
+            if mode in ("fixed", "dynamic"):
+                return mode
+        except cloudinary.exceptions.RateLimited as exc:
+            raise map_sdk_error(exc) from exc
+        except Exception as exc:  # noqa: BLE001 - not every plan (nor the emulator) answers config: the listing tells
+            log.info("Cloudinary did not tell its folder mode in the account config (%s); sampling a listing", exc)
+        for resource_type in RESOURCE_TYPES:
+            sample = self._call("list resources", cloudinary.api.resources, resource_type=resource_type,
+                                max_results=10).get("resources", [])
+            if sample:
+                return "fixed" if any("folder" in r for r in sample) else "dynamic"
+        return None
+
     def iter_resources(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
                        cursor: str | None = None) -> Iterator[StoredAsset]:
         for page in self.iter_pages(resource_type, type, prefix, cursor):
             yield from page.assets
 
     @staticmethod
-    def _listed(r: dict, resource_type: str, type: str) -> StoredAsset:
+    def _listed(r: dict[str, Any], resource_type: str, type: str) -> StoredAsset:
         return StoredAsset(public_id=r["public_id"], resource_type=r.get("resource_type", resource_type),
                            type=r.get("type", type), format=r.get("format"), bytes=int(r.get("bytes", 0)),
                            version=int(r.get("version", 0)), etag=r.get("etag"),

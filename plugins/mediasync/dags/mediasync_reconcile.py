@@ -20,20 +20,31 @@ from airflow.sdk import Param, dag, get_current_context, task
         "apply": Param(False, type="boolean", title="Apply repairs",
                        description="Manual runs are dry runs unless this is on; scheduled runs apply."),
         "folder": Param(None, type=["null", "string"], title="Folder",
-                        description="Only assets under this folder (e.g. main-uploads); empty for all."),
+                        description="Only this managed folder (narrows the scope, never widens it); "
+                                    "empty for every managed folder."),
+        "scope": Param("managed", type="string", enum=["managed", "account"], title="Scope",
+                       description="managed: only MEDIASYNC_MANAGED_FOLDERS (the default; other apps' assets are "
+                                   "never touched). account: the whole Cloudinary account — an explicit opt-in; "
+                                   "deletions still respect the cap unless force."),
         "force": Param(False, type="boolean", title="Force",
                        description="Allow deletions above the safety cap."),
-        "max_delete_fraction": Param(0.05, type="number", minimum=0, maximum=1, title="Max delete fraction",
-                                     description="Abort when deletions exceed max(100, this × assets)."),
+        "max_delete_fraction": Param(None, type=["null", "number"], minimum=0, maximum=1,
+                                     title="Max delete fraction",
+                                     description="Abort when deletions exceed max(100, this × assets); empty: "
+                                                 "MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION."),
     },
     doc_md="""
-Streams the full Cloudinary listing into PostgreSQL, diffs it against `media_files` in SQL and
-classifies drift (`orphan_asset`, `undeleted_asset`, `missing_asset`, `metadata_mismatch`,
-`stuck_queue`). Scheduled runs repair; manual runs are dry runs unless **apply** is set. A listing
-that did not complete takes no action: when Cloudinary's hourly Admin API allowance ran low the task
-is rescheduled (state *up for reschedule*, no worker held) for when it resets and goes on from its
-checkpoint; when Cloudinary failed, the task fails and its retry resumes. Deletions over the cap
-abort unless **force**. Reports (CSV, HTML) go to `MEDIASYNC_REPORT_DIR` and, when configured, Supabase Storage.
+Streams the Cloudinary listing of the managed folders (`MEDIASYNC_MANAGED_FOLDERS`, in the
+account's folder mode; the whole account only with **scope** `account`) into PostgreSQL, diffs it
+against `media_files` in SQL and classifies drift (`orphan_asset`, `undeleted_asset`,
+`missing_asset`, `metadata_mismatch`, `stuck_queue`). Assets outside the scope are counted
+(`unmanaged`), never deleted. Scheduled runs repair; manual runs are dry runs unless **apply** is
+set. A listing that did not complete takes no action: when Cloudinary's hourly Admin API allowance
+ran low the task is rescheduled (state *up for reschedule*, no worker held) for when it resets and
+goes on from its checkpoint; when Cloudinary failed, the task fails and its retry resumes.
+Deletions over the cap abort unless **force**. Empty Params use the settings
+(`MEDIASYNC_RECONCILE_*`). Reports (CSV, HTML) go to `MEDIASYNC_REPORT_DIR` and, when configured,
+Supabase Storage.
 """,
 )
 def mediasync_reconcile():
@@ -45,10 +56,13 @@ def mediasync_reconcile():
 
         context = get_current_context()
         params, run = context["params"], context["dag_run"]
-        apply = bool(params["apply"]) or str(run.run_type) == "scheduled"  # nightly runs repair
-        result = services_from_airflow().reconciler.run(apply=apply, folder=params.get("folder") or None,
-                                                 force=bool(params["force"]),
-                                                 max_delete_fraction=float(params["max_delete_fraction"]))
+        # The Task SDK's run type is an enum whose str() is "DagRunType.SCHEDULED": compare its value.
+        scheduled = getattr(run.run_type, "value", run.run_type) == "scheduled"
+        fraction = params.get("max_delete_fraction")
+        result = services_from_airflow().reconciler.run(
+            apply=scheduled or bool(params["apply"]),  # nightly runs repair; manual ones follow `apply`
+            folder=params.get("folder") or None, scope=params.get("scope") or "managed", force=bool(params["force"]),
+            max_delete_fraction=None if fraction is None else float(fraction))  # None: the setting
         log = logging.getLogger("airflow.task")
         width = max(len(k) for k in result.counts) if result.counts else 10
         table = "\n".join(f"  {k.ljust(width)}  {v:>10}" for k, v in sorted(result.counts.items()))

@@ -15,8 +15,9 @@ from airflow.sdk import Param, dag, get_current_context, task
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=1),
     tags=["mediasync"],
-    params={"retention_days": Param(30, type="integer", minimum=1, title="Retention (days)",
-                                    description="Completed entries older than this are deleted.")},
+    params={"retention_days": Param(None, type=["null", "integer"], minimum=1, title="Retention (days)",
+                                    description="Completed entries older than this are deleted; empty: "
+                                                "MEDIASYNC_RETENTION_DAYS.")},
     doc_md="Deletes `completed` cleanup-queue entries older than **retention_days**, in bounded batches; "
            "`failed` entries are kept for people to look at.",
 )
@@ -27,8 +28,9 @@ def mediasync_retention():
 
         from mediasync.runtime import services_from_airflow
 
-        days = int(get_current_context()["params"]["retention_days"])
-        result = services_from_airflow().retention.purge(days).as_dict()
+        services = services_from_airflow()
+        days = get_current_context()["params"].get("retention_days")
+        result = services.retention.purge(services.settings.retention_days if days is None else int(days)).as_dict()
         logging.getLogger("airflow.task").info(
             "retention: deleted %(deleted)d completed entries older than %(retention_days)d days "
             "in %(batches)d batches (%(duration_seconds).2fs)", result)

@@ -125,6 +125,9 @@ class Database:
     """A DSN plus the session settings mediasync needs; hands out mapped connections."""
 
     url: str
+    # MEDIASYNC_MAX_ATTEMPTS, for the services that enqueue in Python; the database's own copy (what
+    # the enqueue trigger reads, also for plain SQL) is `mediasync.runtime_settings`, published from
+    # this by `db upgrade` and the queue processor (`repository.runtime_settings`).
     max_attempts: int | None = None
     application_name: str = "mediasync"
 
@@ -137,8 +140,6 @@ class Database:
                                   "application_name": self.application_name}
         if "connect_timeout" not in self.url:
             kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
-        if self.max_attempts is not None:
-            kwargs["options"] = f"-c mediasync.max_attempts={int(self.max_attempts)}"
         return kwargs
 
     @staticmethod

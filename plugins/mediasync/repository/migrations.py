@@ -24,6 +24,7 @@ from pathlib import Path
 from mediasync.db import Connection, Database
 from mediasync.db.queries import sql_root
 from mediasync.errors import MediasyncError, MigrationError
+from mediasync.repository.runtime_settings import RuntimeSettingsRepository
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,9 @@ def upgrade(db: Database, directory: Path | Traversable | None = None) -> list[s
                 _apply(conn, migration)
                 applied.append(f"{migration.version}_{migration.name}")
             _harden_at_end(conn)
+            if db.max_attempts is not None:  # the trigger's copy of MEDIASYNC_MAX_ATTEMPTS
+                with conn.transaction():
+                    RuntimeSettingsRepository().publish_max_attempts(conn, db.max_attempts)
         finally:
             if not conn.broken:
                 conn.execute("migrations.unlock")

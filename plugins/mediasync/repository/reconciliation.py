@@ -7,7 +7,10 @@ from datetime import datetime
 
 from mediasync.db import Connection, Row
 from mediasync.drift import DRIFT_CLASSES, DRIFT_KINDS, with_action
-from mediasync.store import StoredAsset
+from mediasync.scope import ManagedScope
+from mediasync.store import ListingSource, StoredAsset
+
+ListedAsset = tuple[StoredAsset, str]  # an asset and its folder, as the scope's folder mode defines it
 
 
 class ReconciliationRepository:
@@ -19,10 +22,14 @@ class ReconciliationRepository:
     def unlock(self, conn: Connection, key: str) -> None:
         conn.execute("reconciliation.unlock", {"key": key})
 
-    def create_run(self, conn: Connection, mode: str, params: dict) -> Row:
-        row = conn.one("reconciliation.create_run", {"mode": mode, "params": params})
+    def create_run(self, conn: Connection, mode: str, params: dict, key: str) -> Row:
+        row = conn.one("reconciliation.create_run", {"mode": mode, "params": params, "key": key})
         assert row is not None
         return row
+
+    def close_interrupted_runs(self, conn: Connection, key: str, run_id: int) -> int:
+        """Mark `failed` the runs of this inventory a crash left `running` (call holding its lock)."""
+        return conn.execute("reconciliation.close_interrupted_runs", {"key": key, "run_id": run_id})
 
     def finish_run(self, conn: Connection, run_id: int, *, status: str, counts: dict, message: str,
                    listing_complete: bool, assets_listed: int) -> None:
@@ -40,26 +47,27 @@ class ReconciliationRepository:
 
     # --- listing snapshot ----------------------------------------------------------------
 
-    def checkpoint(self, conn: Connection, key: str, resource_type: str) -> Row | None:
-        return conn.one("reconciliation.get_checkpoint", {"key": key, "resource_type": resource_type})
+    def checkpoint(self, conn: Connection, key: str, source: ListingSource) -> Row | None:
+        return conn.one("reconciliation.get_checkpoint", {"key": key, "source": source.key})
 
-    def start_listing(self, conn: Connection, key: str, resource_type: str) -> None:
-        """Forget any earlier listing of this kind and start over."""
-        args = {"key": key, "resource_type": resource_type}
-        conn.execute("reconciliation.clear_snapshot_of_type", args)
+    def start_listing(self, conn: Connection, key: str, source: ListingSource) -> None:
+        """Forget any earlier listing of this source and start over."""
+        args = {"key": key, "source": source.key, "resource_type": source.resource_type}
+        conn.execute("reconciliation.clear_snapshot_of_source", args)
         conn.execute("reconciliation.start_checkpoint", args)
 
-    def store_page(self, conn: Connection, key: str, resource_type: str, assets: Sequence[StoredAsset],
-                   next_cursor: str | None) -> None:
-        """COPY one page into the snapshot and move the checkpoint past it, atomically."""
+    def store_page(self, conn: Connection, key: str, source: ListingSource, assets: Sequence[ListedAsset],
+                   next_cursor: str | None, unmanaged: int) -> None:
+        """COPY one page's in-scope assets into the snapshot and move the checkpoint past the page,
+        atomically; `unmanaged` counts the page's assets outside the scope (not stored)."""
         conn.execute("reconciliation.create_page_table")
         conn.copy_rows("reconciliation.copy_page", (
             (a.public_id, a.resource_type, a.type, a.format, a.bytes, a.version, a.etag, a.secure_url, a.width,
-             a.height, a.created_at) for a in assets))
-        conn.execute("reconciliation.merge_page", {"key": key})
-        conn.execute("reconciliation.save_checkpoint", {"key": key, "resource_type": resource_type,
-                                                        "cursor": next_cursor, "complete": next_cursor is None,
-                                                        "listed": len(assets)})
+             a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder) for a, folder in assets))
+        conn.execute("reconciliation.merge_page", {"key": key, "source": source.key})
+        conn.execute("reconciliation.save_checkpoint", {"key": key, "source": source.key, "cursor": next_cursor,
+                                                        "complete": next_cursor is None, "listed": len(assets),
+                                                        "unmanaged": unmanaged})
 
     def listing_summary(self, conn: Connection, key: str) -> Row:
         row = conn.one("reconciliation.listing_summary", {"key": key})
@@ -72,12 +80,16 @@ class ReconciliationRepository:
 
     # --- diff and repair -----------------------------------------------------------------
 
-    def diff(self, conn: Connection, *, run_id: int, key: str, prefix: str | None,
-             resource_types: Sequence[str], grace_cutoff: datetime, listing_started_at: datetime) -> dict[str, int]:
-        """Record every drift class's items for the run; returns the count per kind."""
-        args = {"run_id": run_id, "key": key, "prefix": prefix, "resource_types": list(resource_types),
-                "grace_cutoff": grace_cutoff, "listing_started_at": listing_started_at}
+    def diff(self, conn: Connection, *, run_id: int, scope: ManagedScope, resource_types: Sequence[str],
+             grace_cutoff: datetime, listing_started_at: datetime) -> dict[str, int]:
+        """Record every drift class's items for the run (one transaction); returns the count per kind."""
+        key = scope.inventory_key
+        args = {"run_id": run_id, "key": key, "resource_types": list(resource_types), "folders": list(scope.folders),
+                "mode": scope.mode, "whole_account": scope.whole_account, "grace_cutoff": grace_cutoff,
+                "listing_started_at": listing_started_at}
         conn.execute("reconciliation.analyze_snapshot")
+        conn.execute("reconciliation.match_snapshot", {"key": key})
+        conn.execute("reconciliation.analyze_match")
         for drift in DRIFT_CLASSES:
             conn.execute(drift.finder, {**args, "kind": drift.kind})
         conn.execute("reconciliation.mark_reported", {"run_id": run_id,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from mediasync.config import Settings
 from mediasync.db import Database
+from mediasync.repository.runtime_settings import RuntimeSettingsRepository
 from mediasync.services.cleanup_queue import CleanupQueue, ProcessResult, QueueStats
 from mediasync.services.retry import RetryPolicy
 from mediasync.store import AssetDeleter
@@ -18,13 +19,21 @@ class CleanupQueueProcessor:
     def __init__(self, db: Database, store: AssetDeleter, settings: Settings | None = None, *,
                  lease: timedelta = timedelta(minutes=5), retry_policy: RetryPolicy | None = None) -> None:
         self.settings = settings or Settings()
+        self.db = db
         self.queue = CleanupQueue(db, store, lease=lease, retry_policy=retry_policy)
 
     def process(self, batch_size: int | None = None, retry_failed: bool = False,
                 time_budget: float | None = None) -> ProcessResult:
         """Drain until nothing is due, `time_budget` seconds pass, or Cloudinary rate-limits."""
         size = batch_size or self.settings.cleanup_batch_size
+        self.publish_settings()
         return self.queue.process(batch_size=size, retry_failed=retry_failed, time_budget=time_budget)
+
+    def publish_settings(self) -> None:
+        """Give the database this deployment's MEDIASYNC_MAX_ATTEMPTS: the enqueue trigger reads it
+        for every path that enqueues, a `DELETE` typed in psql included."""
+        with self.db.transaction() as conn:
+            RuntimeSettingsRepository().publish_max_attempts(conn, self.settings.max_attempts)
 
     def stats(self) -> QueueStats:
         return self.queue.stats()

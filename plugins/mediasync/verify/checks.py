@@ -24,6 +24,7 @@ from mediasync.repository.migrations import discover, pending
 from mediasync.repository.queue import QueueRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.runtime import Services
+from mediasync.scope import ManagedScope, ResolvedFolderMode
 from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.live import CHANNEL
 from mediasync.services.media_library import MediaLibraryService, MediaRecord
@@ -87,6 +88,7 @@ class SyncVerifier:
         self.events: list[dict] = []
         self._listener: Connection | None = None
         self._seed = 0
+        self._mode: ResolvedFolderMode | None = None
         self.media_repo = MediaRepository()
         self.queue_repo = QueueRepository()
         self.runs_repo = ReconciliationRepository()
@@ -129,7 +131,17 @@ class SyncVerifier:
         return (media or self.s.media).upload(tiny_png(self._seed), f"verify-{self._seed}.png", folder=self.folder)
 
     def _asset_exists(self, public_id: str, resource_type: str = "image") -> bool:
-        return any(a.public_id == public_id for a in self.s.store.iter_resources(resource_type, "upload", public_id))
+        return public_id in self._folder_assets(resource_type)
+
+    def _folder_assets(self, resource_type: str = "image") -> set[str]:
+        """The public ids in the verify folder, listed the way the account's folder mode needs
+        (by prefix with fixed folders, by asset folder with dynamic ones)."""
+        if self._mode is None:
+            self._mode = self.s.reconciler.folder_mode()
+        ids: set[str] = set()
+        for source in ManagedScope((self.folder,), self._mode).sources((resource_type,)):
+            ids |= {a.public_id for page in self.s.store.iter_source_pages(source) for a in page.assets}
+        return ids
 
     def _listen(self) -> Connection:
         if self._listener is None:
@@ -164,7 +176,7 @@ class SyncVerifier:
         self._listen()
         record = self._upload()
         expect(record.status == "active", f"row status is {record.status}")
-        expect(record.public_id.startswith(self.folder + "/"), f"public_id {record.public_id} not in {self.folder}")
+        expect(record.folder == self.folder, f"public_id {record.public_id} not in {self.folder}")
         expect(self._asset_exists(record.public_id), f"asset {record.public_id} not in Cloudinary")
         expect(self._wait_event("INSERT", record.id), "no INSERT notification within 5 s")
         return f"{record.public_id} ({record.bytes} bytes) in Cloudinary and media_files"
@@ -209,14 +221,14 @@ class SyncVerifier:
 
     def check_compensation(self) -> str:
         media = MediaLibraryService(self.s.db, self.s.store, self.s.settings, repository=_FailingSave())
-        before = {a.public_id for a in self.s.store.iter_resources("image", "upload", self.folder + "/")}
+        before = self._folder_assets()
         try:
             self._upload(media)
         except MediasyncError:
             pass
         else:
             raise CheckFailed("the upload succeeded although saving the row failed")
-        after = {a.public_id for a in self.s.store.iter_resources("image", "upload", self.folder + "/")}
+        after = self._folder_assets()
         expect(after <= before, f"orphaned assets left behind: {sorted(after - before)}")
         return "the save failed and the uploaded asset was destroyed"
 
@@ -258,7 +270,9 @@ class SyncVerifier:
                               version=1, etag=None, secure_url=None, folder=self.folder)
         with self.s.db.transaction() as conn:  # a row whose asset never existed
             self.media_repo.insert(conn, missing)
-        result = self.s.reconciler.run(apply=False, folder=self.folder, grace_minutes=0)
+        # The verify folder is mediasync's own scratch area, usually outside the managed folders: an
+        # explicit account scope narrowed to it (a dry run; nothing else is listed).
+        result = self.s.reconciler.run(apply=False, folder=self.folder, grace_minutes=0, scope="account")
         expect(result.status == "completed", f"run {result.run_id}: {result.status} — {result.message}")
         with self.s.db.transaction() as conn:
             items = [{"kind": i["kind"], "public_id": i["public_id"]}
@@ -288,7 +302,7 @@ class SyncVerifier:
                 self.media_repo.delete_under_prefix(conn, self.folder + "/")
             self.s.processor.process(time_budget=60)
             for resource_type in RESOURCE_TYPES:
-                ids = [a.public_id for a in self.s.store.iter_resources(resource_type, "upload", self.folder + "/")]
+                ids = sorted(self._folder_assets(resource_type))
                 if ids:
                     self.s.store.delete_many(ids, resource_type, "upload")
         except MediasyncError as exc:

@@ -1,26 +1,33 @@
-"""The Cloudinary side of a reconciliation: a checkpointed listing streamed into the snapshot.
+"""The Cloudinary side of a reconciliation: a checkpointed listing of the scope, streamed into the snapshot.
 
-Every resource type's listing goes page by page into `mediasync.listing_snapshot` with COPY; each
-page and its cursor checkpoint commit together, so a listing cut short (rate limit, outage,
-allowance kept for the cleanup queue) resumes where it stopped on the next run. The listing
-also pauses while Cloudinary still allows a few Admin API calls this hour, leaving them for the
-cleanup queue's deletes (the same allowance).
+The scope (`mediasync.scope.ManagedScope`) says which listings cover it — per resource type, each
+managed folder by public_id prefix (fixed folders) or by asset folder (dynamic folders), or the
+whole account when explicitly asked. Each listing goes page by page into `mediasync.listing_snapshot`
+with COPY; an asset the listing returns outside the scope is only counted (`unmanaged`), never
+stored, so it can never become drift. Each page and its cursor checkpoint commit together, and both
+tables are UNLOGGED, so a crash empties them together and the next run lists afresh instead of
+trusting a cursor past pages it lost. A listing cut short (rate limit, outage, allowance kept for the
+cleanup queue) resumes where it stopped on the next run. The listing also pauses while Cloudinary
+still allows a few Admin API calls this hour, leaving them for the cleanup queue's deletes.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from mediasync.db import Connection, Database
 from mediasync.errors import StoreError, StorePermanentError, StoreRateLimited
-from mediasync.repository.reconciliation import ReconciliationRepository
-from mediasync.store import DELIVERY_TYPE, AssetStore, ListingPage
+from mediasync.repository.reconciliation import ListedAsset, ReconciliationRepository
+from mediasync.scope import ManagedScope, folder_of
+from mediasync.store import AssetStore, ListingPage, ListingSource
 
 log = logging.getLogger(__name__)
 
 MAX_RESUME_AGE = timedelta(hours=24)  # an older partial listing is too stale to finish
+PROGRESS_EVERY_SECONDS = 30.0  # long listings log their progress this often
 
 
 @dataclass(frozen=True)
@@ -52,31 +59,63 @@ class AdminAllowance:
                 f"(allowance resets {when})")
 
 
+@dataclass
+class ListingProgress:
+    """Pages, assets and rate of a long listing, logged every `every` seconds (and at the end of
+    each source) so an operator watching the task log sees it move and what allowance is left."""
+
+    every: float = PROGRESS_EVERY_SECONDS
+    pages: int = 0
+    assets: int = 0
+    unmanaged: int = 0
+    started: float = field(default_factory=time.monotonic)
+    last_log: float = field(default_factory=time.monotonic)
+
+    def page(self, source: ListingSource, stored: int, unmanaged: int, allowance: AdminAllowance) -> None:
+        self.pages += 1
+        self.assets += stored
+        self.unmanaged += unmanaged
+        if time.monotonic() - self.last_log >= self.every:
+            self.log(source, allowance)
+
+    def log(self, source: ListingSource, allowance: AdminAllowance) -> None:
+        self.last_log = time.monotonic()
+        elapsed = max(self.last_log - self.started, 1e-6)
+        left = "unknown" if allowance.remaining is None else str(allowance.remaining)
+        log.info("listing %s: %d pages, %d assets in scope, %d unmanaged, %.0f assets/s, "
+                 "Admin API calls left this hour: %s", source.key, self.pages, self.assets, self.unmanaged,
+                 (self.assets + self.unmanaged) / elapsed, left)
+
+
 class SnapshotLister:
-    """Lists one inventory (a delivery type and an optional prefix) into the snapshot."""
+    """Lists one scope's inventory into the snapshot."""
 
     def __init__(self, db: Database, store: AssetStore, resource_types: tuple[str, ...], admin_api_reserve: int,
-                 repository: ReconciliationRepository | None = None) -> None:
+                 repository: ReconciliationRepository | None = None,
+                 progress_every: float = PROGRESS_EVERY_SECONDS) -> None:
         self.db = db
         self.store = store
         self.resource_types = resource_types
         self.admin_api_reserve = admin_api_reserve
         self.repo = repository or ReconciliationRepository()
+        self.progress_every = progress_every
 
-    def list(self, key: str, prefix: str | None) -> ListingOutcome:
-        """Stream every resource type's listing into the snapshot, resuming from checkpoints."""
+    def list(self, scope: ManagedScope) -> ListingOutcome:
+        """Stream every source of the scope into the snapshot, resuming from checkpoints."""
         allowance = AdminAllowance(self.admin_api_reserve)
+        progress = ListingProgress(self.progress_every)
         with self.db.session() as conn:
-            for resource_type in self.resource_types:
-                outcome = self._list_type(conn, key, resource_type, prefix, allowance)
+            for source in scope.sources(self.resource_types):
+                outcome = self._list_source(conn, scope, source, allowance, progress)
                 if not outcome.complete:
                     return outcome
         return ListingOutcome(True)
 
-    def _list_type(self, conn: Connection, key: str, resource_type: str, prefix: str | None,
-                   allowance: AdminAllowance, restarted: bool = False) -> ListingOutcome:
+    def _list_source(self, conn: Connection, scope: ManagedScope, source: ListingSource, allowance: AdminAllowance,
+                     progress: ListingProgress, restarted: bool = False) -> ListingOutcome:
+        key = scope.inventory_key
         with conn.transaction():
-            checkpoint = self.repo.checkpoint(conn, key, resource_type)
+            checkpoint = self.repo.checkpoint(conn, key, source)
         fresh = checkpoint is None or restarted or _too_old(checkpoint["started_at"])
         if checkpoint is not None and not fresh and checkpoint["complete"]:
             return ListingOutcome(True)
@@ -85,37 +124,54 @@ class SnapshotLister:
         cursor = None if fresh or checkpoint is None else checkpoint["cursor"]
         if fresh:
             with conn.transaction():
-                self.repo.start_listing(conn, key, resource_type)
+                self.repo.start_listing(conn, key, source)
         else:
-            log.info("resuming %s listing of %s from its checkpoint", resource_type, key)
+            log.info("resuming the listing %s of %s from its checkpoint (%d assets, %d pages so far)", source.key,
+                     key, checkpoint["assets_listed"] if checkpoint else 0, checkpoint["pages"] if checkpoint else 0)
         pages = 0
         try:
-            for page in self.store.iter_pages(resource_type, DELIVERY_TYPE, prefix, cursor):
+            for page in self.store.iter_source_pages(source, cursor):
+                owned, unmanaged = _split(scope, page)
                 with conn.transaction():
-                    self.repo.store_page(conn, key, resource_type, page.assets, page.next_cursor)
+                    self.repo.store_page(conn, key, source, owned, page.next_cursor, unmanaged)
                 pages += 1
                 allowance.note(page)
+                progress.page(source, len(owned), unmanaged, allowance)
                 if page.next_cursor and (paused := allowance.pause_message()):
-                    log.warning("%s listing of %s: %s", resource_type, key, paused)
+                    log.warning("listing %s of %s: %s", source.key, key, paused)
                     return ListingOutcome(False, paused, allowance.reset_at)
             if pages == 0:  # an empty listing still completes its checkpoint
                 with conn.transaction():
-                    self.repo.store_page(conn, key, resource_type, [], None)
+                    self.repo.store_page(conn, key, source, [], None, 0)
         except StoreRateLimited as exc:
             when = exc.reset_at.isoformat() if exc.reset_at else "later"
-            return ListingOutcome(False, f"listing of {resource_type} assets stopped by Cloudinary's rate limit; "
-                                         f"no action taken; the next run resumes from the checkpoint "
+            return ListingOutcome(False, f"listing of {source.resource_type} assets stopped by Cloudinary's rate "
+                                         f"limit; no action taken; the next run resumes from the checkpoint "
                                          f"(limit resets {when})", exc.reset_at)
         except StorePermanentError as exc:
             if cursor and not restarted:
-                log.warning("resuming the %s listing failed (%s); listing it from the start", resource_type, exc)
-                return self._list_type(conn, key, resource_type, prefix, allowance, restarted=True)
-            return ListingOutcome(False, f"listing of {resource_type} assets failed: {exc}; no action taken")
+                log.warning("resuming the listing %s failed (%s); listing it from the start", source.key, exc)
+                return self._list_source(conn, scope, source, allowance, progress, restarted=True)
+            return ListingOutcome(False, f"listing of {source.resource_type} assets failed: {exc}; no action taken")
         except StoreError as exc:
-            return ListingOutcome(False, f"listing of {resource_type} assets failed: {exc}; no action taken; "
+            return ListingOutcome(False, f"listing of {source.resource_type} assets failed: {exc}; no action taken; "
                                          f"the next run resumes from the checkpoint")
-        log.info("listed %s assets of %s in %d pages", resource_type, key, pages)
+        progress.log(source, allowance)
         return ListingOutcome(True)
+
+
+def _split(scope: ManagedScope, page: ListingPage) -> tuple[list[ListedAsset], int]:
+    """The page's assets inside the scope (with their folder), and how many it had outside the
+    managed folders (`unmanaged`: dropped here; in an account-scope run kept, but still counted)."""
+    managed = replace(scope, whole_account=False)
+    listed: list[ListedAsset] = []
+    unmanaged = 0
+    for asset in page.assets:
+        ours = managed.contains(asset.public_id, asset.asset_folder)
+        unmanaged += not ours
+        if ours or scope.whole_account:
+            listed.append((asset, folder_of(asset.public_id, asset.asset_folder, scope.mode)))
+    return listed, unmanaged
 
 
 def _too_old(started_at: datetime) -> bool:

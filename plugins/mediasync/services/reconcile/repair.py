@@ -12,6 +12,8 @@ from datetime import datetime
 from mediasync.db import Database
 from mediasync.drift import drift_total, with_action
 from mediasync.repository.reconciliation import ReconciliationRepository
+from mediasync.repository.runtime_settings import RuntimeSettingsRepository
+from mediasync.scope import ManagedScope
 
 MIN_DELETE_CAP = 100
 
@@ -46,17 +48,18 @@ class DriftRepair:
         self.db = db
         self.repo = repository or ReconciliationRepository()
 
-    def diff(self, *, run_id: int, key: str, prefix: str | None, resource_types: tuple[str, ...],
-             grace_cutoff: datetime, listing_started_at: datetime, assets_listed: int) -> Diff:
-        """Record every drift class's items for the run (one SQL statement each)."""
+    def diff(self, *, run_id: int, scope: ManagedScope, resource_types: tuple[str, ...], grace_cutoff: datetime,
+             listing_started_at: datetime, assets_listed: int) -> Diff:
+        """Record every drift class's items for the run (one SQL statement each, one transaction)."""
         with self.db.transaction() as conn:
-            counts = self.repo.diff(conn, run_id=run_id, key=key, prefix=prefix, resource_types=resource_types,
+            counts = self.repo.diff(conn, run_id=run_id, scope=scope, resource_types=resource_types,
                                     grace_cutoff=grace_cutoff, listing_started_at=listing_started_at)
         return Diff(counts, assets_listed)
 
-    def apply(self, run_id: int, key: str) -> Repairs:
-        """Queue the deletions and update the rows, in one transaction."""
+    def apply(self, run_id: int, key: str, max_attempts: int) -> Repairs:
+        """Queue the deletions (with the configured attempt budget) and update the rows, in one transaction."""
         with self.db.transaction() as conn:
+            RuntimeSettingsRepository().publish_max_attempts(conn, max_attempts)
             queued = self.repo.queue_deletions(conn, run_id)
             updated = self.repo.update_metadata(conn, run_id, key)
         return Repairs(queued, updated)

@@ -39,13 +39,29 @@ def write_reports(directory: Path, run: dict[str, Any], counts: dict[str, Any],
         pd.DataFrame(columns=COLUMNS).to_csv(out, index=False)
         for chunk in item_chunks:
             frame = pd.DataFrame(chunk, columns=COLUMNS)
-            frame.to_csv(out, index=False, header=False)
+            csv_safe(frame).to_csv(out, index=False, header=False)
             if shown < HTML_ITEM_LIMIT:
                 preview.append(frame.head(HTML_ITEM_LIMIT - shown))
                 shown += len(preview[-1])
     items = pd.concat(preview, ignore_index=True) if preview else pd.DataFrame(columns=COLUMNS)
     html_path.write_text(_render_html(run, counts, items))
     return ReportFiles(csv_path, html_path)
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe
+    (OWASP's advice against CSV injection); public_ids and error messages come from outside."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell of the frame escaped with `csv_cell` (the HTML report escapes on its own)."""
+    return frame.map(csv_cell)
 
 
 def _render_html(run: dict[str, Any], counts: dict[str, Any], items: pd.DataFrame) -> str:

@@ -4,9 +4,12 @@ SQL (`repair.py`), so memory stays flat as the library grows. This module runs o
 it validates the request, takes the per-inventory lock, records the run, decides what the safety
 rails allow, and writes the reports.
 
-Safety rails: dry run unless `apply`; no action unless the listing completed; deletions above
+Safety rails: only the managed folders are listed and diffed (`mediasync.scope`; the whole account
+only with scope "account"; a folder narrows, never widens); dry run unless `apply`; no action unless
+the listing completed; assets already queued for deletion are not counted again; deletions above
 max(100, fraction × assets) abort unless `force`; rows are never deleted; deletions go through
-the cleanup queue, which refuses to delete an asset an active row uses.
+the cleanup queue, which refuses to delete an asset an active row uses. A run is always finished
+on a fresh connection, and a run a crash left `running` is closed by the next run of its inventory.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mediasync.config import Settings
-from mediasync.db import Connection, Database
+from mediasync.db import Database
 from mediasync.drift import drift_total
-from mediasync.errors import InvalidInput, MediasyncError
+from mediasync.errors import DatabaseUnavailable, InvalidInput, MediasyncError, StoreError
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.results import Result
+from mediasync.scope import SCOPES, ManagedScope, ResolvedFolderMode
 from mediasync.services.content import safe_folder
 from mediasync.services.queue_processor import CleanupQueueProcessor
 from mediasync.services.reconcile.listing import SnapshotLister
@@ -35,6 +39,8 @@ from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, AssetStore
 log = logging.getLogger(__name__)
 
 QUEUE_DRAIN_SECONDS = 300  # after an applied run, how long to work through the deletions it queued
+FINISH_ATTEMPTS = 3  # recording a run's end survives a database restart of a few seconds
+FINISH_RETRY_SECONDS = 1.0
 
 RunStatus = Literal["running", "completed", "incomplete", "aborted", "failed"]
 
@@ -91,7 +97,7 @@ class Reconciler:
 
     def run(self, apply: bool = False, folder: str | None = None, force: bool = False,
             max_delete_fraction: float | None = None, grace_minutes: int | None = None,
-            process_queue: bool = True) -> ReconcileResult:
+            process_queue: bool = True, scope: str = "managed") -> ReconcileResult:
         """One reconciliation. Dry run unless `apply`; see the module docstring for the rails."""
         fraction = self.settings.reconcile_max_delete_fraction if max_delete_fraction is None else max_delete_fraction
         if not 0 <= fraction <= 1:
@@ -99,54 +105,90 @@ class Reconciler:
         grace = self.settings.reconcile_grace_minutes if grace_minutes is None else grace_minutes
         if grace < 0:
             raise InvalidInput("grace_minutes must not be negative", 422)
-        prefix = f"{safe_folder(folder)}/" if folder else None
-        key = f"{DELIVERY_TYPE}:{prefix or ''}"
-        params = {"apply": apply, "folder": folder, "force": force, "max_delete_fraction": fraction,
-                  "grace_minutes": grace}
+        if scope not in SCOPES:
+            raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", 422)
+        narrowed = safe_folder(folder) if folder else None
+        params: dict[str, Any] = {"apply": apply, "folder": narrowed, "force": force, "max_delete_fraction": fraction,
+                                  "grace_minutes": grace, "scope": scope}
         mode: Literal["dry_run", "apply"] = "apply" if apply else "dry_run"
         started = time.monotonic()
-        with self.db.session() as lock_conn:
-            with lock_conn.transaction():
-                run = self.repo.create_run(lock_conn, mode, params)
-            result = ReconcileResult(run_id=run["id"], mode=mode, status="failed")
-            if not self.repo.try_lock(lock_conn, key):
-                result.status, result.message = "aborted", "another reconciliation of this inventory is running"
-                return self._finish(lock_conn, result, started)
-            try:
-                self._run_locked(result, key, prefix, apply, force, fraction, grace, process_queue)
-            except MediasyncError as exc:
-                result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
-                log.exception("reconciliation %d failed", result.run_id)
-            finally:
-                self.repo.unlock(lock_conn, key)
-            return self._finish(lock_conn, result, started)
+        try:
+            managed = self._scope(scope == "account", narrowed)
+        except StoreError as exc:  # Cloudinary did not say which folder mode it uses: nothing listed, no action
+            result = self._start(mode, params, f"{DELIVERY_TYPE}:unresolved")
+            result.status = "incomplete"
+            result.message = f"could not tell Cloudinary's folder mode: {exc}; no action taken"
+            return self._finish(result, started)
+        key = managed.inventory_key
+        params.update(folder_mode=managed.mode, inventory_key=key)
+        result = self._start(mode, params, key)
+        try:
+            with self.db.session() as lock_conn:
+                if not self.repo.try_lock(lock_conn, key):
+                    result.status, result.message = "aborted", "another reconciliation of this inventory is running"
+                    return self._finish(result, started)
+                try:
+                    with lock_conn.transaction():
+                        closed = self.repo.close_interrupted_runs(lock_conn, key, result.run_id)
+                    if closed:
+                        log.warning("closed %d earlier run(s) of %s left running by a crash", closed, key)
+                    self._run_locked(result, managed, apply, force, fraction, grace, process_queue)
+                finally:
+                    if not lock_conn.broken:
+                        self.repo.unlock(lock_conn, key)
+        except MediasyncError as exc:
+            result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("reconciliation %d failed", result.run_id)
+        return self._finish(result, started)
 
-    def _run_locked(self, result: ReconcileResult, key: str, prefix: str | None, apply: bool, force: bool,
+    def _scope(self, whole_account: bool, folder: str | None) -> ManagedScope:
+        """What this run covers: the managed folders (or, on explicit request, the account), in the
+        account's folder mode, narrowed to `folder` — never widened by it."""
+        scope = ManagedScope.from_settings(self.settings, self.folder_mode(), whole_account=whole_account)
+        return scope.narrowed_to(folder) if folder else scope
+
+    def folder_mode(self) -> ResolvedFolderMode:
+        """MEDIASYNC_CLOUDINARY_FOLDER_MODE, or (auto) what Cloudinary answers; an account with no
+        assets at all lists the same either way."""
+        configured = self.settings.cloudinary_folder_mode
+        if configured != "auto":
+            return configured
+        detected = self.store.folder_mode()
+        log.info("Cloudinary folder mode: %s", detected or "undetermined (no assets), using fixed")
+        return detected or "fixed"
+
+    def _start(self, mode: Literal["dry_run", "apply"], params: dict[str, Any], key: str) -> ReconcileResult:
+        with self.db.transaction() as conn:
+            run = self.repo.create_run(conn, mode, params, key)
+        return ReconcileResult(run_id=run["id"], mode=mode, status="failed")
+
+    def _run_locked(self, result: ReconcileResult, scope: ManagedScope, apply: bool, force: bool,
                     fraction: float, grace: int, process_queue: bool) -> None:
+        key = scope.inventory_key
         lister = SnapshotLister(self.db, self.store, self.resource_types, self.settings.reconcile_admin_api_reserve,
                                 self.repo)
-        listing = lister.list(key, prefix)
+        listing = lister.list(scope)
         with self.db.transaction() as conn:
             summary = self.repo.listing_summary(conn, key)
         result.assets_listed = summary["assets_listed"]
         if not listing.complete:
             result.status, result.message, result.resume_at = "incomplete", listing.message, listing.resume_at
-            result.counts = {"assets_listed": result.assets_listed}
+            result.counts = {"assets_listed": result.assets_listed, "unmanaged": summary["unmanaged"]}
             return
         result.listing_complete = True
-        diff = self.repair.diff(run_id=result.run_id, key=key, prefix=prefix, resource_types=self.resource_types,
+        diff = self.repair.diff(run_id=result.run_id, scope=scope, resource_types=self.resource_types,
                                 grace_cutoff=datetime.now(timezone.utc) - timedelta(minutes=grace),
                                 listing_started_at=summary["started_at"], assets_listed=result.assets_listed)
         cap = diff.cap(fraction)
-        result.counts = {**diff.counts, "assets_listed": result.assets_listed, "deletion_cap": cap,
-                         "queued_deletions": 0, "updated_rows": 0}
+        result.counts = {**diff.counts, "assets_listed": result.assets_listed, "unmanaged": summary["unmanaged"],
+                         "deletion_cap": cap, "queued_deletions": 0, "updated_rows": 0}
         if apply and diff.deletions > cap and not force:
             result.status = "aborted"
             result.message = (f"{diff.deletions} deletions exceed the safety cap of {cap} "
                               f"(max(100, {fraction:g} × {result.assets_listed} assets)); nothing was changed — "
                               f"check the report, then re-run with force=true if this is intended")
         elif apply:
-            repairs = self.repair.apply(result.run_id, key)
+            repairs = self.repair.apply(result.run_id, key, self.settings.max_attempts)
             result.counts["queued_deletions"] = repairs.queued_deletions
             result.counts["updated_rows"] = repairs.updated_rows
             result.status = "completed"
@@ -163,25 +205,40 @@ class Reconciler:
 
     # --- output --------------------------------------------------------------------------
 
-    def _finish(self, conn: Connection, result: ReconcileResult, started: float) -> ReconcileResult:
+    def _finish(self, result: ReconcileResult, started: float) -> ReconcileResult:
+        """Record the outcome on a fresh connection (the run's own may have died with the database),
+        retried briefly; a run is never left `running` by a lost connection — and if the database
+        stays away, the next run of the inventory closes it."""
         result.duration_seconds = round(time.monotonic() - started, 3)
-        with conn.transaction():
-            self.repo.finish_run(conn, result.run_id, status=result.status, counts=result.counts,
-                                 message=result.message, listing_complete=result.listing_complete,
-                                 assets_listed=result.assets_listed)
-        self._report(conn, result)
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                with self.db.transaction() as conn:
+                    self.repo.finish_run(conn, result.run_id, status=result.status, counts=result.counts,
+                                         message=result.message, listing_complete=result.listing_complete,
+                                         assets_listed=result.assets_listed)
+                break
+            except DatabaseUnavailable as exc:
+                if attempt == FINISH_ATTEMPTS - 1:
+                    log.error("could not record the end of reconciliation %d (%s): %s", result.run_id,
+                              result.status, exc)
+                    return result
+                time.sleep(FINISH_RETRY_SECONDS * (attempt + 1))
+        try:
+            self._report(result)
+        except MediasyncError as exc:
+            log.error("could not write the report of reconciliation %d: %s", result.run_id, exc)
         log.info("reconciliation %d (%s): %s — %s", result.run_id, result.mode, result.status, result.message)
         return result
 
-    def _report(self, conn: Connection, result: ReconcileResult) -> None:
+    def _report(self, result: ReconcileResult) -> None:
         run = {"run_id": result.run_id, "mode": result.mode, "status": result.status, "message": result.message,
                "assets_listed": result.assets_listed, "duration_seconds": result.duration_seconds}
-        with conn.transaction():
+        with self.db.transaction() as conn:
             files = write_reports(Path(self.settings.report_dir), run, result.counts,
                                   self.repo.report_items(conn, result.run_id))
         result.report_csv, result.report_html = str(files.csv), str(files.html)
         result.report_url = self._publish(files.html, result.run_id)
-        with conn.transaction():
+        with self.db.transaction() as conn:
             self.repo.set_reports(conn, result.run_id, result.report_csv, result.report_html, result.report_url)
 
     def _publish(self, html_path: Path, run_id: int) -> str | None:

@@ -71,4 +71,6 @@ DELETE FROM public.media_files WHERE id = %(id)s;
 UPDATE public.media_files SET original_filename = %(original_filename)s WHERE id = %(id)s;
 
 -- name: delete_under_prefix
-DELETE FROM public.media_files WHERE starts_with(public_id, %(prefix)s);
+-- Rows under a folder: by public_id prefix (fixed folders) or by folder (dynamic folders).
+DELETE FROM public.media_files
+ WHERE starts_with(public_id, %(prefix)s) OR starts_with(coalesce(folder, '') || '/', %(prefix)s);

@@ -9,8 +9,17 @@ SELECT pg_try_advisory_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s)) 
 SELECT pg_advisory_unlock(hashtext('mediasync.reconcile'), hashtext(%(key)s));
 
 -- name: create_run
-INSERT INTO mediasync.reconciliation_runs (mode, params) VALUES (%(mode)s, %(params)s)
+INSERT INTO mediasync.reconciliation_runs (mode, params, inventory_key) VALUES (%(mode)s, %(params)s, %(key)s)
 RETURNING id, started_at;
+
+-- name: close_interrupted_runs
+-- Runs of this inventory still `running` while we hold its lock were cut off (process killed,
+-- database crashed or failed over): nobody will finish them, so say so.
+UPDATE mediasync.reconciliation_runs
+   SET status = 'failed', finished_at = now(),
+       message = 'interrupted: the process or the database stopped before the run finished (closed by run '
+                 || %(run_id)s || ')'
+ WHERE status = 'running' AND inventory_key = %(key)s AND id <> %(run_id)s;
 
 -- name: finish_run
 UPDATE mediasync.reconciliation_runs
@@ -29,25 +38,31 @@ SELECT id, mode, status, counts, message, listing_complete, assets_listed, repor
   FROM mediasync.reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: get_checkpoint
-SELECT cursor, complete, assets_listed, started_at FROM mediasync.listing_checkpoints
- WHERE inventory_key = %(key)s AND resource_type = %(resource_type)s;
+SELECT cursor, complete, assets_listed, unmanaged, pages, started_at FROM mediasync.listing_checkpoints
+ WHERE inventory_key = %(key)s AND source = %(source)s;
 
 -- name: start_checkpoint
-INSERT INTO mediasync.listing_checkpoints (inventory_key, resource_type) VALUES (%(key)s, %(resource_type)s)
-ON CONFLICT (inventory_key, resource_type) DO UPDATE
-   SET cursor = NULL, complete = false, assets_listed = 0, started_at = now(), updated_at = now();
+INSERT INTO mediasync.listing_checkpoints (inventory_key, source, resource_type)
+VALUES (%(key)s, %(source)s, %(resource_type)s)
+ON CONFLICT (inventory_key, source) DO UPDATE
+   SET cursor = NULL, complete = false, assets_listed = 0, unmanaged = 0, pages = 0, started_at = now(),
+       updated_at = now();
 
--- name: clear_snapshot_of_type
-DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s AND resource_type = %(resource_type)s;
+-- name: clear_snapshot_of_source
+-- A source's listing starts over: forget what it stored (the snapshot row remembers its source).
+DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s AND source = %(source)s;
 
 -- name: save_checkpoint
 UPDATE mediasync.listing_checkpoints
-   SET cursor = %(cursor)s, complete = %(complete)s, assets_listed = assets_listed + %(listed)s, updated_at = now()
- WHERE inventory_key = %(key)s AND resource_type = %(resource_type)s;
+   SET cursor = %(cursor)s, complete = %(complete)s, assets_listed = assets_listed + %(listed)s,
+       unmanaged = unmanaged + %(unmanaged)s, pages = pages + 1, updated_at = now()
+ WHERE inventory_key = %(key)s AND source = %(source)s;
 
 -- name: listing_summary
 SELECT (SELECT min(started_at) FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s) AS started_at,
-       (SELECT count(*) FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s) AS assets_listed;
+       (SELECT count(*) FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s) AS assets_listed,
+       (SELECT coalesce(sum(unmanaged), 0) FROM mediasync.listing_checkpoints
+         WHERE inventory_key = %(key)s)::bigint AS unmanaged;
 
 -- name: clear_snapshot
 DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s;
@@ -58,80 +73,133 @@ DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
 -- name: create_page_table
 CREATE TEMP TABLE IF NOT EXISTS listing_page (
     public_id text, resource_type text, type text, format text, bytes bigint, version bigint, etag text,
-    secure_url text, width integer, height integer, created_at timestamptz
+    secure_url text, width integer, height integer, created_at timestamptz, asset_id text, asset_folder text,
+    display_name text, folder text
 ) ON COMMIT DELETE ROWS;
 
 -- name: copy_page
-COPY listing_page (public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at)
+COPY listing_page (public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at,
+                   asset_id, asset_folder, display_name, folder)
 FROM STDIN;
 
 -- name: merge_page
 -- A listing that shifts under concurrent uploads may repeat an asset: keep the latest facts.
-INSERT INTO mediasync.listing_snapshot (inventory_key, public_id, resource_type, type, format, bytes, version, etag,
-                                        secure_url, width, height, created_at)
+INSERT INTO mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version,
+                                        etag, secure_url, width, height, created_at, asset_id, asset_folder,
+                                        display_name, folder)
 SELECT DISTINCT ON (resource_type, type, public_id)
-       %(key)s, public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at
+       %(key)s, %(source)s, public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height,
+       created_at, asset_id, asset_folder, display_name, folder
   FROM listing_page
 ON CONFLICT (inventory_key, resource_type, type, public_id) DO UPDATE
    SET format = EXCLUDED.format, bytes = EXCLUDED.bytes, version = EXCLUDED.version, etag = EXCLUDED.etag,
        secure_url = EXCLUDED.secure_url, width = EXCLUDED.width, height = EXCLUDED.height,
-       created_at = EXCLUDED.created_at;
+       created_at = EXCLUDED.created_at, asset_id = EXCLUDED.asset_id, asset_folder = EXCLUDED.asset_folder,
+       display_name = EXCLUDED.display_name, folder = EXCLUDED.folder;
 
 -- name: analyze_snapshot
 -- The snapshot was just bulk-loaded: give the planner statistics so the diff joins use hashes.
 ANALYZE mediasync.listing_snapshot;
 
+-- name: match_snapshot
+-- Pair each listed asset with its row, for this transaction's finders: by asset_id where both know
+-- it (it survives renames and moves), else by (public_id, resource_type, type).
+CREATE TEMP TABLE listing_match ON COMMIT DROP AS
+WITH snap AS MATERIALIZED (
+    SELECT public_id, resource_type, type, asset_id FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s
+), by_id AS MATERIALIZED (
+    SELECT s.public_id, s.resource_type, s.type, m.id AS media_file_id
+      FROM snap s JOIN public.media_files m ON m.asset_id = s.asset_id
+), by_name AS (
+    SELECT s.public_id, s.resource_type, s.type, m.id AS media_file_id
+      FROM snap s
+      JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
+     WHERE NOT EXISTS (SELECT 1 FROM by_id b WHERE b.public_id = s.public_id AND b.resource_type = s.resource_type
+                                               AND b.type = s.type)
+       AND NOT EXISTS (SELECT 1 FROM by_id b WHERE b.media_file_id = m.id)
+)
+SELECT * FROM by_id UNION ALL SELECT * FROM by_name;
+
+-- name: analyze_match
+ANALYZE listing_match;
+
 -- name: find_orphans
--- Assets with no row at all, older than the grace period (an upload's row may still be on its way).
+-- Assets with no row at all (by asset_id or by name), older than the grace period (an upload's row
+-- may still be on its way), and not already waiting in the cleanup queue (a backlog is not new drift).
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, details)
 SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
        jsonb_build_object('bytes', s.bytes, 'format', s.format, 'asset_created_at', s.created_at,
-                          'secure_url', s.secure_url)
+                          'secure_url', s.secure_url, 'asset_id', s.asset_id, 'asset_folder', s.asset_folder)
   FROM mediasync.listing_snapshot s
  WHERE s.inventory_key = %(key)s
    AND (s.created_at IS NULL OR s.created_at < %(grace_cutoff)s)
+   AND NOT EXISTS (SELECT 1 FROM listing_match x
+                    WHERE x.public_id = s.public_id AND x.resource_type = s.resource_type AND x.type = s.type)
    AND NOT EXISTS (SELECT 1 FROM public.media_files m
-                    WHERE m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type);
+                    WHERE m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type)
+   AND NOT EXISTS (SELECT 1 FROM public.media_files m WHERE m.asset_id = s.asset_id)
+   AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
+                    WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
+                      AND q.status IN ('pending', 'processing'));
 
 -- name: find_undeleted
--- Rows soft-deleted, asset still in Cloudinary.
+-- Rows soft-deleted, asset still in Cloudinary, and its deletion not already waiting in the queue.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
 SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
-       jsonb_build_object('deleted_at', m.deleted_at, 'bytes', s.bytes)
-  FROM mediasync.listing_snapshot s
-  JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
- WHERE s.inventory_key = %(key)s AND m.status = 'deleted';
+       jsonb_build_object('deleted_at', m.deleted_at, 'bytes', s.bytes, 'asset_id', s.asset_id)
+  FROM listing_match x
+  JOIN mediasync.listing_snapshot s
+    ON s.inventory_key = %(key)s AND s.public_id = x.public_id AND s.resource_type = x.resource_type
+   AND s.type = x.type
+  JOIN public.media_files m ON m.id = x.media_file_id
+ WHERE m.status = 'deleted'
+   AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
+                    WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
+                      AND q.status IN ('pending', 'processing'));
 
 -- name: find_missing
--- Active rows whose asset is not in the listing. Rows created after the listing began are skipped:
--- their asset may have been uploaded behind the listing's cursor.
+-- Active rows of the scope whose asset is not in the listing. Rows created after the listing began
+-- are skipped: their asset may have been uploaded behind the listing's cursor.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
 SELECT %(run_id)s, %(kind)s, m.public_id, m.resource_type, m.type, m.id,
-       jsonb_build_object('secure_url', m.secure_url, 'row_created_at', m.created_at)
+       jsonb_build_object('secure_url', m.secure_url, 'row_created_at', m.created_at, 'asset_id', m.asset_id)
   FROM public.media_files m
  WHERE m.status = 'active' AND m.type = 'upload' AND m.resource_type = ANY (%(resource_types)s::text[])
-   AND (%(prefix)s::text IS NULL OR starts_with(m.public_id, %(prefix)s::text))
    AND m.created_at < %(listing_started_at)s
-   AND NOT EXISTS (SELECT 1 FROM mediasync.listing_snapshot s
-                    WHERE s.inventory_key = %(key)s AND s.public_id = m.public_id
-                      AND s.resource_type = m.resource_type AND s.type = m.type);
+   AND (%(whole_account)s OR EXISTS (
+        SELECT 1 FROM unnest(%(folders)s::text[]) AS f(folder)
+         WHERE starts_with(CASE WHEN %(mode)s = 'dynamic' THEN coalesce(m.asset_folder, m.folder, '')
+                                ELSE regexp_replace(m.public_id, '/?[^/]*$', '') END || '/', f.folder || '/')))
+   AND NOT EXISTS (SELECT 1 FROM listing_match x WHERE x.media_file_id = m.id);
 
 -- name: find_mismatches
--- Active rows whose metadata differs from Cloudinary's (etag only where the listing reports one).
+-- Active rows whose facts differ from Cloudinary's: bytes/format/version/etag (etag only where the
+-- listing reports one), or identity and place — renamed or moved (same asset_id, other public_id or
+-- folder), or asset_id/asset_folder/display_name not filled in yet. One item; the repair updates the row.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
 SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
-       jsonb_build_object('row', jsonb_build_object('bytes', m.bytes, 'format', m.format, 'version', m.version,
-                                                    'etag', m.etag),
-                          'cloudinary', jsonb_build_object('bytes', s.bytes, 'format', s.format,
-                                                           'version', s.version, 'etag', s.etag))
-  FROM mediasync.listing_snapshot s
-  JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
- WHERE s.inventory_key = %(key)s AND m.status = 'active'
+       jsonb_build_object('row', jsonb_build_object('public_id', m.public_id, 'bytes', m.bytes, 'format', m.format,
+                                                    'version', m.version, 'etag', m.etag, 'asset_id', m.asset_id,
+                                                    'asset_folder', m.asset_folder, 'display_name', m.display_name),
+                          'cloudinary', jsonb_build_object('public_id', s.public_id, 'bytes', s.bytes,
+                                                           'format', s.format, 'version', s.version, 'etag', s.etag,
+                                                           'asset_id', s.asset_id, 'asset_folder', s.asset_folder,
+                                                           'display_name', s.display_name))
+  FROM listing_match x
+  JOIN mediasync.listing_snapshot s
+    ON s.inventory_key = %(key)s AND s.public_id = x.public_id AND s.resource_type = x.resource_type
+   AND s.type = x.type
+  JOIN public.media_files m ON m.id = x.media_file_id
+ WHERE m.status = 'active'
    AND (s.bytes IS DISTINCT FROM m.bytes OR s.format IS DISTINCT FROM m.format
-        OR s.version IS DISTINCT FROM m.version OR (s.etag IS NOT NULL AND s.etag IS DISTINCT FROM m.etag));
+        OR s.version IS DISTINCT FROM m.version OR (s.etag IS NOT NULL AND s.etag IS DISTINCT FROM m.etag)
+        OR s.public_id IS DISTINCT FROM m.public_id
+        OR (s.asset_id IS NOT NULL AND s.asset_id IS DISTINCT FROM m.asset_id)
+        OR (s.asset_folder IS NOT NULL AND s.asset_folder IS DISTINCT FROM m.asset_folder)
+        OR (s.display_name IS NOT NULL AND s.display_name IS DISTINCT FROM m.display_name));
 
 -- name: find_stuck_queue
--- Cleanups that need a person: failed, or leased by a processor that stopped.
+-- Cleanups of the scope that need a person: failed, or leased by a processor that stopped.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id,
                                             queue_id, details)
 SELECT %(run_id)s, %(kind)s, q.public_id, q.resource_type, q.type, q.media_file_id, q.id,
@@ -139,7 +207,12 @@ SELECT %(run_id)s, %(kind)s, q.public_id, q.resource_type, q.type, q.media_file_
                           'reason', q.reason, 'locked_until', q.locked_until)
   FROM public.cloudinary_cleanup_queue q
  WHERE (q.status = 'failed' OR (q.status = 'processing' AND q.locked_until < now()))
-   AND (%(prefix)s::text IS NULL OR starts_with(q.public_id, %(prefix)s::text));
+   AND (%(whole_account)s OR EXISTS (
+        SELECT 1 FROM unnest(%(folders)s::text[]) AS f(folder)
+         WHERE starts_with(CASE WHEN %(mode)s = 'dynamic'
+                                THEN coalesce((SELECT coalesce(m.asset_folder, m.folder) FROM public.media_files m
+                                                WHERE m.id = q.media_file_id), f.folder) || '/'
+                                ELSE q.public_id END, f.folder || '/')));
 
 -- name: counts_by_kind
 SELECT k.kind, coalesce(c.n, 0) AS n
@@ -164,6 +237,8 @@ WITH targets AS (
        AND NOT EXISTS (SELECT 1 FROM public.media_files m
                         WHERE m.public_id = i.public_id AND m.resource_type = i.resource_type
                           AND m.type = i.type AND m.status = 'active')
+       AND NOT EXISTS (SELECT 1 FROM public.media_files m
+                        WHERE m.asset_id = i.details ->> 'asset_id' AND m.status = 'active')
 ), queued AS (
     INSERT INTO public.cloudinary_cleanup_queue (public_id, resource_type, type, media_file_id, reason, max_attempts)
     SELECT public_id, resource_type, type, media_file_id, reason, mediasync.max_attempts() FROM targets
@@ -172,18 +247,26 @@ WITH targets AS (
 UPDATE mediasync.reconciliation_items i SET action = 'queued' FROM targets t WHERE i.id = t.id;
 
 -- name: update_metadata
--- Cloudinary is the truth for an asset's bytes: copy its facts onto the row.
+-- Cloudinary is the truth for an asset's bytes, name and place: copy its facts onto the row (a
+-- renamed or moved asset's row follows it). Skipped when another row already holds that name or
+-- asset_id (a person must look; the item stays unrepaired in the report).
 WITH fixed AS (
     UPDATE public.media_files m
-       SET bytes = s.bytes, format = s.format, version = s.version, etag = coalesce(s.etag, m.etag),
-           secure_url = coalesce(s.secure_url, m.secure_url), width = coalesce(s.width, m.width),
-           height = coalesce(s.height, m.height)
+       SET public_id = s.public_id, bytes = s.bytes, format = s.format, version = s.version,
+           etag = coalesce(s.etag, m.etag), secure_url = coalesce(s.secure_url, m.secure_url),
+           width = coalesce(s.width, m.width), height = coalesce(s.height, m.height),
+           asset_id = coalesce(s.asset_id, m.asset_id), asset_folder = coalesce(s.asset_folder, m.asset_folder),
+           display_name = coalesce(s.display_name, m.display_name), folder = coalesce(s.folder, m.folder)
       FROM mediasync.reconciliation_items i
       JOIN mediasync.listing_snapshot s
         ON s.inventory_key = %(key)s AND s.public_id = i.public_id AND s.resource_type = i.resource_type
        AND s.type = i.type
      WHERE i.run_id = %(run_id)s AND i.kind = %(kind)s AND m.id = i.media_file_id
        AND m.status = 'active'
+       AND NOT EXISTS (SELECT 1 FROM public.media_files o
+                        WHERE o.id <> m.id AND o.public_id = s.public_id AND o.resource_type = s.resource_type
+                          AND o.type = s.type)
+       AND NOT EXISTS (SELECT 1 FROM public.media_files o WHERE o.id <> m.id AND o.asset_id = s.asset_id)
     RETURNING m.id
 )
 UPDATE mediasync.reconciliation_items i SET action = 'updated'

@@ -1,0 +1,67 @@
+"""ManagedScope: what mediasync owns, in both folder modes (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mediasync.config import Settings
+from mediasync.errors import ConfigError, InvalidInput
+from mediasync.scope import ManagedScope
+from mediasync.services.reconcile.reports import csv_cell
+from mediasync.store import ListingSource
+
+SETTINGS = Settings(managed_folders=("main-uploads", "avatars"))
+
+
+def test_fixed_mode_owns_by_public_id_prefix_and_lists_by_prefix():
+    scope = ManagedScope.from_settings(SETTINGS, "fixed")
+    assert scope.contains("main-uploads/a") and scope.contains("main-uploads/sub/a") and scope.contains("avatars/x")
+    assert not scope.contains("main-uploads-other/a") and not scope.contains("a") and not scope.contains("x/a")
+    assert not scope.contains("other-app/a", asset_folder="main-uploads")  # fixed: the public_id decides
+    assert scope.sources(("image", "raw")) == [ListingSource("image", prefix="main-uploads/"),
+                                               ListingSource("image", prefix="avatars/"),
+                                               ListingSource("raw", prefix="main-uploads/"),
+                                               ListingSource("raw", prefix="avatars/")]
+
+
+def test_dynamic_mode_owns_by_asset_folder_and_lists_by_asset_folder():
+    scope = ManagedScope.from_settings(SETTINGS, "dynamic")
+    assert scope.contains("abc123", asset_folder="main-uploads") and scope.contains("x", asset_folder="avatars/2024")
+    assert not scope.contains("main-uploads/a", asset_folder="") and not scope.contains("a", asset_folder=None)
+    assert not scope.contains("a", asset_folder="main-uploads-old")
+    assert scope.sources(("video",)) == [ListingSource("video", asset_folder="main-uploads"),
+                                         ListingSource("video", asset_folder="avatars")]
+
+
+def test_the_whole_account_only_on_request_and_a_folder_narrows_but_never_widens():
+    account = ManagedScope.from_settings(SETTINGS, "dynamic", whole_account=True)
+    assert account.contains("anything", asset_folder="other-app") and account.sources(("image",)) == [
+        ListingSource("image")]
+    managed = ManagedScope.from_settings(SETTINGS, "fixed")
+    assert managed.narrowed_to("main-uploads/sub").folders == ("main-uploads/sub",)
+    with pytest.raises(InvalidInput, match="outside the managed folders"):
+        managed.narrowed_to("other-app")
+    with pytest.raises(InvalidInput):
+        managed.narrowed_to("main")  # a prefix of a managed folder is not inside it
+    assert account.narrowed_to("other-app").folders == ("other-app",)
+    assert len({ManagedScope.from_settings(SETTINGS, m).inventory_key for m in ("fixed", "dynamic")} |
+               {account.inventory_key}) == 3
+
+
+def test_nested_managed_folders_are_listed_once():
+    scope = ManagedScope(("main-uploads", "main-uploads/sub", "b"), "fixed")
+    assert [s.prefix for s in scope.sources(("image",))] == ["main-uploads/", "b/"]
+
+
+def test_managed_folders_setting_is_validated():
+    assert Settings.from_env({"MEDIASYNC_MANAGED_FOLDERS": " a/b/ , c,a/b"}).owned_folders == ("a/b", "c")
+    assert Settings.from_env({}).owned_folders == ("main-uploads",)
+    for bad in ("a b", 'x"y', "a//b", "*"):
+        with pytest.raises(ConfigError, match="MEDIASYNC_MANAGED_FOLDERS"):
+            Settings.from_env({"MEDIASYNC_MANAGED_FOLDERS": bad})
+
+
+@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+def test_csv_cells_that_look_like_formulas_are_escaped(cell):
+    assert csv_cell(cell) == "'" + cell
+    assert csv_cell("main-uploads/a=b") == "main-uploads/a=b" and csv_cell(3) == 3 and csv_cell(None) is None
