@@ -121,6 +121,9 @@ class QueueRepository:
     def pending_summary(self, conn: Connection) -> Row:
         return conn.one("queue.pending_summary") or {}
 
+    def due_work(self, conn: Connection) -> int:
+        return int(conn.scalar("queue.due_work") or 0)
+
     def expired_leases(self, conn: Connection) -> int:
         return int(conn.scalar("queue.expired_leases") or 0)
 

@@ -303,6 +303,11 @@ class CleanupQueue:
                  modified, estimated)
         return True
 
+    def due_work(self) -> int:
+        """How many entries a drain would act on now (due pending entries and expired leases)."""
+        with self.db.transaction() as conn:
+            return self.repo.due_work(conn)
+
     def stats(self, recent_errors: int = 5) -> QueueStats:
         with self.db.transaction() as conn:
             counts = self.repo.counts_by_status(conn)

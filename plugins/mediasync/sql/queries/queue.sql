@@ -156,6 +156,13 @@ SELECT count(*) FILTER (WHERE available_at <= now())                          AS
        min(available_at) FILTER (WHERE available_at > now())                   AS next_retry_at
   FROM public.cloudinary_cleanup_queue WHERE status = 'pending';
 
+-- name: due_work
+-- Entries a processor would act on now: due pending ones and expired leases (what the queue's
+-- Airflow trigger checks between notifications, so retries and lost notifications wake the DAG).
+SELECT (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'pending' AND available_at <= now())
+     + (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'processing' AND locked_until < now())
+       AS n;
+
 -- name: expired_leases
 SELECT count(*) AS n FROM public.cloudinary_cleanup_queue WHERE status = 'processing' AND locked_until < now();
 
