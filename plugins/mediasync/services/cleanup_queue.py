@@ -49,7 +49,7 @@ class CleanupQueue:
     def __init__(self, db: Database, deleter: AssetDeleter | None = None, *,
                  lease: timedelta = timedelta(minutes=5), retry_policy: RetryPolicy | None = None,
                  repository: QueueRepository | None = None, concurrency: int = 4, admin_reserve: int = 50,
-                 destroy_concurrency: int = 10) -> None:
+                 destroy_concurrency: int = 20) -> None:
         self.db = db
         self.deleter = deleter
         self.lease = lease

@@ -45,7 +45,7 @@ class BudgetAwareDeleter:
     """Deletes chunks of one (resource_type, type) through the Admin or the Upload API, spending
     the Admin allowance only down to `reserve`. Thread-safe: chunks may be deleted concurrently."""
 
-    def __init__(self, store: AssetDeleter, *, reserve: int = 50, destroy_concurrency: int = 10,
+    def __init__(self, store: AssetDeleter, *, reserve: int = 50, destroy_concurrency: int = 20,
                  destroy_rate_limit_retries: int = 3, destroy_backoff_seconds: float = 1.0) -> None:
         self.store = store
         self.reserve = reserve
