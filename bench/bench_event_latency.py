@@ -32,13 +32,31 @@ def percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))], 2)
 
 
+def as_uri(conninfo: str) -> str:
+    """An Airflow connection takes a postgresql:// URI, not a libpq keyword string."""
+    from urllib.parse import quote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(conninfo)
+    auth = quote(str(info.get("user", "postgres")), safe="")
+    if info.get("password"):
+        auth += ":" + quote(str(info["password"]), safe="")
+    return f"postgresql://{auth}@{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info['dbname']}"
+
+
 def airflow(home: Path, db_url: str, emu) -> subprocess.Popen:
+    from mediasync.emulator.testing import free_port
+
+    port = free_port()
     base = emu.base_url.replace(":", "%3A").replace("/", "%2F")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "CLOUDINARY_", "MEDIASYNC_"))}
     env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
                AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"), AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
                AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1", AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-               AIRFLOW_CONN_MEDIASYNC_DB=db_url,
+               AIRFLOW__API__HOST="127.0.0.1", AIRFLOW__API__PORT=str(port),
+               AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+               AIRFLOW_CONN_MEDIASYNC_DB=as_uri(db_url),
                AIRFLOW_CONN_CLOUDINARY_DEFAULT=f"cloudinary://mediasync-key:mediasync-secret@demo?api_base_url={base}",
                PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     log = (home / "standalone.log").open("w")

@@ -16,7 +16,7 @@ from mediasync.services.queue_processor import CleanupQueueProcessor
 N = int(os.environ.get("BENCH_DELETIONS", "10000"))
 OUT = Path(os.environ.get("PROFILE_DIR", "test-artifacts/profiles"))
 
-from pyinstrument import Profiler  # noqa: E402  (the bench extra)
+from pyinstrument import Profiler
 
 OUT.mkdir(parents=True, exist_ok=True)
 figures = {}
