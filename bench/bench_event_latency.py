@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(__file__))
 from _harness import emulator_process, fresh_database, machine, report
 
-SAMPLES = int(os.environ.get("BENCH_EVENT_SAMPLES", "12"))
-IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_SECONDS", "120"))
+SAMPLES = int(os.environ.get("BENCH_EVENT_SAMPLES", "10"))
+IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_SECONDS", "90"))
 LATENCY_MS = int(os.environ.get("BENCH_LATENCY_MS", "50"))
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
