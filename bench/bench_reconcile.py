@@ -22,12 +22,12 @@ def one(N: int) -> None:
         running.seed(N, prefix="main-uploads/r")
         version = running.emulator.state.get("image", "upload", "main-uploads/r0000000").version
         with db.session() as conn:  # matching rows for all but DRIFT assets (orphans); DRIFT rows differ in bytes
-            conn.execute("INSERT INTO media_files (public_id, format, bytes, version, folder, created_at) "
-                         "SELECT 'main-uploads/r' || lpad(g::text, 7, '0'), 'png', "
-                         "       CASE WHEN g < 2 * %(drift)s THEN 1 ELSE 1024 END, %(version)s, 'main-uploads', "
-                         "       now() - interval '1 day' "
-                         "FROM generate_series(%(drift)s, %(n)s - 1) g", {"drift": DRIFT, "n": N, "version": version})
-            conn.execute("ANALYZE media_files")  # a production table has statistics
+            conn.sql("INSERT INTO media_files (public_id, format, bytes, version, folder, created_at) "
+                     "SELECT 'main-uploads/r' || lpad(g::text, 7, '0'), 'png', "
+                     "       CASE WHEN g < 2 * %(drift)s THEN 1 ELSE 1024 END, %(version)s, 'main-uploads', "
+                     "       now() - interval '1 day' "
+                     "FROM generate_series(%(drift)s, %(n)s - 1) g", {"drift": DRIFT, "n": N, "version": version})
+            conn.sql("ANALYZE media_files")  # a production table has statistics
         hook = store_for(running)
         rss_before = peak_rss_mb()
         with Timer() as t:
