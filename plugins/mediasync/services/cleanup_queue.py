@@ -128,24 +128,27 @@ class CleanupQueue:
         def out_of_time() -> bool:
             return time_budget is not None and time.monotonic() - started >= time_budget
 
-        def next_chunk() -> list[ClaimedItem] | None:
-            """The next chunk to delete, claiming a batch when none is waiting (None: stop claiming)."""
+        def next_chunk(free_slots: int) -> list[ClaimedItem] | None:
+            """The next chunk to delete; when none is waiting, one claim statement takes a batch for
+            every free slot (None: stop claiming)."""
             nonlocal exhausted
             if not waiting and not exhausted:
                 if out_of_time():
                     total.stopped_by = "time_budget"
                     return None
-                items = self.claim(batch_size, db=db)
-                exhausted = len(items) < batch_size
-                total.batches += bool(items)
+                wanted = batch_size * free_slots
+                items = self.claim(wanted, db=db)
+                exhausted = len(items) < wanted
+                total.batches += -(-len(items) // batch_size)
                 total.claimed += len(items)
-                waiting.extend(_chunks_by_asset_kind(items))
+                waiting.extend(_chunks_by_asset_kind(items, batch_size))
             return waiting.popleft() if waiting else None
 
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="cleanup-chunk") as pool:
             limit = 1  # the first answer tells the Admin allowance; overlap after it
             while True:
-                while total.stopped_by == "empty" and len(in_flight) < limit and (chunk := next_chunk()):
+                while (total.stopped_by == "empty" and len(in_flight) < limit
+                       and (chunk := next_chunk(limit - len(in_flight)))):
                     in_flight.add(pool.submit(self._settle_chunk, db, chunk))
                 if not in_flight:
                     break
@@ -331,11 +334,14 @@ def _log_counts(what: str, r: BatchResult) -> None:
              r.deleted_via_admin, r.deleted_via_upload_api)
 
 
-def _chunks_by_asset_kind(items: Sequence[ClaimedItem]) -> Iterator[list[ClaimedItem]]:
-    """Group by (resource_type, type) — one Admin call serves one kind — in chunks the Admin API accepts."""
+def _chunks_by_asset_kind(items: Sequence[ClaimedItem], size: int = MAX_IDS_PER_ADMIN_DELETE
+                          ) -> Iterator[list[ClaimedItem]]:
+    """Group by (resource_type, type) — one Admin call serves one kind — in chunks of at most `size`
+    (and never more than the Admin API accepts)."""
+    size = max(1, min(size, MAX_IDS_PER_ADMIN_DELETE))
     groups: dict[tuple[str, str], list[ClaimedItem]] = defaultdict(list)
     for item in items:
         groups[(item.resource_type, item.type)].append(item)
     for group in groups.values():
-        for start in range(0, len(group), MAX_IDS_PER_ADMIN_DELETE):
-            yield group[start:start + MAX_IDS_PER_ADMIN_DELETE]
+        for start in range(0, len(group), size):
+            yield group[start:start + size]
