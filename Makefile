@@ -43,6 +43,7 @@ test: install
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
 
 bench: install
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
 	@for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 # The wheel and sdist (SQL, static files and the DAG files inside) in dist/.

@@ -4,6 +4,7 @@ MEDIASYNC_TEST_DATABASE_URL, else embedded PostgreSQL) and an emulator in a temp
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import sys
@@ -20,6 +21,8 @@ from psycopg.conninfo import make_conninfo
 
 from mediasync.db import Database
 from mediasync.repository.migrations import upgrade
+
+logging.getLogger("mediasync").setLevel(logging.WARNING)  # stdout carries one JSON line per benchmark
 
 
 @contextmanager
@@ -84,3 +87,91 @@ def peak_rss_mb() -> float:
 def report(name: str, **figures) -> None:
     print(json.dumps({"bench": name, **figures}, sort_keys=True))
     sys.stdout.flush()
+
+
+class EmulatorProcess:
+    """The emulator in its own process (`mediasync emulator`), so the benchmark's client and the
+    server do not share one interpreter lock; the same control calls as `RunningEmulator`."""
+
+    def __init__(self, data_dir: Path, latency_ms: int = 0) -> None:
+        from mediasync.emulator.testing import free_port
+
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.latency_ms = latency_ms
+        self.process: object = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def cloudinary_url(self) -> str:
+        return f"cloudinary://mediasync-key:mediasync-secret@demo?upload_prefix={self.base_url}"
+
+    def __enter__(self) -> EmulatorProcess:
+        import subprocess
+
+        import httpx
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDINARY_", "MEDIASYNC_EMULATOR"))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mediasync.cli", "emulator", "--port", str(self.port), "--data-dir",
+             str(self.data_dir), "--latency-ms", str(self.latency_ms)], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{self.base_url}/_emulator/health", timeout=2).raise_for_status()
+                return self
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the emulator did not start") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def control(self, **settings) -> dict:
+        import httpx
+
+        return httpx.post(f"{self.base_url}/_emulator/control", json=settings, timeout=10).json()
+
+    def settings(self) -> dict:
+        import httpx
+
+        return httpx.get(f"{self.base_url}/_emulator/control", timeout=10).json()
+
+    def admin_calls(self) -> int:
+        return self.settings()["admin_calls"]
+
+    def upload_api_calls(self) -> int:
+        """Upload API requests (the emulator reports them once the emulator branch lands; until then
+        every request that was not an Admin call)."""
+        s = self.settings()
+        return s.get("upload_api_calls", s["api_requests"] - s["admin_calls"])
+
+    def assets(self) -> int:
+        return self.settings()["assets"]
+
+    def seed(self, count: int, prefix: str = "main-uploads/seed", resource_type: str = "image") -> int:
+        import httpx
+
+        response = httpx.post(f"{self.base_url}/_emulator/seed", timeout=600,
+                              json={"count": count, "prefix": prefix, "resource_type": resource_type})
+        response.raise_for_status()
+        return response.json()["seeded"]
+
+
+@contextmanager
+def emulator_process(latency_ms: int = 0) -> Iterator[EmulatorProcess]:
+    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(Path(tmp), latency_ms) as running:
+        yield running
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    import platform
+
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}

@@ -13,9 +13,9 @@ N = int(os.environ.get("BENCH_QUEUE", "20000"))
 with fresh_database() as db, emulator() as running:
     running.seed(N, prefix="main-uploads/q")
     with db.session() as conn:
-        conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) "
-                     "SELECT 'main-uploads/q' || lpad(g::text, 7, '0'), 'db_delete' FROM generate_series(0, %s - 1) g",
-                     (N,))
+        conn.sql("INSERT INTO cloudinary_cleanup_queue (public_id, reason) "
+                 "SELECT 'main-uploads/q' || lpad(g::text, 7, '0'), 'db_delete' FROM generate_series(0, %(n)s - 1) g",
+                 {"n": N})
     calls_before = running.admin_calls()
     with Timer() as t:
         result = CleanupQueueProcessor(db, store_for(running)).process(batch_size=100)

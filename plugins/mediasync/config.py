@@ -49,6 +49,8 @@ class Settings:
     upload_preset: str = "tap2go-uploads"
     upload_folder: str = "main-uploads"
     cleanup_batch_size: int = 100
+    cleanup_concurrency: int = 4  # chunks (Admin calls, or their destroy fallback) in flight per drain
+    cleanup_destroy_concurrency: int = 20  # Upload API destroy calls in flight when the Admin allowance is low
     max_attempts: int = 3
     retention_days: int = 30
     reconcile_grace_minutes: int = 60
@@ -77,6 +79,11 @@ class Settings:
             upload_folder=env.get("MEDIASYNC_UPLOAD_FOLDER", "").strip() or cls.upload_folder,
             cleanup_batch_size=_read(env, "MEDIASYNC_CLEANUP_BATCH_SIZE", cls.cleanup_batch_size, int,
                                      lambda v: 1 <= v <= 100, "an integer from 1 to 100"),
+            cleanup_concurrency=_read(env, "MEDIASYNC_CLEANUP_CONCURRENCY", cls.cleanup_concurrency, int,
+                                      lambda v: 1 <= v <= 32, "an integer from 1 to 32"),
+            cleanup_destroy_concurrency=_read(env, "MEDIASYNC_CLEANUP_DESTROY_CONCURRENCY",
+                                              cls.cleanup_destroy_concurrency, int, lambda v: 1 <= v <= 64,
+                                              "an integer from 1 to 64"),
             max_attempts=_read(env, "MEDIASYNC_MAX_ATTEMPTS", cls.max_attempts, int, lambda v: v >= 1, positive),
             retention_days=_read(env, "MEDIASYNC_RETENTION_DAYS", cls.retention_days, int, lambda v: v >= 1, positive),
             reconcile_grace_minutes=_read(env, "MEDIASYNC_RECONCILE_GRACE_MINUTES", cls.reconcile_grace_minutes,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
 
 DeleteOutcome = Literal["deleted", "not_found"]
 RESOURCE_TYPES: tuple[str, ...] = ("image", "video", "raw")
@@ -80,13 +80,35 @@ class ListingPage:
     rate_limit_reset_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class AdminAllowance:
+    """The Admin API allowance the last Admin answer reported (`X-FeatureRateLimit-*` headers):
+    calls left in this hour's window and when the window resets."""
+
+    remaining: int | None
+    reset_at: datetime | None
+    limit: int | None = None
+    seen_at: datetime | None = None
+
+
 class AssetDeleter(Protocol):
     """What the cleanup queue needs: delete many assets of one resource type / delivery type."""
 
     def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
                     type: str = DELIVERY_TYPE) -> dict[str, DeleteOutcome]:
-        """Delete the ids; `not_found` counts as success. Raises `StoreError` subclasses."""
+        """Delete the ids (Admin API, rate-limited); `not_found` counts as success. Raises `StoreError`s."""
         ...
+
+
+@runtime_checkable
+class AssetDestroyer(Protocol):
+    """A deleter that can also delete one asset through the Upload API (`destroy`, not rate-limited),
+    and says how much of the Admin API allowance is left: the cleanup queue switches between the two."""
+
+    def destroy(self, public_id: str, resource_type: str = "image", type: str = DELIVERY_TYPE) -> DeleteOutcome: ...
+
+    @property
+    def admin_allowance(self) -> AdminAllowance | None: ...
 
 
 class AssetStore(AssetDeleter, Protocol):

@@ -39,7 +39,6 @@ def test_dag_files_do_no_database_or_network_work_at_import(monkeypatch):
 
 def test_schedules_and_params(dagbag):
     queue = dagbag.get_dag("mediasync_cleanup_queue")
-    assert queue.schedule == timedelta(seconds=30)
     assert queue.max_active_runs == 1 and queue.catchup is False
     reconcile = dagbag.get_dag("mediasync_reconcile")
     assert set(reconcile.params) == {"apply", "folder", "scope", "force", "max_delete_fraction"}
@@ -47,6 +46,26 @@ def test_schedules_and_params(dagbag):
     # Settings are the single source of defaults: an empty Param means "the configured value".
     assert reconcile.params["max_delete_fraction"] is None
     assert dagbag.get_dag("mediasync_retention").params["retention_days"] is None
+
+
+def test_cleanup_queue_is_event_driven_with_an_hourly_safety_net(dagbag):
+    """Scheduled on an asset whose watcher LISTENs for the queue's notification, or'ed with a slow
+    timetable: no run every 30 s when idle."""
+    from airflow.sdk import AssetOrTimeSchedule
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from mediasync.triggers.queue import CleanupQueueTrigger
+
+    schedule = dagbag.get_dag("mediasync_cleanup_queue").timetable
+    assert isinstance(schedule, AssetOrTimeSchedule) or type(schedule).__name__ == "AssetOrTimeSchedule"
+    assert schedule.timetable.delta == timedelta(hours=1)
+    (watcher,) = schedule.asset_condition.watchers
+    assert isinstance(watcher.trigger, CleanupQueueTrigger)
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "mediasync.triggers.queue.CleanupQueueTrigger"
+    assert CleanupQueueTrigger(**kwargs).serialize() == (classpath, kwargs)  # the triggerer rebuilds it from this
+    assert kwargs["channel"] == "mediasync_cleanup_queue" and kwargs["poll_seconds"] == 30
+    DagSerialization.to_dict(dagbag.get_dag("mediasync_cleanup_queue"))  # serialisable for the scheduler
 
 
 def run_dag(dagbag, dag_id: str, run_type: str = "manual", **conf):

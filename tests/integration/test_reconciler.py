@@ -142,12 +142,14 @@ def test_listing_pauses_to_keep_admin_calls_for_the_cleanup_queue(services, emul
 
     conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES (%s, 'db_delete')",
                  (seeded_public_id(emulator_folder_mode, "main-uploads/bulk", 1599),))
-    assert services.processor.process().deleted == 1  # the kept allowance serves the queue
+    drained = services.processor.process()
+    assert drained.deleted == 1  # at the reserve, the queue deletes through the Upload API (issue 13.2)...
+    assert (drained.deleted_via_upload_api, drained.admin_calls) == (1, 0)  # ...and leaves the Admin calls alone
 
     emulator.control(rate_limit=0)  # the hour is over
     second = services.reconciler.run(grace_minutes=0)
     assert (second.status, second.assets_listed) == ("completed", 1599)  # the deleted one was on page 4
-    assert emulator.admin_calls() == 2 + 1 + 2 + 2  # resumed at page 3: pages 3-4, then video and raw
+    assert emulator.admin_calls() == 2 + 0 + 2 + 2  # resumed at page 3: pages 3-4, then video and raw
 
 
 def test_deletions_over_the_cap_abort_unless_forced(services, cloudinary_store, emulator, conn):

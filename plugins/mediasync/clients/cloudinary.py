@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,6 +38,7 @@ from mediasync.store import (
     MAX_IDS_PER_ADMIN_DELETE,
     MAX_LISTING_PAGE,
     RESOURCE_TYPES,
+    AdminAllowance,
     DeleteOutcome,
     FolderModeAnswer,
     ListingPage,
@@ -169,6 +171,25 @@ class CloudinaryClient:
         self.retry_initial_wait = retry_initial_wait
         self.retry_max_wait = retry_max_wait
         self.timeout = timeout
+        self._allowance: AdminAllowance | None = None
+        self._allowance_lock = threading.Lock()
+
+    @property
+    def admin_allowance(self) -> AdminAllowance | None:
+        """What the last Admin API answer (a delete or a listing page) said about the hourly allowance."""
+        return self._allowance
+
+    def _remember_allowance(self, response: Any) -> dict[str, Any]:
+        state = _rate_limit_state(response)
+        remaining, reset_at = state["rate_limit_remaining"], state["rate_limit_reset_at"]
+        if remaining is not None:
+            with self._allowance_lock:  # answers to overlapping calls arrive in any order: keep the lowest
+                previous = self._allowance
+                if previous is not None and previous.reset_at == reset_at and previous.remaining is not None:
+                    remaining = min(remaining, previous.remaining)
+                self._allowance = AdminAllowance(remaining, reset_at, getattr(response, "rate_limit_allowed", None),
+                                                 datetime.now(timezone.utc))
+        return state
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> CloudinaryClient:
@@ -223,6 +244,8 @@ class CloudinaryClient:
             display_name=result.get("display_name"))
 
     def destroy(self, public_id: str, resource_type: str = "image", type: str = "upload") -> DeleteOutcome:
+        """Upload API `destroy` of one asset: not rate-limited, so the queue's fallback when the Admin
+        allowance runs low."""
         result = self._call("destroy", cloudinary.uploader.destroy, public_id, resource_type=resource_type,
                             type=type, invalidate=True)
         if result.get("result") == "ok":
@@ -240,11 +263,12 @@ class CloudinaryClient:
             chunk = ids[start:start + MAX_IDS_PER_ADMIN_DELETE]
             result = self._call("delete_resources", cloudinary.api.delete_resources, chunk,
                                  resource_type=resource_type, type=type, invalidate=True)
+            self._remember_allowance(result)
             for public_id, status in result.get("deleted", {}).items():
                 outcome[public_id] = "deleted" if status == "deleted" else "not_found"
-        log.info("delete_many %s/%s: %d deleted, %d not found, %d Admin calls", resource_type, type,
-                 sum(v == "deleted" for v in outcome.values()), sum(v == "not_found" for v in outcome.values()),
-                 -(-len(ids) // MAX_IDS_PER_ADMIN_DELETE))
+        log.debug("delete_many %s/%s: %d deleted, %d not found, %d Admin calls, %s left this hour", resource_type,
+                  type, sum(v == "deleted" for v in outcome.values()), sum(v == "not_found" for v in outcome.values()),
+                  -(-len(ids) // MAX_IDS_PER_ADMIN_DELETE), self._allowance.remaining if self._allowance else "?")
         return outcome
 
     def iter_pages(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
@@ -259,7 +283,7 @@ class CloudinaryClient:
             result = self._call("list resources", cloudinary.api.resources, **params)
             cursor = result.get("next_cursor")
             yield ListingPage([self._listed(r, resource_type, type) for r in result.get("resources", [])], cursor,
-                              **_rate_limit_state(result))
+                              **self._remember_allowance(result))
             if not cursor:
                 return
 

@@ -1,27 +1,46 @@
-"""Drain the Cloudinary cleanup queue every 30 seconds (mediasync)."""
+"""Drain the Cloudinary cleanup queue when rows are queued (mediasync).
+
+Event-driven: the DAG is scheduled on the asset `mediasync_cleanup_queue`, whose `AssetWatcher`
+runs `CleanupQueueTrigger` in the triggerer. The trigger LISTENs for the queue's notification
+(one per statement that queues rows), and checks every 30 s for entries due anyway (retries,
+expired leases, missed notifications). An hourly timetable is the safety net (for a triggerer
+that is down). An idle system creates no runs beyond it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, DeltaTriggerTimetable, dag, task
 
-TIME_BUDGET_SECONDS = 25  # finish before the next 30-second run is due
+from mediasync.triggers.queue import CleanupQueueTrigger
+
+TIME_BUDGET_SECONDS = 240  # stop claiming after this; the run finishes what is in flight
+SAFETY_NET = timedelta(hours=1)
+
+cleanup_queue_asset = Asset(
+    name="mediasync_cleanup_queue",
+    uri="postgres://mediasync_db/public/cloudinary_cleanup_queue",
+    watchers=[AssetWatcher(name="mediasync_cleanup_queue_notifications", trigger=CleanupQueueTrigger())],
+)
 
 
 @dag(
     dag_id="mediasync_cleanup_queue",
-    schedule=timedelta(seconds=30),
+    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(SAFETY_NET), assets=cleanup_queue_asset),
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=timedelta(minutes=5),
+    dagrun_timeout=timedelta(minutes=10),
     default_args={"retries": 0},
     tags=["mediasync", "cloudinary"],
     doc_md="""
-Claims due entries of `cloudinary_cleanup_queue` (`FOR UPDATE SKIP LOCKED`), deletes their assets
-with batched Admin API calls (≤100 ids each), records each outcome, retries with backoff, and
-rescues entries whose processor died. Stops after 25 s so runs never pile up.
+Runs seconds after rows are queued (a SQL `DELETE`, a soft delete, reconciliation): claims due
+entries of `cloudinary_cleanup_queue` (`FOR UPDATE SKIP LOCKED`), deletes their assets with a
+few chunks in flight — Admin API `delete_resources` (≤100 ids a call) while the hourly allowance
+is above the reconciliation's reserve, Upload API `destroy` below it — records each outcome,
+retries with backoff, and rescues entries whose processor died. The log line says which API
+deleted how many. Hourly runs are the safety net.
 """,
 )
 def mediasync_cleanup_queue():
@@ -33,8 +52,10 @@ def mediasync_cleanup_queue():
 
         result = services_from_airflow().processor.process(time_budget=TIME_BUDGET_SECONDS).as_dict()
         logging.getLogger("airflow.task").info(
-            "cleanup queue: claimed=%(claimed)d deleted=%(deleted)d not_found=%(not_found)d retrying=%(retrying)d "
-            "failed=%(failed)d rate_limited=%(rate_limited)d rescued=%(rescued)d admin_calls=%(store_calls)d "
+            "cleanup queue: claimed=%(claimed)d deleted=%(deleted)d not_found=%(not_found)d "
+            "skipped_in_use=%(skipped_in_use)d retrying=%(retrying)d failed=%(failed)d rate_limited=%(rate_limited)d "
+            "rescued=%(rescued)d via_admin=%(deleted_via_admin)d (admin_calls=%(admin_calls)d) "
+            "via_upload_api=%(deleted_via_upload_api)d (upload_api_calls=%(upload_api_calls)d) "
             "batches=%(batches)d stopped_by=%(stopped_by)s in %(duration_seconds).2fs", result)
         return result
 

@@ -58,6 +58,27 @@ class QueueRepository:
                                         "ids": list(ids) if ids is not None else None})
         return [ClaimedItem(**row) for row in rows]
 
+    def lock_claimed(self, conn: Connection, items: Sequence[ClaimedItem]) -> set[int]:
+        """Lock the entries still held by this claim until the transaction ends; returns their ids."""
+        if not items:
+            return set()
+        rows = conn.all("queue.lock_claimed", {"ids": [i.id for i in items], "attempts": [i.attempts for i in items]})
+        return {r["id"] for r in rows}
+
+    def assets_in_use(self, conn: Connection, ids: Sequence[int]) -> set[int]:
+        """Ids of entries whose asset an active media_files row uses."""
+        if not ids:
+            return set()
+        return {r["id"] for r in conn.all("queue.assets_in_use", {"ids": list(ids)})}
+
+    def statistics_staleness(self, conn: Connection) -> tuple[int, int]:
+        """(rows changed since the last ANALYZE, the planner's row estimate) of the queue table."""
+        row = conn.one("queue.statistics_staleness") or {}
+        return int(row.get("modified") or 0), int(row.get("estimated_rows") or 0)
+
+    def analyze(self, conn: Connection) -> None:
+        conn.execute("queue.analyze")
+
     def complete(self, conn: Connection, items: Sequence[ClaimedItem],
                  notes: Sequence[str | None] | None = None) -> int:
         if not items:
@@ -99,6 +120,9 @@ class QueueRepository:
 
     def pending_summary(self, conn: Connection) -> Row:
         return conn.one("queue.pending_summary") or {}
+
+    def due_work(self, conn: Connection) -> int:
+        return int(conn.scalar("queue.due_work") or 0)
 
     def expired_leases(self, conn: Connection) -> int:
         return int(conn.scalar("queue.expired_leases") or 0)

@@ -1,100 +1,45 @@
-"""The cleanup-queue engine: claim, delete through an `AssetDeleter`, record outcomes.
+"""The cleanup-queue engine: claim, delete through the budget-aware deleter, record outcomes.
 
 Shape (after River/Procrastinate): the claim is one statement and commits before any call to the
-store, so a crash never holds rows hostage for longer than the lease; each outcome is recorded
-in its own short transaction right after the store answers; expired leases are rescued.
-The engine knows nothing about Cloudinary — `CleanupQueueProcessor` plugs the Cloudinary hook in.
+store, so a crash never holds rows hostage for longer than the lease. Each chunk (≤ 100 assets of
+one kind) is then deleted inside a short *guard* transaction that locks the chunk's entries,
+re-checks that no active media_files row uses the asset (a restore or a re-upload since the
+claim), calls the store, and records the outcomes — matched on the claim's attempt — before it
+commits. A restore that arrives while the call is in flight waits for the guard and then fails
+cleanly (migration 020), so an entry never deletes an asset a live row uses.
+
+A drain overlaps its work: up to `concurrency` chunks in flight on a small per-run pool of
+connections, the next claim running while Cloudinary answers. The first chunk of a drain runs
+alone, so the Admin API allowance is known before calls overlap. Expired leases are rescued and
+stale planner statistics refreshed before the first claim.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
-from typing import Literal
 from uuid import UUID
 
-from pydantic import Field, computed_field, field_serializer
-
-from mediasync.db import Database
+from mediasync.db import Connection, Database, PooledDatabase
 from mediasync.errors import StoreError, StoreRateLimited
 from mediasync.repository.queue import ClaimedItem, Failure, QueueRepository
-from mediasync.results import Result
+from mediasync.services.queue.deleter import BudgetAwareDeleter, ChunkOutcome
+from mediasync.services.queue.results import BatchResult, FailedEntry, ProcessResult, QueueStats
 from mediasync.services.retry import RetryPolicy
 from mediasync.store import MAX_IDS_PER_ADMIN_DELETE, AssetDeleter
+
+__all__ = ["BatchResult", "CleanupQueue", "FailedEntry", "ProcessResult", "QueueStats"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=5)
 IN_USE_NOTE = "skipped: an active media_files row uses this asset again"
-
-
-class BatchResult(Result):
-    """What one claim-and-delete round did, in numbers."""
-
-    claimed: int = 0
-    deleted: int = 0
-    not_found: int = 0
-    skipped_in_use: int = 0
-    retrying: int = 0
-    failed: int = 0
-    rate_limited: int = 0
-    store_calls: int = 0
-    rate_limit_reset_at: datetime | None = None
-    errors: list[str] = Field(default_factory=list)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def completed(self) -> int:
-        return self.deleted + self.not_found + self.skipped_in_use
-
-    @field_serializer("errors")
-    def _first_errors(self, errors: list[str]) -> list[str]:
-        return errors[:10]
-
-    def add(self, other: BatchResult) -> None:
-        for name in ("claimed", "deleted", "not_found", "skipped_in_use", "retrying", "failed",
-                     "rate_limited", "store_calls"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.rate_limit_reset_at = other.rate_limit_reset_at or self.rate_limit_reset_at
-        self.errors.extend(e for e in other.errors if e not in self.errors)
-
-
-class ProcessResult(BatchResult):
-    """A drain: several batches, plus maintenance done before them."""
-
-    batches: int = 0
-    rescued: int = 0
-    retried_failed: int = 0
-    stopped_by: Literal["empty", "time_budget", "rate_limited"] = "empty"
-    duration_seconds: float = 0.0
-
-
-class FailedEntry(Result):
-    """A cleanup that ran out of attempts, for people to look at."""
-
-    id: int
-    public_id: str
-    resource_type: str
-    type: str
-    reason: str
-    attempts: int
-    last_error: str | None
-    updated_at: datetime
-
-
-class QueueStats(Result):
-    pending: int
-    processing: int
-    completed: int
-    failed: int
-    due: int
-    expired_leases: int
-    oldest_pending_age_seconds: float | None
-    next_retry_at: datetime | None
-    recent_errors: list[FailedEntry]
+ANALYZE_MIN_CHANGES = 10_000   # refresh the queue table's statistics after at least this many changes...
+ANALYZE_MIN_FRACTION = 0.2     # ...when they are also this fraction of the planner's row estimate
 
 
 class CleanupQueue:
@@ -103,12 +48,17 @@ class CleanupQueue:
 
     def __init__(self, db: Database, deleter: AssetDeleter | None = None, *,
                  lease: timedelta = timedelta(minutes=5), retry_policy: RetryPolicy | None = None,
-                 repository: QueueRepository | None = None) -> None:
+                 repository: QueueRepository | None = None, concurrency: int = 4, admin_reserve: int = 50,
+                 destroy_concurrency: int = 20) -> None:
         self.db = db
         self.deleter = deleter
         self.lease = lease
         self.retry_policy = retry_policy or RetryPolicy()
         self.repo = repository or QueueRepository()
+        self.concurrency = max(1, concurrency)
+        self.admin_reserve = admin_reserve
+        self.destroy_concurrency = destroy_concurrency
+        self._strategy: BudgetAwareDeleter | None = None
 
     # --- producing -----------------------------------------------------------------------
 
@@ -122,118 +72,211 @@ class CleanupQueue:
 
     # --- consuming -----------------------------------------------------------------------
 
-    def claim(self, limit: int, ids: Sequence[int] | None = None) -> list[ClaimedItem]:
+    def claim(self, limit: int, ids: Sequence[int] | None = None, db: Database | None = None) -> list[ClaimedItem]:
         """Lease up to `limit` due entries (or just `ids`); committed before returning."""
-        with self.db.transaction() as conn:
+        with (db or self.db).transaction() as conn:
             return self.repo.claim(conn, limit, self.lease.total_seconds(), ids)
 
     def process_batch(self, batch_size: int = 100, ids: Sequence[int] | None = None) -> BatchResult:
-        """Claim one batch and settle every entry in it."""
+        """Claim one batch and settle every entry in it, one chunk after the other."""
         items = self.claim(batch_size, ids)
-        result = BatchResult(claimed=len(items))
-        if not items:
-            return result
-        in_use = [i for i in items if i.in_use]
-        if in_use:
-            self._complete(in_use, note=IN_USE_NOTE)
-            result.skipped_in_use = len(in_use)
-        chunks = list(_chunks_by_asset_kind([i for i in items if not i.in_use]))
-        for index, chunk in enumerate(chunks):
-            try:
-                self._delete_chunk(chunk, result)
-            except StoreRateLimited as exc:
-                remaining = [item for later in chunks[index:] for item in later]
-                self._defer(remaining, exc, result)
-                break
-        log.info("cleanup batch: claimed=%d deleted=%d not_found=%d skipped_in_use=%d retrying=%d failed=%d "
-                 "rate_limited=%d store_calls=%d", result.claimed, result.deleted, result.not_found,
-                 result.skipped_in_use, result.retrying, result.failed, result.rate_limited, result.store_calls)
+        result = self.settle(items)
+        result.claimed = len(items)
+        _log_counts("cleanup batch", result)
+        return result
+
+    def settle(self, items: Sequence[ClaimedItem]) -> BatchResult:
+        """Delete the assets of entries this processor claimed and record the outcomes, one chunk
+        after the other; after a rate limit the rest go back to pending without using an attempt."""
+        result = BatchResult()
+        chunks = deque(_chunks_by_asset_kind(items))
+        while chunks:
+            result.add(self._settle_chunk(self.db, chunks.popleft()))
+            if result.rate_limited:
+                self._defer_all(self.db, chunks, result)
         return result
 
     def process(self, batch_size: int = 100, retry_failed: bool = False,
                 time_budget: float | None = None) -> ProcessResult:
-        """Drain: rescue expired leases, optionally revive failed entries, then process batches until
-        the queue has nothing due, the time budget (seconds) runs out, or the store rate-limits us."""
+        """Drain: rescue expired leases, optionally revive failed entries, then claim and delete with
+        up to `concurrency` chunks in flight until nothing is due, the time budget (seconds) runs
+        out, or the store rate-limits every path."""
         started = time.monotonic()
-        total = ProcessResult()
-        total.rescued = self.rescue_expired()
-        if retry_failed:
-            total.retried_failed = self.retry_failed()
-        while True:
-            batch = self.process_batch(batch_size)
-            if batch.claimed:
-                total.batches += 1
-            total.add(batch)
-            if batch.rate_limited:
-                total.stopped_by = "rate_limited"
-                break
-            if batch.claimed < batch_size:
-                total.stopped_by = "empty"
-                break
-            if time_budget is not None and time.monotonic() - started >= time_budget:
-                total.stopped_by = "time_budget"
-                break
+        total = ProcessResult(concurrency=self.concurrency)
+        db, own_pool = self._run_database()
+        try:
+            total.rescued = self.rescue_expired(db=db)
+            if retry_failed:
+                total.retried_failed = self.retry_failed(db=db)
+            total.analyzed = self.refresh_statistics(db)
+            self._drain(db, batch_size, started, time_budget, total)
+        finally:
+            if own_pool:
+                db.close()
         total.duration_seconds = round(time.monotonic() - started, 3)
-        log.info("cleanup drain: batches=%d claimed=%d completed=%d retrying=%d failed=%d rescued=%d "
-                 "stopped_by=%s in %.2fs", total.batches, total.claimed, total.completed, total.retrying,
-                 total.failed, total.rescued, total.stopped_by, total.duration_seconds)
+        _log_counts("cleanup drain", total)
+        log.info("cleanup drain: batches=%d rescued=%d stopped_by=%s in %.2fs", total.batches, total.rescued,
+                 total.stopped_by, total.duration_seconds)
         return total
 
-    def _delete_chunk(self, chunk: list[ClaimedItem], result: BatchResult) -> None:
-        """One Admin API call for one chunk of assets of one kind; rate limits propagate to the caller."""
+    def _drain(self, db: Database, batch_size: int, started: float, time_budget: float | None,
+               total: ProcessResult) -> None:
+        waiting: deque[list[ClaimedItem]] = deque()
+        in_flight: set[Future[BatchResult]] = set()
+        exhausted = False
+
+        def out_of_time() -> bool:
+            return time_budget is not None and time.monotonic() - started >= time_budget
+
+        def next_chunk(free_slots: int) -> list[ClaimedItem] | None:
+            """The next chunk to delete; when none is waiting, one claim statement takes a batch for
+            every free slot (None: stop claiming)."""
+            nonlocal exhausted
+            if not waiting and not exhausted:
+                if out_of_time():
+                    total.stopped_by = "time_budget"
+                    return None
+                wanted = batch_size * free_slots
+                items = self.claim(wanted, db=db)
+                exhausted = len(items) < wanted
+                total.batches += -(-len(items) // batch_size)
+                total.claimed += len(items)
+                waiting.extend(_chunks_by_asset_kind(items, batch_size))
+            return waiting.popleft() if waiting else None
+
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="cleanup-chunk") as pool:
+            limit = 1  # the first answer tells the Admin allowance; overlap after it
+            while True:
+                while (total.stopped_by == "empty" and len(in_flight) < limit
+                       and (chunk := next_chunk(limit - len(in_flight)))):
+                    in_flight.add(pool.submit(self._settle_chunk, db, chunk))
+                if not in_flight:
+                    break
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                limit = self.concurrency
+                for future in done:
+                    chunk_result = future.result()
+                    total.add(chunk_result)
+                    if chunk_result.rate_limited:
+                        total.stopped_by = "rate_limited"
+        if waiting:  # claimed, never started: give them back without using an attempt
+            self._defer_all(db, waiting, total)
+
+    def _settle_chunk(self, db: Database, chunk: list[ClaimedItem]) -> BatchResult:
+        """The guard transaction: lock what this claim still holds, skip assets in use again, delete
+        the rest and record every outcome before the locks go."""
+        result = BatchResult()
+        with db.transaction() as conn:
+            held = self.repo.lock_claimed(conn, chunk)
+            mine = [i for i in chunk if i.id in held]  # the others were rescued or re-claimed meanwhile
+            in_use_ids = self.repo.assets_in_use(conn, [i.id for i in mine])
+            in_use = [i for i in mine if i.id in in_use_ids]
+            if in_use:
+                self.repo.complete(conn, in_use, [IN_USE_NOTE] * len(in_use))
+                result.skipped_in_use = len(in_use)
+            todo = [i for i in mine if i.id not in in_use_ids]
+            if todo:
+                self._delete(conn, todo, result)
+        return result
+
+    def _delete(self, conn: Connection, chunk: list[ClaimedItem], result: BatchResult) -> None:
         if self.deleter is None:
             raise RuntimeError("CleanupQueue has no asset deleter; pass one to process entries")
         first = chunk[0]
-        result.store_calls += 1
         try:
-            outcomes = self.deleter.delete_many([i.public_id for i in chunk], first.resource_type, first.type)
-        except StoreRateLimited:
-            raise
+            answer = self.strategy.delete([i.public_id for i in chunk], first.resource_type, first.type)
+        except StoreRateLimited as exc:
+            result.admin_calls += 1
+            result.store_calls += 1
+            self._defer(conn, chunk, exc, result)
+            return
         except StoreError as exc:
-            self._fail(chunk, f"{type(exc).__name__}: {exc}", "store_error", result)
+            result.admin_calls += 1
+            result.store_calls += 1
+            self._fail(conn, chunk, f"{type(exc).__name__}: {exc}", "store_error", result)
             return
         except Exception as exc:
             log.exception("asset deleter raised unexpectedly")
-            self._fail(chunk, f"{type(exc).__name__}: {exc}", "unexpected", result)
+            self._fail(conn, chunk, f"{type(exc).__name__}: {exc}", "unexpected", result)
             return
+        self._record(conn, chunk, answer, result)
+
+    def _record(self, conn: Connection, chunk: list[ClaimedItem], answer: ChunkOutcome, result: BatchResult) -> None:
+        outcomes = answer.outcomes
+        result.admin_calls += answer.admin_calls
+        result.upload_api_calls += answer.upload_api_calls
+        result.store_calls += answer.admin_calls + answer.upload_api_calls
         done = [i for i in chunk if i.public_id in outcomes]
-        unanswered = [i for i in chunk if i.public_id not in outcomes]
-        self._complete(done)
+        self.repo.complete(conn, done, [None] * len(done))
         result.deleted += sum(outcomes[i.public_id] == "deleted" for i in done)
         result.not_found += sum(outcomes[i.public_id] == "not_found" for i in done)
-        if unanswered:
-            self._fail(unanswered, "the store did not report an outcome for this asset", "no_answer", result)
+        if answer.path == "admin":
+            result.deleted_via_admin += len(done)
+        else:
+            result.deleted_via_upload_api += len(done)
+        refused = [i for i in chunk if isinstance(answer.errors.get(i.public_id), StoreRateLimited)]
+        if refused:
+            self._defer(conn, refused, answer.errors[refused[0].public_id], result)  # type: ignore[arg-type]
+        by_error: dict[str, list[ClaimedItem]] = defaultdict(list)
+        for item in chunk:
+            error = answer.errors.get(item.public_id)
+            if item.public_id in outcomes or isinstance(error, StoreRateLimited):
+                continue
+            text = f"{type(error).__name__}: {error}" if error else "the store did not report an outcome for this asset"
+            by_error[text].append(item)
+        for text, items in by_error.items():
+            self._fail(conn, items, text, "store_error" if text.startswith("Store") else "no_answer", result)
 
-    def _complete(self, items: list[ClaimedItem], note: str | None = None) -> None:
-        with self.db.transaction() as conn:
-            self.repo.complete(conn, items, [note] * len(items))
-
-    def _fail(self, items: list[ClaimedItem], error: str, kind: str, result: BatchResult) -> None:
+    def _fail(self, conn: Connection, items: list[ClaimedItem], error: str, kind: str, result: BatchResult) -> None:
         failures = [Failure(i, error, kind, self.retry_policy.delay(i.attempts)) for i in items]
-        with self.db.transaction() as conn:
-            statuses = self.repo.fail(conn, failures)
+        statuses = self.repo.fail(conn, failures)
         result.failed += sum(s == "failed" for s in statuses.values())
         result.retrying += sum(s == "pending" for s in statuses.values())
         if error not in result.errors:
             result.errors.append(error)
         log.warning("cleanup: %d entr%s failed (%s): %s", len(items), "y" if len(items) == 1 else "ies", kind, error)
 
-    def _defer(self, items: list[ClaimedItem], exc: StoreRateLimited, result: BatchResult) -> None:
+    def _defer(self, conn: Connection, items: list[ClaimedItem], exc: StoreRateLimited, result: BatchResult) -> None:
         reset_at = exc.reset_at or datetime.now(timezone.utc) + DEFAULT_RATE_LIMIT_WAIT
-        with self.db.transaction() as conn:
-            self.repo.defer_rate_limited(conn, items, reset_at, f"rate limited: {exc}")
+        self.repo.defer_rate_limited(conn, items, reset_at, f"rate limited: {exc}")
         result.rate_limited += len(items)
         result.rate_limit_reset_at = reset_at
         log.warning("cleanup: rate limited; %d entries deferred until %s without using an attempt",
                     len(items), reset_at.isoformat())
 
+    def _defer_all(self, db: Database, chunks: deque[list[ClaimedItem]], result: BatchResult) -> None:
+        """Claimed chunks never sent to the store after a rate limit: back to pending, attempt given back."""
+        items = [item for chunk in chunks for item in chunk]
+        chunks.clear()
+        if items:
+            with db.transaction() as conn:
+                self._defer(conn, items, StoreRateLimited("not attempted: the store rate-limited this drain",
+                                                          result.rate_limit_reset_at), result)
+
+    @property
+    def strategy(self) -> BudgetAwareDeleter:
+        """The budget-aware deleter over the current `deleter` (rebuilt when it is replaced)."""
+        if self._strategy is None or self._strategy.store is not self.deleter:
+            assert self.deleter is not None
+            self._strategy = BudgetAwareDeleter(self.deleter, reserve=self.admin_reserve,
+                                                destroy_concurrency=self.destroy_concurrency)
+        return self._strategy
+
+    def _run_database(self) -> tuple[Database, bool]:
+        """One small pool per drain (a claim plus `concurrency` guards), unless the caller's is pooled."""
+        if isinstance(self.db, PooledDatabase) or self.concurrency == 1:
+            return self.db, False
+        return PooledDatabase(self.db.url, max_attempts=self.db.max_attempts,
+                              application_name=f"{self.db.application_name}-queue",
+                              max_size=self.concurrency + 1), True
+
     # --- maintenance ---------------------------------------------------------------------
 
-    def rescue_expired(self, limit: int = 1000) -> int:
+    def rescue_expired(self, limit: int = 1000, db: Database | None = None) -> int:
         """Return entries whose lease expired (their processor died) to pending/failed."""
         rescued = 0
         while True:
-            with self.db.transaction() as conn:
+            with (db or self.db).transaction() as conn:
                 counts = self.repo.rescue_expired(conn, limit)
             batch = counts["pending"] + counts["failed"]
             rescued += batch
@@ -243,13 +286,30 @@ class CleanupQueue:
             log.warning("cleanup: rescued %d entries whose lease expired", rescued)
         return rescued
 
-    def retry_failed(self, ids: Sequence[int] | None = None) -> int:
+    def retry_failed(self, ids: Sequence[int] | None = None, db: Database | None = None) -> int:
         """Give failed entries (all, or `ids`) a fresh attempt budget."""
-        with self.db.transaction() as conn:
+        with (db or self.db).transaction() as conn:
             revived = self.repo.retry_failed(conn, ids)
         if revived:
             log.info("cleanup: %d failed entries back to pending", revived)
         return revived
+
+    def refresh_statistics(self, db: Database | None = None) -> bool:
+        """ANALYZE the queue table when it changed a lot since the planner last looked (a bulk
+        DELETE just queued 100k rows): with stale statistics every claim sorts the whole backlog."""
+        with (db or self.db).transaction() as conn:
+            modified, estimated = self.repo.statistics_staleness(conn)
+            if modified < ANALYZE_MIN_CHANGES or modified < ANALYZE_MIN_FRACTION * estimated:
+                return False
+            self.repo.analyze(conn)
+        log.info("cleanup: analysed the queue table (%d changes since the last ANALYZE, %d rows estimated)",
+                 modified, estimated)
+        return True
+
+    def due_work(self) -> int:
+        """How many entries a drain would act on now (due pending entries and expired leases)."""
+        with self.db.transaction() as conn:
+            return self.repo.due_work(conn)
 
     def stats(self, recent_errors: int = 5) -> QueueStats:
         with self.db.transaction() as conn:
@@ -267,11 +327,21 @@ class CleanupQueue:
         )
 
 
-def _chunks_by_asset_kind(items: Sequence[ClaimedItem]) -> Iterator[list[ClaimedItem]]:
-    """Group by (resource_type, type) — one Admin call serves one kind — in chunks the Admin API accepts."""
+def _log_counts(what: str, r: BatchResult) -> None:
+    log.info("%s: claimed=%d deleted=%d not_found=%d skipped_in_use=%d retrying=%d failed=%d rate_limited=%d "
+             "admin_calls=%d upload_api_calls=%d via_admin=%d via_upload_api=%d", what, r.claimed, r.deleted,
+             r.not_found, r.skipped_in_use, r.retrying, r.failed, r.rate_limited, r.admin_calls, r.upload_api_calls,
+             r.deleted_via_admin, r.deleted_via_upload_api)
+
+
+def _chunks_by_asset_kind(items: Sequence[ClaimedItem], size: int = MAX_IDS_PER_ADMIN_DELETE
+                          ) -> Iterator[list[ClaimedItem]]:
+    """Group by (resource_type, type) — one Admin call serves one kind — in chunks of at most `size`
+    (and never more than the Admin API accepts)."""
+    size = max(1, min(size, MAX_IDS_PER_ADMIN_DELETE))
     groups: dict[tuple[str, str], list[ClaimedItem]] = defaultdict(list)
     for item in items:
         groups[(item.resource_type, item.type)].append(item)
     for group in groups.values():
-        for start in range(0, len(group), MAX_IDS_PER_ADMIN_DELETE):
-            yield group[start:start + MAX_IDS_PER_ADMIN_DELETE]
+        for start in range(0, len(group), size):
+            yield group[start:start + size]

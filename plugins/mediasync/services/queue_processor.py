@@ -1,4 +1,4 @@
-"""The cleanup queue wired to Cloudinary: what the 30-second DAG, the API's "process now" and
+"""The cleanup queue wired to Cloudinary: what the event-driven DAG, the API's "process now" and
 `mediasync queue process` run."""
 
 from __future__ import annotations
@@ -14,17 +14,22 @@ from mediasync.store import AssetDeleter
 
 
 class CleanupQueueProcessor:
-    """Drains the queue with batched Cloudinary deletes (one Admin API call per chunk of ids)."""
+    """Drains the queue with overlapped, budget-aware Cloudinary deletes: Admin API `delete_resources`
+    (100 ids a call) while the hourly allowance is above the reconciliation's reserve, Upload API
+    `destroy` calls below it."""
 
     def __init__(self, db: Database, store: AssetDeleter, settings: Settings | None = None, *,
                  lease: timedelta = timedelta(minutes=5), retry_policy: RetryPolicy | None = None) -> None:
         self.settings = settings or Settings()
         self.db = db
-        self.queue = CleanupQueue(db, store, lease=lease, retry_policy=retry_policy)
+        self.queue = CleanupQueue(db, store, lease=lease, retry_policy=retry_policy,
+                                  concurrency=self.settings.cleanup_concurrency,
+                                  admin_reserve=self.settings.reconcile_admin_api_reserve,
+                                  destroy_concurrency=self.settings.cleanup_destroy_concurrency)
 
     def process(self, batch_size: int | None = None, retry_failed: bool = False,
                 time_budget: float | None = None) -> ProcessResult:
-        """Drain until nothing is due, `time_budget` seconds pass, or Cloudinary rate-limits."""
+        """Drain until nothing is due, `time_budget` seconds pass, or Cloudinary rate-limits every path."""
         size = batch_size or self.settings.cleanup_batch_size
         self.publish_settings()
         return self.queue.process(batch_size=size, retry_failed=retry_failed, time_budget=time_budget)

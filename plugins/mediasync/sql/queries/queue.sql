@@ -43,6 +43,37 @@ RETURNING q.id, q.public_id, q.resource_type, q.type, q.media_file_id, q.reason,
                    WHERE m.public_id = q.public_id AND m.resource_type = q.resource_type
                      AND m.type = q.type AND m.status = 'active') AS in_use;
 
+-- name: lock_claimed
+-- The guard around one deletion: lock the entries this processor still holds (same attempt, still
+-- processing) for as long as Cloudinary is called. A restore or a new row for one of these assets
+-- waits for the lock (020's trigger), so ownership can be re-checked and cannot change meanwhile.
+SELECT q.id
+  FROM public.cloudinary_cleanup_queue q
+  JOIN unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS u(id, attempt) ON q.id = u.id AND q.attempts = u.attempt
+ WHERE q.status = 'processing'
+ ORDER BY q.id
+   FOR UPDATE OF q;
+
+-- name: assets_in_use
+-- Entries whose asset an active media_files row uses. Run after lock_claimed, in its own
+-- statement, so the snapshot sees every restore that committed before the locks were granted.
+SELECT q.id
+  FROM public.cloudinary_cleanup_queue q
+ WHERE q.id = ANY (%(ids)s::bigint[])
+   AND EXISTS (SELECT 1 FROM public.media_files m
+                WHERE m.public_id = q.public_id AND m.resource_type = q.resource_type
+                  AND m.type = q.type AND m.status = 'active');
+
+-- name: statistics_staleness
+-- Rows changed since the queue table was last analysed, against the planner's row estimate:
+-- right after a bulk DELETE the planner still thinks the queue is tiny and every claim sorts.
+SELECT coalesce(s.n_mod_since_analyze, 0) AS modified, greatest(c.reltuples, 0)::bigint AS estimated_rows
+  FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+ WHERE c.oid = 'public.cloudinary_cleanup_queue'::regclass;
+
+-- name: analyze
+ANALYZE public.cloudinary_cleanup_queue;
+
 -- name: complete
 -- Mark claimed entries done. Matching on the attempt number means a processor whose lease was
 -- rescued (and re-claimed by another) cannot overwrite the newer claim.
@@ -124,6 +155,13 @@ SELECT count(*) FILTER (WHERE available_at <= now())                          AS
        extract(epoch FROM now() - min(created_at))::float8                     AS oldest_pending_age_seconds,
        min(available_at) FILTER (WHERE available_at > now())                   AS next_retry_at
   FROM public.cloudinary_cleanup_queue WHERE status = 'pending';
+
+-- name: due_work
+-- Entries a processor would act on now: due pending ones and expired leases (what the queue's
+-- Airflow trigger checks between notifications, so retries and lost notifications wake the DAG).
+SELECT (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'pending' AND available_at <= now())
+     + (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'processing' AND locked_until < now())
+       AS n;
 
 -- name: expired_leases
 SELECT count(*) AS n FROM public.cloudinary_cleanup_queue WHERE status = 'processing' AND locked_until < now();

@@ -1,0 +1,85 @@
+"""What the cleanup queue reports: per batch, per drain, and its statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, computed_field, field_serializer
+
+from mediasync.results import Result
+
+_COUNTS = ("claimed", "deleted", "not_found", "skipped_in_use", "retrying", "failed", "rate_limited", "store_calls",
+           "admin_calls", "upload_api_calls", "deleted_via_admin", "deleted_via_upload_api")
+
+
+class BatchResult(Result):
+    """What one claim-and-delete round did, in numbers. `deleted_via_*` say which Cloudinary API
+    settled how many entries (`deleted` + `not_found`); `store_calls` is both APIs' calls."""
+
+    claimed: int = 0
+    deleted: int = 0
+    not_found: int = 0
+    skipped_in_use: int = 0
+    retrying: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    store_calls: int = 0
+    admin_calls: int = 0
+    upload_api_calls: int = 0
+    deleted_via_admin: int = 0
+    deleted_via_upload_api: int = 0
+    rate_limit_reset_at: datetime | None = None
+    errors: list[str] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def completed(self) -> int:
+        return self.deleted + self.not_found + self.skipped_in_use
+
+    @field_serializer("errors")
+    def _first_errors(self, errors: list[str]) -> list[str]:
+        return errors[:10]
+
+    def add(self, other: BatchResult) -> None:
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.rate_limit_reset_at = other.rate_limit_reset_at or self.rate_limit_reset_at
+        self.errors.extend(e for e in other.errors if e not in self.errors)
+
+
+class ProcessResult(BatchResult):
+    """A drain: several batches (overlapping), plus maintenance done before them."""
+
+    batches: int = 0
+    rescued: int = 0
+    retried_failed: int = 0
+    analyzed: bool = False
+    concurrency: int = 1
+    stopped_by: Literal["empty", "time_budget", "rate_limited"] = "empty"
+    duration_seconds: float = 0.0
+
+
+class FailedEntry(Result):
+    """A cleanup that ran out of attempts, for people to look at."""
+
+    id: int
+    public_id: str
+    resource_type: str
+    type: str
+    reason: str
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+class QueueStats(Result):
+    pending: int
+    processing: int
+    completed: int
+    failed: int
+    due: int
+    expired_leases: int
+    oldest_pending_age_seconds: float | None
+    next_retry_at: datetime | None
+    recent_errors: list[FailedEntry]

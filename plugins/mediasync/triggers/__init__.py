@@ -1,0 +1,1 @@
+"""Airflow event triggers (run by the triggerer; importable without a database or network)."""
