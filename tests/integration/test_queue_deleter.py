@@ -8,15 +8,18 @@ import time
 
 import pytest
 
+from fixtures.emulator import seeded_public_id
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
 from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.retry import RetryPolicy
 
 
 def queue_seeded(emulator, conn, n: int, prefix: str = "main-uploads/d") -> None:
+    """`n` assets in the emulator and a queue entry for each (public_ids as the folder mode names them)."""
     emulator.seed(n, prefix=prefix)
+    name = seeded_public_id(emulator.settings()["folder_mode"], prefix, 0)[:-7]
     conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) "
-                 "SELECT %s || lpad(g::text, 7, '0'), 'db_delete' FROM generate_series(0, %s - 1) g", (prefix, n))
+                 "SELECT %s || lpad(g::text, 7, '0'), 'db_delete' FROM generate_series(0, %s - 1) g", (name, n))
 
 
 def upload_api_calls(emulator) -> int:
@@ -60,7 +63,7 @@ def test_a_420_switches_to_destroy_without_burning_attempts_then_back_after_the_
     assert refused.deleted_via_upload_api == 200 and refused.deleted_via_admin == 0
     assert refused.admin_calls == 1  # the one Cloudinary refused with 420: no more were tried
     attempts = {r["attempts"] for r in conn.execute(
-        "SELECT attempts FROM cloudinary_cleanup_queue WHERE public_id LIKE 'main-uploads/second%'")}
+        "SELECT attempts FROM cloudinary_cleanup_queue WHERE public_id LIKE '%second%'")}
     assert attempts == {1}
 
     time.sleep(3.2)  # the window resets

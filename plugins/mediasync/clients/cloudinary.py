@@ -304,7 +304,7 @@ class CloudinaryClient:
             result = self._call("search resources", search.execute)
             cursor = result.get("next_cursor")
             yield ListingPage([self._listed(r, source.resource_type, "upload") for r in result.get("resources", [])],
-                              cursor, **_rate_limit_state(result))
+                              cursor, **self._remember_allowance(result))
             if not cursor:
                 return
 

@@ -20,7 +20,7 @@ SAFETY_NET = timedelta(hours=1)
 
 cleanup_queue_asset = Asset(
     name="mediasync_cleanup_queue",
-    uri="postgres://mediasync_db/public/cloudinary_cleanup_queue",
+    uri="postgres://mediasync_db:5432/mediasync/public/cloudinary_cleanup_queue",
     watchers=[AssetWatcher(name="mediasync_cleanup_queue_notifications", trigger=CleanupQueueTrigger())],
 )
 
