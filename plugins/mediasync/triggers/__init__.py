@@ -1,0 +1,1 @@
+"""Airflow triggers (run by the triggerer) that turn outside events into asset events."""
