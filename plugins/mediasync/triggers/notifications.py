@@ -21,6 +21,7 @@ from mediasync.errors import MediasyncError
 PEEK_VISIBILITY_SECONDS = 1
 MAX_WAIT_SECONDS = 60  # Cloudinary's long-poll limit
 ERROR_BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)
+MIN_INTERVAL_SECONDS = 1.0  # between empty answers when wait_seconds is 0 (no long poll)
 
 
 class CloudinaryNotificationTrigger(BaseEventTrigger):
@@ -60,3 +61,5 @@ class CloudinaryNotificationTrigger(BaseEventTrigger):
                 self.log.info("Cloudinary channel %s has notifications", self.channel)
                 yield TriggerEvent({"channel": self.channel})
                 return
+            if self.wait_seconds < MIN_INTERVAL_SECONDS:
+                await asyncio.sleep(MIN_INTERVAL_SECONDS)
