@@ -251,3 +251,24 @@ def test_repairs_since_counts_what_notifications_fixed(conn, ingest, services):
     assert (repairs.notifications, repairs.rows) == (2, 3)
     assert repairs.by_type == {"delete": 2, "resource_display_name_changed": 1}
     assert services.notifications.repairs_since(datetime.now(timezone.utc) + timedelta(seconds=5)).rows == 0
+
+
+def test_concurrent_deliveries_of_one_notification_apply_once(conn, services, emulator):
+    import threading
+
+    rows = [add_row(conn, f"{FOLDER}/race{i}") for i in range(5)]
+    signed = cld.sign(cld.encode(cld.tags(rows[0], ["raced"], [])), emulator.api_secret)
+    results, barrier = [], threading.Barrier(4)
+
+    def deliver():
+        barrier.wait()
+        results.append(services.notifications.ingest(signed.raw, signed.timestamp, signed.signature))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.duplicate for r in results) == [False, True, True, True]
+    assert sum(r.changed_rows for r in results) == 1
+    assert tags_of(conn, rows[0]["id"]) == ["raced"] and len(stored(conn)) == 1

@@ -16,7 +16,7 @@ from typing import Literal
 
 from mediasync.config import Settings
 from mediasync.db import Database
-from mediasync.errors import ConfigError, MediasyncError
+from mediasync.errors import ConfigError, DatabaseUnavailable, MediasyncError
 from mediasync.repository.notifications import NotificationRepository
 from mediasync.results import Result
 from mediasync.services.notifications.apply import ChangeApplier
@@ -26,6 +26,10 @@ from mediasync.services.notifications.signature import RejectedNotification, Sig
 
 log = logging.getLogger(__name__)
 Transport = Literal["webhook", "poll"]
+# A message that keeps failing for a reason other than the database being down (a bug, a constraint)
+# is dropped, loudly, after this many receipts rather than blocking every later run; the nightly
+# reconciliation repairs what it would have changed.
+MAX_RECEIVES = 5
 
 
 class IngestResult(Result):
@@ -49,7 +53,8 @@ class DrainResult(Result):
     unchanged: int = 0
     rejected: int = 0
     acknowledged: int = 0
-    failed: int = 0  # not committed (database down): not acknowledged, redelivered later
+    failed: int = 0  # not committed: not acknowledged, redelivered after the visibility timeout
+    dropped: int = 0  # failed MAX_RECEIVES times for a reason other than the database being down
     error: str | None = None
 
 
@@ -161,10 +166,18 @@ class NotificationService:
                 except RejectedNotification as exc:  # never valid later either: drop it, loudly
                     log.warning("poll message %s rejected: %s", message.get("message_id"), exc)
                     result.rejected += 1
-                except MediasyncError as exc:
+                except DatabaseUnavailable as exc:
                     result.failed += 1
                     result.error = str(exc)
                     continue
+                except MediasyncError as exc:
+                    result.error = str(exc)
+                    if int(message.get("receive_count") or 1) < MAX_RECEIVES:
+                        result.failed += 1
+                        continue
+                    log.error("poll message %s dropped after %d receipts: %s (reconciliation will repair)",
+                              message.get("message_id"), MAX_RECEIVES, exc)
+                    result.dropped += 1
                 else:
                     result.duplicates += outcome.duplicate
                     result.applied += outcome.outcome == "applied" and not outcome.duplicate
