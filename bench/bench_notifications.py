@@ -14,7 +14,6 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _harness import emulator, fresh_database, report, store_for
-
 from mediasync.config import Settings
 from mediasync.db import PooledDatabase
 from mediasync.runtime import build_services
