@@ -175,3 +175,53 @@ def test_poll_while_the_database_is_down_redelivers_after_the_visibility_timeout
     assert (again.received, again.applied, again.acknowledged) == (1, 1, 1)
     assert row(conn, record.id)["deleted_by"] == "cloudinary"
     assert services.notifications.drain(CHANNEL).received == 0
+
+
+@pytest.fixture(params=["webhook", "poll"])
+def settle(request, services: Services, emulator) -> Callable[[int], None]:
+    """Wait until `n` notifications are stored, by the transport under test: the webhook delivers on
+    its own; the poll channel is drained (as the DAG would) until they are in."""
+    if request.param == "webhook":
+        request.getfixturevalue("webhook")
+    else:
+        services.notifications.setup("poll", CHANNEL)
+
+    def wait(n: int) -> None:
+        def stored() -> bool:
+            if request.param == "poll":
+                services.notifications.drain(CHANNEL)
+            return services.notifications.status(with_triggers=False).received >= n
+        eventually(stored)
+    return wait
+
+
+def test_nothing_outside_the_managed_scope_changes_through_either_transport(services, conn, emulator, settle):
+    theirs = emulator.console("upload", folder="someone-else", public_id="theirs", filename="t.png")["resource"]
+    settle(1)
+    arranged = conn.execute(  # a row outside the scope (say, from an earlier configuration) must stay as it is
+        "INSERT INTO public.media_files (public_id, format, bytes, version, folder, asset_id, asset_folder) "
+        "VALUES (%s, 'png', 1, 1, 'someone-else', %s, 'someone-else') RETURNING *",
+        (theirs["public_id"], theirs["asset_id"])).fetchone()
+    emulator.console("retag", public_id=theirs["public_id"], tags=["x"])
+    emulator.console("display_name", public_id=theirs["public_id"], display_name="Theirs")
+    emulator.console("rename", from_public_id=theirs["public_id"], to_public_id="someone-else/renamed")
+    emulator.console("delete", public_id="someone-else/renamed")
+    settle(5)
+    assert row(conn, arranged["id"]) == arranged and tags_of(conn, arranged["id"]) == []
+    outcomes = [r["outcome"] for r in conn.execute("SELECT outcome FROM mediasync.cloudinary_notifications "
+                                                   "ORDER BY id")]
+    assert outcomes == ["out_of_scope"] * 5
+
+
+def test_dynamic_folders_through_either_transport(services, conn, dynamic_emulator, settle):
+    import dataclasses
+
+    services.notifications.settings = dataclasses.replace(services.settings, cloudinary_folder_mode="dynamic")
+    record = services.media.upload(tiny_png(7), "dyn.png")
+    settle(1)
+    dynamic_emulator.console("move", public_id=record.public_id, asset_folder=f"{FOLDER}/2024")
+    settle(2)
+    assert row(conn, record.id)["asset_folder"] == f"{FOLDER}/2024"
+    dynamic_emulator.console("move", from_path=FOLDER, to_path="library")
+    settle(3)
+    assert (row(conn, record.id)["asset_folder"], row(conn, record.id)["folder"]) == ("library/2024", "library/2024")
