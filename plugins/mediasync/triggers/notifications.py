@@ -31,6 +31,7 @@ class CloudinaryNotificationTrigger(BaseEventTrigger):
         self.channel = channel
         self.wait_seconds = max(0, min(int(wait_seconds), MAX_WAIT_SECONDS))
         self.cloudinary_conn_id = cloudinary_conn_id
+        self._client: Any = None  # built on first poll, in a worker thread (the connection lookup is sync)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}",
@@ -39,11 +40,12 @@ class CloudinaryNotificationTrigger(BaseEventTrigger):
 
     def _peek(self) -> int:
         """How many messages the channel holds right now (0 after waiting up to wait_seconds)."""
-        from mediasync.hooks.cloudinary import CloudinaryHook
+        if self._client is None:
+            from mediasync.hooks.cloudinary import CloudinaryHook
 
-        client = CloudinaryHook(self.cloudinary_conn_id).get_conn()
-        return len(client.receive_notifications(self.channel, max_messages=1, wait_seconds=self.wait_seconds,
-                                                visibility_timeout=PEEK_VISIBILITY_SECONDS))
+            self._client = CloudinaryHook(self.cloudinary_conn_id).get_conn()
+        return len(self._client.receive_notifications(self.channel, max_messages=1, wait_seconds=self.wait_seconds,
+                                                      visibility_timeout=PEEK_VISIBILITY_SECONDS))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         failures = 0
