@@ -59,6 +59,9 @@ class DrainResult(Result):
 
 
 class NotificationStatus(Result):
+    channel: str
+    signature_algorithm: str
+    adopt_external_uploads: bool
     received: int
     applied: int
     last_received_at: datetime | None
@@ -202,7 +205,9 @@ class NotificationService:
     def status(self, with_triggers: bool = True) -> NotificationStatus:
         with self.db.transaction() as conn:
             summary = self.repo.summary(conn)
-        status = NotificationStatus(**summary)
+        status = NotificationStatus(**summary, channel=self.settings.notification_channel,
+                                    signature_algorithm=self.settings.notification_signature_algorithm,
+                                    adopt_external_uploads=self.settings.adopt_external_uploads)
         if with_triggers and self.channel is not None:
             try:
                 status.triggers = [{k: str(t.get(k, "")) for k in ("id", "event_type", "uri_type", "uri")}
