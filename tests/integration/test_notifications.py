@@ -272,3 +272,17 @@ def test_concurrent_deliveries_of_one_notification_apply_once(conn, services, em
     assert sorted(r.duplicate for r in results) == [False, True, True, True]
     assert sum(r.changed_rows for r in results) == 1
     assert tags_of(conn, rows[0]["id"]) == ["raced"] and len(stored(conn)) == 1
+
+
+def test_bad_notifications_are_refused_before_the_database_is_touched(services, emulator):
+    """A flood of forged notifications costs no database work (and gets a 4xx even while it is down)."""
+    down = NotificationService(Database("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1"),
+                               services.settings, services.notifications.channel)
+    forged = cld.sign(cld.encode(cld.body("delete", {"resources": []})), "guess")
+    with pytest.raises(RejectedNotification) as caught:
+        down.ingest(forged.raw, forged.timestamp, forged.signature)
+    assert caught.value.status_code == 401
+    malformed = cld.sign(b"{", emulator.api_secret)
+    with pytest.raises(RejectedNotification) as caught:
+        down.ingest(malformed.raw, malformed.timestamp, malformed.signature)
+    assert caught.value.status_code == 400
