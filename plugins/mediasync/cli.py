@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mediasync import settings_file
 from mediasync.errors import InvalidInput, MediasyncError
 from mediasync.results import Result
 
@@ -266,6 +267,7 @@ def emulator(
 
 
 def main() -> None:
+    settings_file.load()  # `make run`'s .mediasync/mediasync.env, when nothing else configures mediasync
     try:
         app()
     except KeyboardInterrupt:
