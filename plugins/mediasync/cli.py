@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mediasync import settings_file
-from mediasync.errors import MediasyncError
+from mediasync.errors import InvalidInput, MediasyncError
 from mediasync.results import Result
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 queue_app = typer.Typer(help="The Cloudinary cleanup queue.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(queue_app, name="queue")
+notifications_app = typer.Typer(help="Cloudinary notifications (Cloudinary -> database).", no_args_is_help=True)
+app.add_typer(notifications_app, name="notifications")
 
 
 class ScopeOption(str, Enum):
@@ -145,6 +147,58 @@ def _render_reconcile(result: dict[str, Any]) -> str:
     head = {k: result[k] for k in ("run_id", "mode", "status", "message", "resume_at", "assets_listed", "report_csv",
                                     "report_html", "report_url") if result.get(k) is not None}
     return _key_values(head) + "\n" + _key_values({f"  {k}": v for k, v in sorted(result["counts"].items())})
+
+
+@notifications_app.command("setup")
+def notifications_setup(
+    transport: str = typer.Option(..., "--transport", help="webhook (Cloudinary POSTs to --url) or poll "
+                                                         "(Cloudinary buffers on --channel; the DAG drains it)."),
+    url: str | None = typer.Option(None, "--url", help="Public URL of /mediasync/api/v1/cloudinary/notifications."),
+    channel: str | None = typer.Option(None, "--channel", help="Poll channel (default MEDIASYNC_NOTIFICATION_CHANNEL "
+                                                             "or 'mediasync')."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create the Cloudinary triggers for the followed event types (idempotent: existing ones are kept)."""
+    with _cli_errors():
+        services = _services()
+        if transport == "webhook" and url and not channel:
+            result = services.notifications.setup("webhook", url)
+        elif transport == "poll" and not url:
+            result = services.notifications.setup("poll", channel or services.settings.notification_channel)
+        else:
+            raise InvalidInput("use --transport webhook --url URL, or --transport poll [--channel NAME]")
+        _emit(result, as_json, _key_values)
+
+
+@notifications_app.command("status")
+def notifications_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """The triggers configured in Cloudinary and the notifications received (last one first)."""
+    with _cli_errors():
+        _emit(_services().notifications.status(), as_json, _render_notification_status)
+
+
+def _render_notification_status(status: dict[str, Any]) -> str:
+    lines = [_key_values({k: v for k, v in status.items() if k not in ("triggers", "triggers_error")})]
+    if status.get("triggers_error"):
+        lines.append(f"triggers: could not list ({status['triggers_error']})")
+    for t in status.get("triggers") or []:
+        lines.append(f"  trigger {t['event_type']:<32} {t['uri_type']:<8} {t['uri']}")
+    if status.get("triggers") == []:
+        lines.append("no triggers: run `mediasync notifications setup`")
+    return "\n".join(lines)
+
+
+@notifications_app.command("poll")
+def notifications_poll(
+    channel: str | None = typer.Option(None, "--channel", help="Poll channel (default the configured one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Drain the poll channel once: apply each notification, acknowledge it after commit."""
+    with _cli_errors():
+        result = _services().notifications.drain(channel)
+        _emit(result, as_json, _key_values)
+        if result.failed:
+            raise typer.Exit(1)
 
 
 @app.command("verify")

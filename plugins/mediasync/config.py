@@ -16,6 +16,7 @@ from mediasync.errors import ConfigError
 
 T = TypeVar("T")
 FolderMode = Literal["auto", "fixed", "dynamic"]
+SignatureAlgorithm = Literal["sha1", "sha256"]
 
 DATABASE_URL_VARS = ("MEDIASYNC_DATABASE_URL", "SUPABASE_DB_URL")
 SUPABASE_URL_VARS = ("SUPABASE_URL", "NEXT_PUBLIC_SUPABASE_URL")
@@ -64,6 +65,10 @@ class Settings:
     managed_folders: tuple[str, ...] = ()  # empty: just the upload folder (see `owned_folders`)
     cloudinary_folder_mode: FolderMode = "auto"
     adopt_external_uploads: bool = True
+    notification_signature_algorithm: SignatureAlgorithm = "sha1"
+    notification_max_age_seconds: int = 7200  # as the SDK's verify_notification_signature(valid_for=)
+    notification_max_body_bytes: int = 1024 * 1024
+    notification_channel: str = "mediasync"  # the poll channel (poll://<channel> triggers)
 
     @property
     def owned_folders(self) -> tuple[str, ...]:
@@ -106,6 +111,14 @@ class Settings:
                                          lambda v: True, "auto, fixed or dynamic"),
             adopt_external_uploads=_read(env, "MEDIASYNC_ADOPT_EXTERNAL_UPLOADS", True, _boolean,
                                          lambda v: True, "true or false"),
+            notification_signature_algorithm=_read(env, "MEDIASYNC_NOTIFICATION_SIGNATURE_ALGORITHM", "sha1",
+                                                   _signature_algorithm, lambda v: True, "sha1 or sha256"),
+            notification_max_age_seconds=_read(env, "MEDIASYNC_NOTIFICATION_MAX_AGE_SECONDS",
+                                               cls.notification_max_age_seconds, int, lambda v: v >= 1, positive),
+            notification_max_body_bytes=_read(env, "MEDIASYNC_NOTIFICATION_MAX_BODY_BYTES",
+                                              cls.notification_max_body_bytes, int, lambda v: v >= 1024,
+                                              "an integer of at least 1024"),
+            notification_channel=env.get("MEDIASYNC_NOTIFICATION_CHANNEL", "").strip() or cls.notification_channel,
         )
 
 
@@ -124,6 +137,13 @@ def _folder_mode(raw: str) -> FolderMode:
     if mode not in ("auto", "fixed", "dynamic"):
         raise ValueError(raw)
     return mode  # type: ignore[return-value]
+
+
+def _signature_algorithm(raw: str) -> SignatureAlgorithm:
+    algorithm = raw.lower().replace("-", "")
+    if algorithm not in ("sha1", "sha256"):
+        raise ValueError(raw)
+    return algorithm  # type: ignore[return-value]
 
 
 def _boolean(raw: str) -> bool:

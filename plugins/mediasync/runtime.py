@@ -15,6 +15,8 @@ from mediasync.config import Settings
 from mediasync.db import Database, PooledDatabase, database_url_from_env
 from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.media_library import MediaLibraryService
+from mediasync.services.notifications import NotificationService
+from mediasync.services.notifications.channel import NotificationChannel
 from mediasync.services.queue_processor import CleanupQueueProcessor
 from mediasync.services.reconcile import Reconciler
 from mediasync.services.retention import Retention
@@ -30,6 +32,7 @@ class Services:
     processor: CleanupQueueProcessor
     reconciler: Reconciler
     retention: Retention
+    notifications: NotificationService
 
     @property
     def queue(self) -> CleanupQueue:
@@ -46,6 +49,8 @@ def build_services(db: Database, store: AssetStore, settings: Settings | None = 
         processor=processor,
         reconciler=Reconciler(db, store, settings, processor=processor),
         retention=Retention(db),
+        notifications=NotificationService(db, settings,
+                                          channel=store if isinstance(store, NotificationChannel) else None),
     )
 
 

@@ -19,6 +19,7 @@ DELIVERY_TYPE = "upload"
 # Cloudinary's Admin API limits (documented; the emulator enforces the same numbers).
 MAX_IDS_PER_ADMIN_DELETE = 100   # public ids per delete_resources call
 MAX_LISTING_PAGE = 500           # resources per listing page (max_results)
+MAX_NOTIFICATION_ACKS = 100      # receipt handles per ack_notifications call
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from fixtures import dagruns
 from fixtures.media import tiny_png
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-DAG_IDS = ["mediasync_cleanup_queue", "mediasync_reconcile", "mediasync_retention"]
+DAG_IDS = ["mediasync_cleanup_queue", "mediasync_cloudinary_notifications", "mediasync_reconcile",
+           "mediasync_retention"]
 
 
 @pytest.fixture(scope="module")

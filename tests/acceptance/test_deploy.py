@@ -37,7 +37,8 @@ PACKAGE = REPO / "plugins" / "mediasync"
 VENV_BIN = Path(sys.executable).parent
 AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer", "airflow-worker"}
-DAG_IDS = {"mediasync_cleanup_queue", "mediasync_reconcile", "mediasync_retention"}
+DAG_IDS = {"mediasync_cleanup_queue", "mediasync_cloudinary_notifications", "mediasync_reconcile",
+           "mediasync_retention"}
 # Variables a container gets that mediasync does not read, and who does.
 READ_ELSEWHERE = {
     "POSTGRES_USER": "the postgres image", "POSTGRES_PASSWORD": "the postgres image",

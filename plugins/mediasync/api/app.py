@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from mediasync.api import errors
 from mediasync.api.deps import AppState
-from mediasync.api.routes import events, media, queue, reconciliation
+from mediasync.api.routes import events, media, notifications, queue, reconciliation
 from mediasync.runtime import Services
 
 PAGE = Path(__file__).with_name("static") / "index.html"
@@ -39,6 +39,7 @@ def create_app(services_factory: Callable[[], Services] | None = None,
     for module in (media, queue, reconciliation, events):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(notifications.router, prefix="/api/v1")  # signature-verified, not behind Airflow login
 
     @app.get("/", include_in_schema=False, dependencies=[Depends(user_dependency)])
     async def page() -> HTMLResponse:

@@ -37,6 +37,7 @@ from mediasync.errors import (
 from mediasync.store import (
     MAX_IDS_PER_ADMIN_DELETE,
     MAX_LISTING_PAGE,
+    MAX_NOTIFICATION_ACKS,
     RESOURCE_TYPES,
     AdminAllowance,
     DeleteOutcome,
@@ -344,3 +345,31 @@ class CloudinaryClient:
     def ping(self) -> None:
         """One cheap authenticated Admin call; raises a store error when it fails."""
         self._call("ping", cloudinary.api.resources, max_results=1)
+
+    # --- notification channel (Cloudinary → mediasync) ---------------------------------------
+
+    def receive_notifications(self, channel: str, *, max_messages: int = 100, wait_seconds: int = 0,
+                              visibility_timeout: int = 60) -> list[dict[str, Any]]:
+        """Claim messages from a poll channel (`api.notifications`, SDK >= 1.46); each stays invisible
+        for `visibility_timeout` s and comes back unless acknowledged."""
+        result = self._call("receive notifications", cloudinary.api.notifications, channel=channel,
+                            max_messages=max_messages, wait_seconds=wait_seconds,
+                            visibility_timeout=visibility_timeout)
+        return list(result.get("messages") or [])
+
+    def ack_notifications(self, receipt_handles: list[str]) -> int:
+        """Acknowledge (delete) claimed messages, at most 100 handles a call; returns how many."""
+        acknowledged = 0
+        for start in range(0, len(receipt_handles), MAX_NOTIFICATION_ACKS):
+            result = self._call("ack notifications", cloudinary.api.ack_notifications,
+                                receipt_handles[start:start + MAX_NOTIFICATION_ACKS])
+            acknowledged += int(result.get("acknowledged", 0))
+        return acknowledged
+
+    def list_triggers(self) -> list[dict[str, Any]]:
+        """The account's notification triggers (Admin API `triggers`)."""
+        return list(self._call("list triggers", cloudinary.api.triggers).get("triggers") or [])
+
+    def create_trigger(self, uri: str, event_type: str, uri_type: str = "webhook") -> dict[str, Any]:
+        return dict(self._call("create trigger", cloudinary.api.create_trigger, uri, event_type, uri_type=uri_type))
+

@@ -1,0 +1,226 @@
+"""The one notification ingest, whatever the transport (webhook or poll channel).
+
+`ingest(raw, timestamp, signature)` verifies the signature over the exact bytes, stores the
+notification once (its SHA-256 is its identity, so a redelivery or replay is a no-op), and applies
+it to media_files — all in one transaction, so a caller acknowledges (2xx, poll ack) only what is
+committed. `drain` reads the poll channel, ingests each message and acknowledges after commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from datetime import datetime, timezone
+from typing import Literal
+
+from mediasync.config import Settings
+from mediasync.db import Database
+from mediasync.errors import ConfigError, DatabaseUnavailable, MediasyncError
+from mediasync.repository.notifications import NotificationRepository
+from mediasync.results import Result
+from mediasync.services.notifications.apply import ChangeApplier
+from mediasync.services.notifications.channel import NotificationChannel, TriggerSetup
+from mediasync.services.notifications.events import parse
+from mediasync.services.notifications.signature import RejectedNotification, SignatureVerifier
+
+log = logging.getLogger(__name__)
+Transport = Literal["webhook", "poll"]
+# A message that keeps failing for a reason other than the database being down (a bug, a constraint)
+# is dropped, loudly, after this many receipts rather than blocking every later run; the nightly
+# reconciliation repairs what it would have changed.
+MAX_RECEIVES = 5
+
+
+class IngestResult(Result):
+    """What became of one notification."""
+
+    notification_id: int | None
+    notification_type: str
+    outcome: str  # applied, no_change, stale, own_change, out_of_scope, ignored
+    duplicate: bool = False
+    changed_rows: int = 0
+    detail: str | None = None
+
+
+class DrainResult(Result):
+    """One pass over the poll channel."""
+
+    channel: str
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    acknowledged: int = 0
+    failed: int = 0  # not committed: not acknowledged, redelivered after the visibility timeout
+    dropped: int = 0  # failed MAX_RECEIVES times for a reason other than the database being down
+    error: str | None = None
+
+
+class NotificationStatus(Result):
+    channel: str
+    signature_algorithm: str
+    adopt_external_uploads: bool
+    received: int
+    applied: int
+    last_received_at: datetime | None
+    last_type: str | None
+    last_outcome: str | None
+    triggers: list[dict[str, str]] | None = None
+    triggers_error: str | None = None
+
+
+class NotificationRepairs(Result):
+    """What notifications repaired since a time: the notification channel's health figure."""
+
+    since: datetime
+    notifications: int
+    rows: int
+    by_type: dict[str, int]
+
+
+def decode_signed_payload(value: str) -> bytes:
+    """The exact signed bytes of a poll message (`signed_payload`, base64url without padding)."""
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, TypeError):
+        raise RejectedNotification("signed_payload is not base64url", 400) from None
+
+
+class NotificationService:
+    def __init__(self, db: Database, settings: Settings, channel: NotificationChannel | None = None,
+                 repository: NotificationRepository | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.channel = channel
+        self.repo = repository or NotificationRepository()
+
+    def _credentials(self) -> tuple[str, str]:
+        credentials = getattr(self.channel, "credentials", None)
+        if credentials is None:
+            raise ConfigError("no Cloudinary account configured: notifications are verified with its API secret")
+        return credentials.api_key, credentials.api_secret
+
+    def verifier(self) -> SignatureVerifier:
+        return SignatureVerifier(self._credentials()[1], self.settings.notification_signature_algorithm,
+                                 self.settings.notification_max_age_seconds)
+
+    # --- ingest --------------------------------------------------------------------------
+
+    def ingest(self, raw: bytes, timestamp: str | None, signature: str | None,
+               transport: Transport = "webhook") -> IngestResult:
+        """Verify, store once, apply; committed when this returns. Raises `RejectedNotification`
+        (4xx: nothing stored or changed) or a database error (nothing stored: deliver again)."""
+        if len(raw) > self.settings.notification_max_body_bytes:
+            raise RejectedNotification(f"notification body larger than {self.settings.notification_max_body_bytes} "
+                                       f"bytes", 413)
+        signed = self.verifier().verify(raw, timestamp, signature)
+        notification = parse(raw, datetime.fromtimestamp(signed, timezone.utc))
+        digest = hashlib.sha256(raw).hexdigest()
+        applier = ChangeApplier(self.settings, self._credentials()[0], self.repo)
+        with self.db.transaction() as conn:
+            notification_id = self.repo.record(
+                conn, body_sha256=digest, notification_type=notification.notification_type,
+                request_id=notification.request_id, asset_ids=notification.asset_ids,
+                public_ids=notification.public_ids, transport=transport, source=notification.source,
+                event_at=notification.event_at, signed_at=datetime.fromtimestamp(signed, timezone.utc),
+                body=notification.body)
+            if notification_id is None:
+                previous = self.repo.previous(conn, digest) or {}
+                return IngestResult(notification_id=previous.get("id"), duplicate=True, changed_rows=0,
+                                    notification_type=notification.notification_type,
+                                    outcome=previous.get("outcome", "no_change"),
+                                    detail="already received; nothing applied twice")
+            applied = applier.apply(conn, notification)
+            self.repo.finish(conn, notification_id, applied.outcome, applied.changed_rows, applied.detail)
+        log.info("notification %s %s (%s): %s, %d row(s)%s", notification_id, notification.notification_type,
+                 transport, applied.outcome, applied.changed_rows, f" — {applied.detail}" if applied.detail else "")
+        return IngestResult(notification_id=notification_id, notification_type=notification.notification_type,
+                            outcome=applied.outcome, changed_rows=applied.changed_rows, detail=applied.detail)
+
+    # --- poll channel --------------------------------------------------------------------
+
+    def _require_channel(self) -> NotificationChannel:
+        if self.channel is None:
+            raise ConfigError("no Cloudinary account configured for the notification channel")
+        return self.channel
+
+    def drain(self, channel: str | None = None, *, max_messages: int = 100, wait_seconds: int = 0,
+              visibility_timeout: int = 60, max_rounds: int = 20) -> DrainResult:
+        """Read the poll channel until it is empty (or `max_rounds` batches), ingest each message
+        and acknowledge it once committed. A message that failed to commit is not acknowledged: it
+        comes back after the visibility timeout (at-least-once; the dedupe makes it exactly-once)."""
+        client = self._require_channel()
+        name = channel or self.settings.notification_channel
+        result = DrainResult(channel=name)
+        for _ in range(max_rounds):
+            messages = client.receive_notifications(name, max_messages=max_messages, wait_seconds=wait_seconds,
+                                                    visibility_timeout=visibility_timeout)
+            if not messages:
+                break
+            done: list[str] = []
+            for message in messages:
+                result.received += 1
+                try:
+                    raw = decode_signed_payload(str(message.get("signed_payload", "")))
+                    outcome = self.ingest(raw, str(message.get("timestamp") or ""),
+                                          str(message.get("signature") or ""), transport="poll")
+                except RejectedNotification as exc:  # never valid later either: drop it, loudly
+                    log.warning("poll message %s rejected: %s", message.get("message_id"), exc)
+                    result.rejected += 1
+                except DatabaseUnavailable as exc:
+                    result.failed += 1
+                    result.error = str(exc)
+                    continue
+                except MediasyncError as exc:
+                    result.error = str(exc)
+                    if int(message.get("receive_count") or 1) < MAX_RECEIVES:
+                        result.failed += 1
+                        continue
+                    log.error("poll message %s dropped after %d receipts: %s (reconciliation will repair)",
+                              message.get("message_id"), MAX_RECEIVES, exc)
+                    result.dropped += 1
+                else:
+                    result.duplicates += outcome.duplicate
+                    result.applied += outcome.outcome == "applied" and not outcome.duplicate
+                    result.unchanged += outcome.outcome != "applied" and not outcome.duplicate
+                if message.get("receipt_handle"):
+                    done.append(str(message["receipt_handle"]))
+            if done:
+                result.acknowledged += client.ack_notifications(done)
+            if result.failed:
+                break  # the database is failing: leave the rest for redelivery
+            wait_seconds = 0
+        return result
+
+    # --- operations ----------------------------------------------------------------------
+
+    def setup(self, transport: Transport, target: str, event_types: tuple[str, ...] | None = None) -> TriggerSetup:
+        """Create the Cloudinary triggers for `transport` idempotently."""
+        from mediasync.services.notifications.channel import ensure_triggers
+
+        return ensure_triggers(self._require_channel(), transport, target, event_types)
+
+    def status(self, with_triggers: bool = True) -> NotificationStatus:
+        with self.db.transaction() as conn:
+            summary = self.repo.summary(conn)
+        status = NotificationStatus(**summary, channel=self.settings.notification_channel,
+                                    signature_algorithm=self.settings.notification_signature_algorithm,
+                                    adopt_external_uploads=self.settings.adopt_external_uploads)
+        if with_triggers and self.channel is not None:
+            try:
+                status.triggers = [{k: str(t.get(k, "")) for k in ("id", "event_type", "uri_type", "uri")}
+                                   for t in self.channel.list_triggers()]
+            except MediasyncError as exc:
+                status.triggers_error = str(exc)
+        return status
+
+    def repairs_since(self, since: datetime) -> NotificationRepairs:
+        """How much drift notifications repaired since `since` (e.g. the previous reconciliation run's
+        start): applied notifications and the rows they changed, per type."""
+        with self.db.transaction() as conn:
+            rows = self.repo.repairs_since(conn, since)
+        return NotificationRepairs(since=since, notifications=sum(r["notifications"] for r in rows),
+                                   rows=sum(int(r["rows"] or 0) for r in rows),
+                                   by_type={r["notification_type"]: int(r["rows"] or 0) for r in rows})
