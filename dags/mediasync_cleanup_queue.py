@@ -25,7 +25,9 @@ rescues entries whose processor died. Stops after 25 s so runs never pile up.
 """,
 )
 def mediasync_cleanup_queue():
-    @task
+    from mediasync.lineage import CLEANUP_QUEUE, managed_folders
+
+    @task(inlets=[CLEANUP_QUEUE], outlets=[CLEANUP_QUEUE, *managed_folders()])
     def drain_cleanup_queue() -> dict:
         import logging
 
