@@ -51,3 +51,10 @@ class VerifyRepository:
 
     def pending_entry_ids(self, conn: Connection, prefix: str) -> list[int]:
         return [int(r["id"]) for r in conn.all("verify.queue_entry_ids", {"prefix": prefix})]
+
+    def delete_listing_state(self, conn: Connection, key_prefix: str) -> None:
+        conn.execute("verify.delete_listing_state", {"key_prefix": key_prefix})
+
+    def report_paths(self, conn: Connection, run_id: int) -> list[str]:
+        row = conn.one("verify.run_report_paths", {"run_id": run_id})
+        return [p for p in (row or {}).values() if p]

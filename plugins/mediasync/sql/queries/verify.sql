@@ -13,3 +13,13 @@ DELETE FROM public.cloudinary_cleanup_queue WHERE starts_with(public_id, %(prefi
 -- name: queue_entry_ids
 SELECT id FROM public.cloudinary_cleanup_queue
  WHERE starts_with(public_id, %(prefix)s) AND status = 'pending' ORDER BY id;
+
+-- name: delete_listing_state
+-- A reconciliation of the namespace that stopped early leaves its listing snapshot and checkpoints.
+WITH snapshot AS (
+    DELETE FROM mediasync.listing_snapshot WHERE starts_with(inventory_key, %(key_prefix)s)
+)
+DELETE FROM mediasync.listing_checkpoints WHERE starts_with(inventory_key, %(key_prefix)s);
+
+-- name: run_report_paths
+SELECT report_csv, report_html FROM mediasync.reconciliation_runs WHERE id = %(run_id)s;
