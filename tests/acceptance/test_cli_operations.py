@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import re
 
-from fixtures.media import tiny_png
 from test_cli import assert_clean_error, run_cli
+
+from fixtures.media import tiny_png
 
 
 def test_queue_stats_without_migrations_is_one_line_naming_the_fix(empty_database_url):

@@ -1,10 +1,10 @@
-"""/docs and /openapi.json: the API's documentation, offline. Swagger UI comes from the
-`swagger-ui-bundle` package (served from here, never from a CDN), behind the same Airflow login as
-the API itself."""
+"""/docs and /openapi.json: the API's documentation, offline. Swagger UI 5 comes as package data of
+`fastapi-offline` (served from here, never from a CDN), behind the same Airflow login as the API
+itself. (The same package's ReDoc is not offered: it loads its logo from a CDN.)"""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -13,13 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 router = APIRouter(include_in_schema=False)
 ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
-          "favicon-32x32.png": "image/png"}
-
-
-def _bundle_dir() -> Any:
-    import swagger_ui_bundle
-
-    return swagger_ui_bundle.swagger_ui_path
+          "favicon.png": "image/png"}
 
 
 @router.get("/openapi.json")
@@ -34,15 +28,13 @@ def docs(request: Request) -> HTMLResponse:
     return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="mediasync API",
                                swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
                                swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
-                               swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png")
+                               swagger_favicon_url=f"{root}/docs/assets/favicon.png")
 
 
 @router.get("/docs/assets/{name}")
 def docs_asset(name: str) -> Response:
-    if name not in ASSETS or PurePosixPath(name).name != name:
+    """Only the named files of the bundle (no path is ever built from the request)."""
+    if name not in ASSETS:
         raise HTTPException(404, "no such file")
-    data = (_bundle_dir() / name).read_bytes()
+    data = (files("fastapi_offline") / "static" / name).read_bytes()
     return Response(data, media_type=ASSETS[name], headers={"Cache-Control": "public, max-age=86400"})
-
-
-
