@@ -4,9 +4,8 @@ all read from the database, so every API server and worker tells the same story.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -117,18 +116,22 @@ class Operations:
 
     # --- reports, rendered from the database on any node ---------------------------------
 
-    @contextmanager
-    def report_file(self, run_id: int, kind: Literal["html", "csv"]) -> Iterator[Path]:
-        """The run's report, written afresh from its recorded items into a temporary directory
-        (the files a worker wrote are not on the API server; the database is everywhere)."""
+    def render_report(self, run_id: int, kind: Literal["html", "csv"]) -> Path:
+        """The run's report, written afresh from its recorded items into a new temporary directory
+        (the files a worker wrote are not on the API server; the database is everywhere). The
+        caller removes the file's directory once it has sent it."""
         run = self.run(run_id)
         duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
         summary = {"run_id": run_id, "mode": run.mode, "status": run.status, "message": run.message or "",
                    "assets_listed": run.assets_listed, "duration_seconds": round(duration, 3)}
-        with tempfile.TemporaryDirectory(prefix="mediasync-report-") as tmp, self.db.session() as conn:
-            with conn.transaction():
-                files = write_reports(Path(tmp), summary, run.counts, self.runs_repo.report_items(conn, run_id))
-            yield files.html if kind == "html" else files.csv
+        directory = Path(tempfile.mkdtemp(prefix="mediasync-report-"))
+        try:
+            with self.db.session() as conn, conn.transaction():
+                files = write_reports(directory, summary, run.counts, self.runs_repo.report_items(conn, run_id))
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return files.html if kind == "html" else files.csv
 
     # --- charts --------------------------------------------------------------------------
 

@@ -3,11 +3,13 @@ starting a run as a normal `mediasync_reconcile` DAG run; the reports, rendered 
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from mediasync.api.deps import ServicesDep
 from mediasync.api.errors import ErrorBody
@@ -95,10 +97,11 @@ def _token(request: Request) -> str:
 @router.get("/reconciliation/runs/{run_id}/report.{kind}", summary="A run's report (HTML summary or CSV of every item)",
             response_class=Response, responses={**NO_RUN, 200: {"content": {t: {} for t in REPORT_TYPES.values()}}})
 def report(services: ServicesDep, run_id: int, kind: Literal["html", "csv"]) -> Response:
-    with Operations(services.db).report_file(run_id, kind) as path:
-        content = path.read_bytes()
+    """Streamed from a file rendered for this request (flat memory for big runs), removed once sent."""
+    path = Operations(services.db).render_report(run_id, kind)
     disposition = "inline" if kind == "html" else f'attachment; filename="reconciliation-{run_id}.csv"'
-    return Response(content, media_type=REPORT_TYPES[kind], headers={"Content-Disposition": disposition})
+    return FileResponse(path, media_type=REPORT_TYPES[kind], headers={"Content-Disposition": disposition},
+                        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True))
 
 
 @router.get("/reconciliation/dag-runs/{dag_run_id}/report", summary="The report of a DAG run's reconciliation",
