@@ -123,6 +123,13 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
                      "SELECT 'main-uploads/done-' || g, 'db_delete', 'completed', "
                      "now() - (g % 20) * interval '1 hour', now() - (g % 20) * interval '1 hour' - interval '5 min' "
                      "FROM generate_series(1, 60) g")
+    with api_server.client() as http:  # a library to look at in the screenshot
+        for seed in range(4):
+            assert http.post("/api/v1/media", files={"file": (f"photo-{seed}.png", tiny_png(610 + seed),
+                                                               "image/png")}).status_code == 201
+    with psycopg.connect(api_server.db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO media_files (public_id, format, bytes, version, original_filename) "
+                     "VALUES ('main-uploads/lost-in-cloudinary', 'png', 10, 1, 'lost-in-cloudinary')")
     context, page = open_page(browser, api_server)
     page.locator("#start-run input[name=folder]").fill("main-uploads")
     page.get_by_role("button", name="Start reconciliation").click()
@@ -147,6 +154,8 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
     expect(row.locator("[data-testid=run-by]")).to_have_text("admin (media library page)")
     page.locator("#drift-chart rect[data-kind]").first.wait_for()
     page.locator("#queue-chart rect[data-series=completed]").first.wait_for()
+    expect(page.locator("[data-testid=thumb-badge]")).to_have_text(["missing"])
+    expect(page.locator("[data-testid=media-card] img")).to_have_count(4)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "media-library-operations.png"), full_page=True)
 
