@@ -13,10 +13,12 @@ import psycopg
 import pytest
 
 from fixtures.media import tiny_png
+from fixtures.readiness import wait_until_database_answers
 
 
 @pytest.fixture
 def client(api_server):
+    wait_until_database_answers(api_server)
     with api_server.client() as http:
         yield http
 

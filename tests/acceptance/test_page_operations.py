@@ -14,6 +14,7 @@ import pytest
 
 from fixtures.airflow import VENV_BIN, airflow_env, connection_uri
 from fixtures.media import tiny_png
+from fixtures.readiness import wait_until_database_answers
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -33,10 +34,25 @@ def browser():
         browser.close()
 
 
+OPEN_CONTEXTS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_pages(request):
+    """Start once the server answers from this test's database copy; close every page the test
+    opened (also when it failed), so none keeps polling the server."""
+    if "api_server" in request.fixturenames:
+        wait_until_database_answers(request.getfixturevalue("api_server"))
+    yield
+    while OPEN_CONTEXTS:
+        OPEN_CONTEXTS.pop().close()
+
+
 def offline_context(browser, api_server, **options):
     """A signed-in browser context that can reach nothing but the API server: any other request
     is refused and recorded."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    OPEN_CONTEXTS.append(context)
     context.add_cookies([{"name": "_token", "value": api_server.token(), "url": api_server.base_url}])
     outside: list[str] = []
 
@@ -62,7 +78,6 @@ def test_api_docs_render_without_network(browser, api_server):
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("mediasync", timeout=15_000)
     expect(page.locator(".opblock-summary-path").filter(has_text="/api/v1/reconciliation/runs").first).to_be_visible()
     assert context.outside == []
-    context.close()
 
 
 def open_page(browser, api_server):
@@ -96,7 +111,6 @@ def test_thumbnails_placeholders_and_badges(browser, api_server, tmp_path):
     deleted = page.locator("[data-testid=media-card]").filter(has_text="shown")
     expect(deleted.locator("[data-testid=thumb-badge]")).to_have_text("deleted", timeout=5_000)
     assert context.outside == []
-    context.close()
 
 
 def _airflow(api_server, *args: str) -> subprocess.CompletedProcess:
@@ -174,4 +188,3 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
         via_airflow = http.get(f"{api_server.base_url}{target}", follow_redirects=True)
     assert via_airflow.status_code == 200 and "dry_run" in via_airflow.text
     assert context.outside == []
-    context.close()
