@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
@@ -11,8 +11,10 @@ from mediasync.api.errors import ErrorBody
 from mediasync.services.media_library import DeleteResult, MediaPage, MediaRecord
 
 router = APIRouter(tags=["media"])
-NOT_FOUND = {404: {"model": ErrorBody, "description": "No media with this id"}}
-CLOUDINARY_FAILED = {502: {"model": ErrorBody, "description": "Cloudinary failed or refused the credentials"}}
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No media with this id"}}
+CLOUDINARY_FAILED: Responses = {502: {"model": ErrorBody,
+                                      "description": "Cloudinary failed or refused the credentials"}}
 
 
 @router.get("/media", summary="List media, newest first")
