@@ -7,6 +7,8 @@ stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,12 +45,55 @@ class ScopeOption(str, Enum):
 
 @contextmanager
 def _cli_errors() -> Iterator[None]:
-    """Turn expected failures into one line on stderr and exit code 1."""
+    """Turn failures into one line on stderr and exit code 1: expected ones as they are, anything
+    else with its type (MEDIASYNC_DEBUG=1 shows the traceback)."""
     try:
         yield
     except MediasyncError as exc:
-        typer.echo(f"mediasync: error: {exc}", err=True)
+        typer.echo(f"mediasync: error: {_one_line(str(exc))}", err=True)
         raise typer.Exit(1) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get("MEDIASYNC_DEBUG"):
+            raise
+        typer.echo(f"mediasync: unexpected error: {type(exc).__name__}: {_one_line(str(exc))} "
+                   f"(MEDIASYNC_DEBUG=1 shows the traceback)", err=True)
+        raise typer.Exit(1) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _OneLineWarnings(logging.Handler):
+    """What the services log as warnings, one line each on stderr, never a traceback."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"mediasync: {record.levelname.lower()}: {_one_line(record.getMessage())}\n")
+        except Exception:  # noqa: BLE001 - a log line must never break the command
+            self.handleError(record)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("mediasync")
+    if not any(isinstance(h, _OneLineWarnings) for h in logger.handlers):
+        handler = _OneLineWarnings(logging.WARNING)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+@contextmanager
+def _silent_logs() -> Iterator[None]:
+    """For `verify`: its table is the whole output; what the scenarios log on purpose (simulated
+    outages, retries) would only alarm."""
+    logger = logging.getLogger("mediasync")
+    handlers, logger.handlers = logger.handlers, [logging.NullHandler()]
+    try:
+        yield
+    finally:
+        logger.handlers = handlers
 
 
 def _emit(result: Result, as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
@@ -113,9 +158,15 @@ def queue_process(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Process the cleanup queue now: delete queued assets from Cloudinary in batches."""
+    from mediasync.cli_progress import progress
+
     with _cli_errors():
-        result = _services().processor.process(batch_size=batch_size, retry_failed=retry_failed,
-                                               time_budget=time_budget)
+        services = _services()
+        stats = services.processor.stats()
+        backlog = stats.pending + (stats.failed if retry_failed else 0)
+        with progress("queue process", total=backlog or None):
+            result = services.processor.process(batch_size=batch_size, retry_failed=retry_failed,
+                                                time_budget=time_budget)
         _emit(result, as_json, _key_values)
 
 
@@ -134,18 +185,34 @@ def reconcile(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Diff the Cloudinary listing of the managed folders against media_files; repair with --apply."""
+    from mediasync.cli_progress import progress
+    from mediasync.services.operations import Operations
+
     with _cli_errors():
-        result = _services().reconciler.run(apply=apply, force=force, folder=folder, scope=scope.value,
-                                            max_delete_fraction=max_delete_fraction,
-                                            grace_minutes=grace_minutes)
+        services = _services()
+        with progress("reconcile"):
+            result = services.reconciler.run(apply=apply, force=force, folder=folder, scope=scope.value,
+                                             max_delete_fraction=max_delete_fraction,
+                                             grace_minutes=grace_minutes)
+        Operations(services.db).attribute(result.run_id, _cli_user(), dag_run_id=None)
         _emit(result, as_json, _render_reconcile)
         if result.status in ("failed", "incomplete", "aborted"):
             raise typer.Exit(3)
 
 
+def _cli_user() -> str:
+    import getpass
+    import socket
+
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()} (CLI)"
+    except (KeyError, OSError):
+        return "CLI"
+
+
 def _render_reconcile(result: dict[str, Any]) -> str:
     head = {k: result[k] for k in ("run_id", "mode", "status", "message", "resume_at", "assets_listed", "report_csv",
-                                    "report_html", "report_url") if result.get(k) is not None}
+                                    "report_html", "report_url") if result.get(k) not in (None, "")}
     return _key_values(head) + "\n" + _key_values({f"  {k}": v for k, v in sorted(result["counts"].items())})
 
 
@@ -206,13 +273,14 @@ def verify() -> None:
     """End-to-end check of every sync feature against the configured database and Cloudinary."""
     from mediasync.verify import SyncVerifier
 
-    with _cli_errors():
+    with _cli_errors(), _silent_logs():
         results = SyncVerifier(_services()).run()
     width = max(len(r.name) for r in results)
     for r in results:
-        typer.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.name.ljust(width)}  {r.seconds:6.2f}s  {r.detail}")
-    failed = sum(not r.ok for r in results)
-    typer.echo(f"{len(results) - failed} passed, {failed} failed")
+        typer.echo(f"{r.outcome}  {r.name.ljust(width)}  {r.seconds:6.2f}s  {r.detail}")
+    counts = {o: sum(r.outcome == o for r in results) for o in ("PASS", "FAIL", "SKIP")}
+    typer.echo(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
+    failed = counts["FAIL"]
     if failed:
         raise typer.Exit(1)
 
@@ -280,6 +348,7 @@ def emulator(
 
 def main() -> None:
     settings_file.load()  # `make run`'s .mediasync/mediasync.env, when nothing else configures mediasync
+    _setup_logging()
     try:
         app()
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from mediasync.airflow_links import ReconciliationReportLink
 from mediasync.api.app import create_app
 
 
@@ -22,3 +23,4 @@ class MediasyncPlugin(AirflowPlugin):
         "category": "browse",
         "url_route": "media-library",
     }]
+    global_operator_extra_links: list[Any] = [ReconciliationReportLink()]  # noqa: RUF012

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from fixtures.media import tiny_png
+from fixtures.readiness import wait_until_database_answers
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -30,9 +31,24 @@ def browser():
         browser.close()
 
 
+OPEN_CONTEXTS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_pages(request):
+    """Start once the server answers from this test's database copy; close every page the test
+    opened, so none keeps polling the server while the next test's copy is put in place."""
+    if "api_server" in request.fixturenames:
+        wait_until_database_answers(request.getfixturevalue("api_server"))
+    yield
+    while OPEN_CONTEXTS:
+        OPEN_CONTEXTS.pop().close()
+
+
 def open_library(browser, api_server):
     """A signed-in page: the Airflow UI's session cookie carries the user's token."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    OPEN_CONTEXTS.append(context)
     context.add_cookies([{"name": "_token", "value": api_server.token(), "url": api_server.base_url}])
     page = context.new_page()
     page.goto(f"{api_server.base_url}/mediasync/")

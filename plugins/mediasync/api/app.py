@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from mediasync.api import errors
 from mediasync.api.deps import AppState
-from mediasync.api.routes import events, media, notifications, queue, reconciliation
+from mediasync.api.routes import charts, delivery, docs, events, media, notifications, queue, reconciliation
 from mediasync.runtime import Services
 
 PAGE = Path(__file__).with_name("static") / "index.html"
@@ -31,15 +31,16 @@ def create_app(services_factory: Callable[[], Services] | None = None,
         from airflow.api_fastapi.core_api.security import get_user as user_dependency
     app = FastAPI(title="mediasync", version="1", description="Media library, Cloudinary cleanup queue and "
                   "reconciliation: the mediasync API served by the Airflow plugin.",
-                  docs_url="/docs", openapi_url="/openapi.json", redoc_url=None)
+                  docs_url=None, openapi_url=None, redoc_url=None)  # docs.py: offline, behind login
     app.state.mediasync = AppState(services_factory)
     errors.install(app)
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(user_dependency)], responses=errors.ERROR_RESPONSES)
-    for module in (media, queue, reconciliation, events):
+    for module in (media, queue, reconciliation, events, charts, delivery):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(notifications.router, prefix="/api/v1")  # signature-verified, not behind Airflow login
+    app.include_router(docs.router, dependencies=[Depends(user_dependency)])
 
     @app.get("/", include_in_schema=False, dependencies=[Depends(user_dependency)])
     async def page() -> HTMLResponse:

@@ -44,7 +44,9 @@ deleted how many. Hourly runs are the safety net.
 """,
 )
 def mediasync_cleanup_queue():
-    @task
+    from mediasync.lineage import CLEANUP_QUEUE, managed_folders
+
+    @task(inlets=[CLEANUP_QUEUE], outlets=[CLEANUP_QUEUE, *managed_folders()])
     def drain_cleanup_queue() -> dict:
         import logging
 

@@ -48,27 +48,33 @@ Supabase Storage.
 """,
 )
 def mediasync_reconcile():
-    @task
+    from mediasync.lineage import MEDIA_FILES, managed_folders
+
+    @task(inlets=[MEDIA_FILES, *managed_folders()], outlets=[MEDIA_FILES, *managed_folders()])
     def reconcile() -> dict:
         import logging
 
         from mediasync.runtime import services_from_airflow
+        from mediasync.services.operations import Operations, summary_lines, trigger_source
 
         context = get_current_context()
         params, run = context["params"], context["dag_run"]
         # The Task SDK's run type is an enum whose str() is "DagRunType.SCHEDULED": compare its value.
         scheduled = getattr(run.run_type, "value", run.run_type) == "scheduled"
         fraction = params.get("max_delete_fraction")
-        result = services_from_airflow().reconciler.run(
+        services = services_from_airflow()
+        operations = Operations(services.db)
+        who = operations.requester(run.run_id) or trigger_source(run)
+        operations.record_request(dag_run_id=run.run_id, requested_by=who, conf=dict(params))
+        # The summary below is the task's one account of the run; the service's own line would repeat it.
+        logging.getLogger("mediasync.services.reconcile.service").setLevel(logging.WARNING)
+        result = services.reconciler.run(
             apply=scheduled or bool(params["apply"]),  # nightly runs repair; manual ones follow `apply`
             folder=params.get("folder") or None, scope=params.get("scope") or "managed", force=bool(params["force"]),
             max_delete_fraction=None if fraction is None else float(fraction))  # None: the setting
+        operations.attribute(result.run_id, who, dag_run_id=run.run_id)
         log = logging.getLogger("airflow.task")
-        width = max(len(k) for k in result.counts) if result.counts else 10
-        table = "\n".join(f"  {k.ljust(width)}  {v:>10}" for k, v in sorted(result.counts.items()))
-        log.info("reconciliation run %d (%s): %s — %s\n%s\nreports: %s %s %s", result.run_id, result.mode,
-                 result.status, result.message, table, result.report_csv, result.report_html,
-                 result.report_url or "")
+        log.info("%s", "\n".join(summary_lines(result, who)))
         if result.status == "incomplete" and result.resume_at:
             from airflow.exceptions import AirflowRescheduleException
 

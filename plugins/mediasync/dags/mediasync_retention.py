@@ -22,7 +22,9 @@ from airflow.sdk import Param, dag, get_current_context, task
            "`failed` entries are kept for people to look at.",
 )
 def mediasync_retention():
-    @task
+    from mediasync.lineage import CLEANUP_QUEUE
+
+    @task(outlets=[CLEANUP_QUEUE])
     def purge_completed() -> dict:
         import logging
 

@@ -1,20 +1,22 @@
 """`mediasync verify`: prove every sync feature works against the configured database and Cloudinary.
 
-Each check runs a real scenario inside a throw-away folder (`mediasync-verify/<token>`) and cleans
-up after itself, so it is safe against production: it touches only what it created.
+Safe to run in production: every check works in the verification's own namespace — a throw-away
+folder `mediasync-verify/<token>` and the tag `mediasync-verify` — processes only the queue entries
+it created, and `namespace.VerifyNamespace` removes everything afterwards: rows, assets, queue
+entries, its reconciliation run and that run's report files. History, queue counts and the
+Cloudinary listing outside the namespace are left exactly as they were.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import struct
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from mediasync.db import Connection
@@ -29,21 +31,31 @@ from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.live import CHANNEL
 from mediasync.services.media_library import MediaLibraryService, MediaRecord
 from mediasync.services.retry import RetryPolicy
-from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, DeleteOutcome, StoredAsset
+from mediasync.store import DELIVERY_TYPE, DeleteOutcome, StoredAsset
+from mediasync.verify.namespace import TAG, VerifyNamespace
 
-log = logging.getLogger(__name__)
+Outcome = Literal["PASS", "FAIL", "SKIP"]
 
 
 @dataclass(frozen=True)
 class CheckResult:
     name: str
-    ok: bool
+    outcome: Outcome
     detail: str
     seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed (a skipped check is not a failure, nor a pass)."""
+        return self.outcome != "FAIL"
 
 
 class CheckFailed(AssertionError):
     pass
+
+
+class CheckSkipped(Exception):
+    """The check could not run here (a feature not configured, or an earlier failure it needs)."""
 
 
 def expect(condition: bool, message: str) -> None:
@@ -84,7 +96,9 @@ class _FailOnce:
 class SyncVerifier:
     def __init__(self, services: Services) -> None:
         self.s = services
-        self.folder = f"mediasync-verify/{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}"
+        self.namespace = VerifyNamespace(services, f"{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}")
+        self.folder = self.namespace.folder
+        self._schema_ok = True
         self.events: list[dict] = []
         self._listener: Connection | None = None
         self._seed = 0
@@ -116,30 +130,41 @@ class SyncVerifier:
 
     def _timed(self, name: str, check: Callable[[], str]) -> CheckResult:
         started = time.monotonic()
+        outcome: Outcome = "PASS"
         try:
-            detail, ok = check(), True
+            if not self._schema_ok and check != self.check_schema:
+                raise CheckSkipped("needs the current schema (see the first row)")
+            detail = check()
+        except CheckSkipped as exc:
+            detail, outcome = str(exc), "SKIP"
         except CheckFailed as exc:
-            detail, ok = str(exc), False
+            detail, outcome = str(exc), "FAIL"
         except MediasyncError as exc:
-            detail, ok = f"{type(exc).__name__}: {exc}", False
-        return CheckResult(name, ok, detail, round(time.monotonic() - started, 2))
+            detail, outcome = f"{type(exc).__name__}: {exc}", "FAIL"
+        return CheckResult(name, outcome, detail, round(time.monotonic() - started, 2))
 
     # --- helpers -------------------------------------------------------------------------
 
     def _upload(self, media: MediaLibraryService | None = None) -> MediaRecord:
         self._seed += 1
-        return (media or self.s.media).upload(tiny_png(self._seed), f"verify-{self._seed}.png", folder=self.folder)
+        record = (media or self.s.media).upload(tiny_png(self._seed), f"verify-{self._seed}.png",
+                                                folder=self.folder, tags=[TAG])
+        self.namespace.public_ids.add(record.public_id)  # in dynamic folders the public_id names no folder
+        return record
 
     def _asset_exists(self, public_id: str, resource_type: str = "image") -> bool:
         return public_id in self._folder_assets(resource_type)
 
+    def _folder_mode(self) -> ResolvedFolderMode:
+        if self._mode is None:
+            self._mode = self.s.reconciler.folder_mode()
+        return self._mode
+
     def _folder_assets(self, resource_type: str = "image") -> set[str]:
         """The public ids in the verify folder, listed the way the account's folder mode needs
         (by prefix with fixed folders, by asset folder with dynamic ones)."""
-        if self._mode is None:
-            self._mode = self.s.reconciler.folder_mode()
         ids: set[str] = set()
-        for source in ManagedScope((self.folder,), self._mode).sources((resource_type,)):
+        for source in ManagedScope((self.folder,), self._folder_mode()).sources((resource_type,)):
             ids |= {a.public_id for page in self.s.store.iter_source_pages(source) for a in page.assets}
         return ids
 
@@ -167,9 +192,12 @@ class SyncVerifier:
     # --- checks --------------------------------------------------------------------------
 
     def check_schema(self) -> str:
+        self._schema_ok = False
         with self.s.db.transaction() as conn:
             missing = pending(conn, discover())
-        expect(not missing, f"pending migrations: {', '.join(m.version for m in missing)}; run `mediasync db upgrade`")
+        expect(not missing, f"pending migrations: {', '.join(m.version for m in missing)}; "
+                            f"fix: run `mediasync db upgrade`")
+        self._schema_ok = True
         return f"{len(discover())} migrations applied"
 
     def check_upload(self) -> str:
@@ -209,7 +237,7 @@ class SyncVerifier:
         queued = self._queue_entry(record.public_id)
         expect(queued is not None and queued["reason"] == "db_delete", f"no db_delete queue entry: {queued}")
         assert queued is not None
-        self.s.processor.process(time_budget=30)
+        self.s.queue.process_batch(1, ids=[queued["id"]])  # ours only: never someone else's backlog
         after = self._queue_entry(record.public_id)
         expect(after is not None and after["status"] == "completed", f"queue entry is {after and after['status']}")
         expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
@@ -258,13 +286,14 @@ class SyncVerifier:
         self._delete_as_plain_sql(record.id)
         for op in ("INSERT", "UPDATE", "DELETE"):
             expect(self._wait_event(op, record.id), f"no {op} notification within 5 s")
-        self.s.processor.process(time_budget=30)
+        self.namespace.process_own_queue()
         return "INSERT, UPDATE and DELETE each notified with the row id"
 
     def check_reconciliation(self) -> str:
         self._seed += 1
         orphan = self.s.store.upload(tiny_png(self._seed), upload_preset=self.s.settings.upload_preset,
                                      folder=self.folder, resource_type="image", filename="verify-orphan.png")
+        self.namespace.public_ids.add(orphan.public_id)
         missing_id = f"{self.folder}/verify-missing-{secrets.token_hex(4)}"
         missing = StoredAsset(public_id=missing_id, resource_type="image", type=DELIVERY_TYPE, format="png", bytes=1,
                               version=1, etag=None, secure_url=None, folder=self.folder)
@@ -273,6 +302,7 @@ class SyncVerifier:
         # The verify folder is mediasync's own scratch area, usually outside the managed folders: an
         # explicit account scope narrowed to it (a dry run; nothing else is listed).
         result = self.s.reconciler.run(apply=False, folder=self.folder, grace_minutes=0, scope="account")
+        self.namespace.runs.append(result.run_id)  # removed again with its report files: no trace in the history
         expect(result.status == "completed", f"run {result.run_id}: {result.status} — {result.message}")
         with self.s.db.transaction() as conn:
             items = [{"kind": i["kind"], "public_id": i["public_id"]}
@@ -285,7 +315,7 @@ class SyncVerifier:
     def check_supabase(self) -> str:
         url, key = self.s.settings.supabase_url, self.s.settings.supabase_service_role_key
         if not (url and key):
-            return "skipped: SUPABASE_URL / SUPABASE_SERVICE_ROLE_KEY not set"
+            raise CheckSkipped("SUPABASE_URL / SUPABASE_SERVICE_ROLE_KEY not set")
         import httpx
 
         response = httpx.get(f"{url.rstrip('/')}/rest/v1/media_files", params={"select": "id", "limit": "1"},
@@ -296,17 +326,10 @@ class SyncVerifier:
     # --- cleanup -------------------------------------------------------------------------
 
     def _cleanup(self) -> None:
-        """Remove every row and asset this run created, whatever the checks left."""
+        """Remove everything this run created, whatever the checks left."""
         try:
-            with self.s.db.transaction() as conn:
-                self.media_repo.delete_under_prefix(conn, self.folder + "/")
-            self.s.processor.process(time_budget=60)
-            for resource_type in RESOURCE_TYPES:
-                ids = sorted(self._folder_assets(resource_type))
-                if ids:
-                    self.s.store.delete_many(ids, resource_type, "upload")
-        except MediasyncError as exc:
-            log.warning("verify cleanup incomplete (%s); reconciliation will remove leftovers in %s", exc, self.folder)
+            if self._schema_ok:
+                self.namespace.remove(self._folder_assets, self._folder_mode())
         finally:
             if self._listener is not None:
                 self._listener.close()

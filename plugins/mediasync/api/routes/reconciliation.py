@@ -1,22 +1,115 @@
-"""/api/v1/reconciliation: recent runs."""
+"""/api/v1/reconciliation: runs listed with times, who started them and their report links;
+starting a run as a normal `mediasync_reconcile` DAG run; the reports, rendered from the database."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import shutil
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from mediasync.api.deps import ServicesDep
-from mediasync.services.reconcile import ReconciliationRun
+from mediasync.api.errors import ErrorBody
+from mediasync.clients.airflow import AirflowApiError, AirflowRestClient
+from mediasync.services.operations import RECONCILE_DAG_ID, Operations, OperatorRun
 
 router = APIRouter(tags=["reconciliation"])
+NO_RUN: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such run"}}
+REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 
 class RunList(BaseModel):
-    runs: list[ReconciliationRun]
+    runs: list[OperatorRun]
 
 
-@router.get("/reconciliation/runs", summary="Recent reconciliation runs")
-def reconciliation_runs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> RunList:
-    return RunList(runs=services.reconciler.recent_runs(limit))
+class StartRun(BaseModel):
+    """The `mediasync_reconcile` DAG's Params; omitted ones keep the DAG's defaults (the settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+    apply: bool = False
+    folder: str | None = Field(None, max_length=255)
+    force: bool = False
+    max_delete_fraction: float | None = Field(None, ge=0, le=1)
+
+
+class StartedRun(BaseModel):
+    dag_id: str
+    dag_run_id: str
+    state: str | None
+    conf: dict
+    triggered_by: str
+    airflow_url: str = Field(description="the run in the Airflow UI")
+
+
+def _with_links(request: Request, run: OperatorRun) -> OperatorRun:
+    if run.id is not None:
+        base = f"{request.scope.get('root_path', '')}/api/v1/reconciliation/runs/{run.id}"
+        run.report_html, run.report_csv = f"{base}/report.html", f"{base}/report.csv"
+    return run
+
+
+@router.get("/reconciliation/runs", summary="Recent reconciliation runs: times, who started them, report links")
+def reconciliation_runs(request: Request, services: ServicesDep,
+                        limit: Annotated[int, Query(ge=1, le=200)] = 20) -> RunList:
+    return RunList(runs=[_with_links(request, r) for r in Operations(services.db).runs(limit)])
+
+
+@router.get("/reconciliation/runs/{run_id}", summary="One reconciliation run", responses=NO_RUN)
+def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> OperatorRun:
+    return _with_links(request, Operations(services.db).run(run_id))
+
+
+@router.post("/reconciliation/runs", status_code=201, summary="Start a reconciliation as a mediasync_reconcile DAG run",
+             responses={404: {"model": ErrorBody, "description": "Airflow does not know the DAG"},
+                        502: {"model": ErrorBody, "description": "Airflow's REST API failed"}})
+def start_run(request: Request, services: ServicesDep, body: StartRun | None = None) -> StartedRun:
+    body = body or StartRun.model_validate({})
+    conf = body.model_dump(exclude_none=True)
+    token = _token(request)
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    try:
+        dag_run = AirflowRestClient(origin, token).trigger_dag(RECONCILE_DAG_ID, conf,
+                                                               note="started from the media library page")
+    except AirflowApiError as exc:
+        raise HTTPException(exc.status_code, str(exc)) from None
+    who = f"{dag_run.get('triggering_user_name') or 'a user'} (media library page)"
+    Operations(services.db).record_request(dag_run_id=dag_run["dag_run_id"], requested_by=who, conf=conf)
+    return StartedRun(dag_id=RECONCILE_DAG_ID, dag_run_id=dag_run["dag_run_id"], state=dag_run.get("state"),
+                      conf=dag_run.get("conf") or conf, triggered_by=who,
+                      airflow_url=f"{origin}/dags/{RECONCILE_DAG_ID}/runs/{dag_run['dag_run_id']}")
+
+
+def _token(request: Request) -> str:
+    """The signed-in user's own token (Bearer header, or the UI's session cookie), so Airflow checks
+    this user's permission to trigger the DAG, not the plugin's."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    cookie = request.cookies.get("_token")
+    if cookie:
+        return cookie
+    raise HTTPException(401, "no Airflow token to start the run with")
+
+
+@router.get("/reconciliation/runs/{run_id}/report.{kind}", summary="A run's report (HTML summary or CSV of every item)",
+            response_class=Response, responses={**NO_RUN, 200: {"content": {t: {} for t in REPORT_TYPES.values()}}})
+def report(services: ServicesDep, run_id: int, kind: Literal["html", "csv"]) -> Response:
+    """Streamed from a file rendered for this request (flat memory for big runs), removed once sent."""
+    path = Operations(services.db).render_report(run_id, kind)
+    disposition = "inline" if kind == "html" else f'attachment; filename="reconciliation-{run_id}.csv"'
+    return FileResponse(path, media_type=REPORT_TYPES[kind], headers={"Content-Disposition": disposition},
+                        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True))
+
+
+@router.get("/reconciliation/dag-runs/{dag_run_id}/report", summary="The report of a DAG run's reconciliation",
+            response_class=RedirectResponse, status_code=307,
+            responses={404: {"model": ErrorBody, "description": "That DAG run recorded no reconciliation"}})
+def report_of_dag_run(request: Request, services: ServicesDep, dag_run_id: str,
+                      kind: Literal["html", "csv"] = "html") -> RedirectResponse:
+    """Where Airflow's task link points: the DAG run id is all it knows."""
+    run_id = Operations(services.db).run_of_dag_run(RECONCILE_DAG_ID, dag_run_id)
+    root = request.scope.get("root_path", "")
+    return RedirectResponse(f"{root}/api/v1/reconciliation/runs/{run_id}/report.{kind}", status_code=307)
