@@ -13,14 +13,16 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, DeltaTriggerTimetable, dag, task
 
+from mediasync.lineage import CLEANUP_QUEUE
 from mediasync.triggers.queue import CleanupQueueTrigger
 
 TIME_BUDGET_SECONDS = 240  # stop claiming after this; the run finishes what is in flight
 SAFETY_NET = timedelta(hours=1)
 
+# The queue as lineage declares it (mediasync.lineage.CLEANUP_QUEUE), plus the watcher that turns
+# the queue's notification into an asset event: one asset, one name, one URI.
 cleanup_queue_asset = Asset(
-    name="mediasync_cleanup_queue",
-    uri="postgres://mediasync_db:5432/mediasync/public/cloudinary_cleanup_queue",
+    name=CLEANUP_QUEUE.name, uri=CLEANUP_QUEUE.uri, group=CLEANUP_QUEUE.group, extra=CLEANUP_QUEUE.extra,
     watchers=[AssetWatcher(name="mediasync_cleanup_queue_notifications", trigger=CleanupQueueTrigger())],
 )
 
@@ -46,7 +48,8 @@ deleted how many. Hourly runs are the safety net.
 def mediasync_cleanup_queue():
     from mediasync.lineage import CLEANUP_QUEUE, managed_folders
 
-    @task(inlets=[CLEANUP_QUEUE], outlets=[CLEANUP_QUEUE, *managed_folders()])
+    # Not an outlet of the queue itself: this DAG is scheduled on it, and would re-trigger itself.
+    @task(inlets=[CLEANUP_QUEUE], outlets=[*managed_folders()])
     def drain_cleanup_queue() -> dict:
         import logging
 

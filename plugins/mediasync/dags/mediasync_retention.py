@@ -24,7 +24,8 @@ from airflow.sdk import Param, dag, get_current_context, task
 def mediasync_retention():
     from mediasync.lineage import CLEANUP_QUEUE
 
-    @task(outlets=[CLEANUP_QUEUE])
+    # Lineage without an outlet event: an event on the queue asset would start a pointless cleanup run.
+    @task(inlets=[CLEANUP_QUEUE])
     def purge_completed() -> dict:
         import logging
 

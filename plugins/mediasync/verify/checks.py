@@ -329,7 +329,7 @@ class SyncVerifier:
         """Remove everything this run created, whatever the checks left."""
         try:
             if self._schema_ok:
-                self.namespace.remove(self._folder_assets, self._folder_mode())
+                self.namespace.remove(self._folder_assets, self._folder_mode)
         finally:
             if self._listener is not None:
                 self._listener.close()

@@ -45,7 +45,7 @@ class VerifyNamespace:
         if ids:
             self.s.queue.process_batch(len(ids), ids=ids)
 
-    def remove(self, assets: Callable[[str], set[str]], mode: ResolvedFolderMode) -> None:
+    def remove(self, assets: Callable[[str], set[str]], mode: Callable[[], ResolvedFolderMode]) -> None:
         """Delete rows, assets, queue entries, listing state, runs and report files of the namespace.
         A failure is logged and leaves only namespace leftovers, which the next `verify` ignores."""
         try:
@@ -56,7 +56,7 @@ class VerifyNamespace:
                     self.s.store.delete_many(ids, resource_type, DELIVERY_TYPE)
             with self.s.db.transaction() as conn:
                 self.repo.delete_queue_entries(conn, self.prefix, sorted(self.public_ids))
-                self.repo.delete_listing_state(conn, ManagedScope((self.folder,), mode).inventory_key)
+                self.repo.delete_listing_state(conn, ManagedScope((self.folder,), mode()).inventory_key)
                 for run_id in self.runs:
                     for path in self.repo.report_paths(conn, run_id):
                         Path(path).unlink(missing_ok=True)
