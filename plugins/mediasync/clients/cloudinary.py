@@ -179,7 +179,7 @@ class CloudinaryClient:
 
     def upload(self, file: BinaryIO | bytes, *, upload_preset: str | None = None, folder: str | None = None,
                resource_type: str = "auto", filename: str | None = None, tags: Sequence[str] = ()) -> StoredAsset:
-        data = file if isinstance(file, bytes) else file.read()
+        stream = io.BytesIO(file) if isinstance(file, bytes) else file  # a stream: no copy of ours in memory
         options: dict[str, Any] = {"resource_type": resource_type, "use_filename": True, "unique_filename": True}
         if upload_preset:
             options["upload_preset"] = upload_preset
@@ -187,8 +187,11 @@ class CloudinaryClient:
             options["folder"] = folder
         if tags:
             options["tags"] = list(tags)
-        result = self._call("upload", lambda **kw: cloudinary.uploader.upload(
-            io.BytesIO(data), filename=filename or "upload", **kw), **options)
+        def send(**kw: Any) -> Any:
+            stream.seek(0)  # every attempt sends the whole file
+            return cloudinary.uploader.upload(stream, filename=filename or "upload", **kw)
+
+        result = self._call("upload", send, **options)
         log.info("uploaded %s (%s, %s bytes)", result["public_id"], result.get("resource_type"), result.get("bytes"))
         return StoredAsset(
             public_id=result["public_id"], resource_type=result["resource_type"], type=result.get("type", "upload"),
