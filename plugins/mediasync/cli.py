@@ -7,6 +7,8 @@ stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,14 +32,35 @@ app.add_typer(db_app, name="db")
 app.add_typer(queue_app, name="queue")
 
 
+RUN_FAILED = 3  # a reconciliation that failed, aborted or could not complete (README)
+
+
 @contextmanager
-def _cli_errors() -> Iterator[None]:
-    """Turn expected failures into one line on stderr and exit code 1."""
+def _cli_errors(exit_code: int = 1) -> Iterator[None]:
+    """Turn expected failures into one line on stderr and `exit_code` (1 unless documented otherwise)."""
     try:
         yield
     except MediasyncError as exc:
         typer.echo(f"mediasync: error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_code) from None
+
+
+class _OneLine(logging.Formatter):
+    """Log records as one line each: a traceback is for a developer's log, not an operator's terminal
+    (set MEDIASYNC_LOG_TRACEBACKS=1 to see them)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"mediasync: {record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            line += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        return " ".join(line.split())
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("MEDIASYNC_LOG_TRACEBACKS", "").strip().lower() not in ("1", "true", "yes"):
+        handler.setFormatter(_OneLine())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 
 def _emit(result: Result, as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
@@ -119,13 +142,13 @@ def reconcile(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Diff the full Cloudinary listing against media_files; repair with --apply."""
-    with _cli_errors():
+    with _cli_errors(RUN_FAILED):
         result = _services().reconciler.run(apply=apply, force=force, folder=folder,
                                             max_delete_fraction=max_delete_fraction,
                                             grace_minutes=grace_minutes)
         _emit(result, as_json, _render_reconcile)
         if result.status in ("failed", "incomplete", "aborted"):
-            raise typer.Exit(3)
+            raise typer.Exit(RUN_FAILED)
 
 
 def _render_reconcile(result: dict[str, Any]) -> str:
@@ -183,6 +206,7 @@ def emulator(
 
 
 def main() -> None:
+    _configure_logging()
     try:
         app()
     except KeyboardInterrupt:
