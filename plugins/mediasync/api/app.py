@@ -67,8 +67,9 @@ def create_app(services_factory: Callable[[], Services] | None = None,
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=authenticated)
-    async def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
+    async def openapi(request: Request) -> JSONResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return JSONResponse({**app.openapi(), "servers": [{"url": root or "/"}]})
 
     @app.get("/docs", include_in_schema=False, dependencies=authenticated)
     async def docs(request: Request) -> HTMLResponse:
