@@ -31,8 +31,8 @@ HOSTILE_PAGE = """<!doctype html><html><body>
 </form>
 <script>
   // A PNG made in the page: forms can carry files a script builds.
-  const png = Uint8Array.from(atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYGAAAAAEAAH2FzhVAAAAAElFTkSuQmCC"),
-                              c => c.charCodeAt(0));
+  const png = Uint8Array.from(atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYGAA" +
+                                   "AAAEAAH2FzhVAAAAAElFTkSuQmCC"), c => c.charCodeAt(0));
   const files = new DataTransfer();
   files.items.add(new File([png], "forged.png", {{type: "image/png"}}));
   document.getElementById("file").files = files.files;
@@ -49,7 +49,7 @@ def hostile_site(api_server) -> Iterator[str]:
     page = HOSTILE_PAGE.format(base=api_server.base_url).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(page)))

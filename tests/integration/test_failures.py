@@ -113,9 +113,8 @@ def test_a_value_the_database_refuses_is_bad_input_not_an_outage(db):
 
     huge = StoredAsset(public_id="main-uploads/huge", resource_type="image", type="upload", format="png",
                        bytes=10, version=1, etag=None, secure_url=None, width=4_294_967_295, height=4_294_967_295)
-    with pytest.raises(InvalidInput) as refused:
-        with db.transaction() as connection:
-            MediaRepository().insert(connection, huge, [])
+    with pytest.raises(InvalidInput) as refused, db.transaction() as connection:
+        MediaRepository().insert(connection, huge, [])
     assert refused.value.status_code == 422 and not isinstance(refused.value, DatabaseUnavailable)
 
 

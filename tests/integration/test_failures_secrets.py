@@ -82,7 +82,7 @@ def test_cli_errors_never_show_the_password(pg_server_url):
         for command in (["queue", "stats"], ["reconcile"]):
             result = subprocess.run([sys.executable, "-m", "mediasync.cli", *command], capture_output=True, text=True,
                                     env={**env, "MEDIASYNC_DATABASE_URL": dsn, "MEDIASYNC_LOG_TRACEBACKS": "1"},
-                                    timeout=60, stdin=subprocess.DEVNULL)
+                                    timeout=60, stdin=subprocess.DEVNULL, check=False)
             assert result.returncode != 0
             assert_clean(result.stdout + result.stderr, password, dsn)
 
