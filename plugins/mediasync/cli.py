@@ -190,19 +190,48 @@ def retention(
 
 @app.command("emulator")
 def emulator(
-    host: str = typer.Option("127.0.0.1", "--host", envvar="MEDIASYNC_EMULATOR_HOST"),
+    host: str = typer.Option("127.0.0.1", "--host", envvar="MEDIASYNC_EMULATOR_HOST",
+                             help="Address to bind; anything but loopback needs --control-token."),
     port: int = typer.Option(9444, "--port", envvar="MEDIASYNC_EMULATOR_PORT"),
     data_dir: Path = typer.Option(Path(".mediasync/emulator"), "--data-dir", envvar="MEDIASYNC_EMULATOR_DATA_DIR"),
+    cloud_name: str | None = typer.Option(
+        None, "--cloud-name", help="Default: MEDIASYNC_EMULATOR_CLOUD, else CLOUDINARY_URL's cloud, else demo."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="Default: MEDIASYNC_EMULATOR_API_KEY, else CLOUDINARY_URL's key, else mediasync-key."),
+    api_secret: str | None = typer.Option(
+        None, "--api-secret",
+        help="Default: MEDIASYNC_EMULATOR_API_SECRET, else CLOUDINARY_URL's secret, else mediasync-secret."),
+    folder_mode: str = typer.Option("fixed", "--folder-mode", envvar="MEDIASYNC_EMULATOR_FOLDER_MODE",
+                                    help="fixed (folder = public_id prefix) or dynamic (asset_folder, display_name)."),
+    control_token: str | None = typer.Option(
+        None, "--control-token", envvar="MEDIASYNC_EMULATOR_CONTROL_TOKEN",
+        help="Token the /_emulator/* control API requires (Bearer or X-Emulator-Token); required off loopback."),
+    allow_remote_fetch: bool = typer.Option(False, "--allow-remote-fetch",
+                                            help="Let uploads name a remote http(s) file=URL (refused by default)."),
     latency_ms: int = typer.Option(0, "--latency-ms", min=0, help="Added to every response."),
     fail_rate: float = typer.Option(0.0, "--fail-rate", min=0.0, max=1.0, help="Share of requests answered 500."),
     rate_limit: int = typer.Option(0, "--rate-limit", min=0, help="Admin API calls per hour (0: unlimited)."),
 ) -> None:
-    """Run the local Cloudinary-compatible server."""
-    from mediasync.emulator.server import serve
+    """Run the local Cloudinary-compatible server (credentials also from CLOUDINARY_URL in its environment)."""
+    from mediasync.emulator.app import serve
+    from mediasync.emulator.config import FOLDER_MODES, Credentials, credentials_from_env
 
+    if folder_mode not in FOLDER_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(FOLDER_MODES)}", param_hint="--folder-mode")
+    try:
+        base = credentials_from_env()
+    except ValueError as exc:
+        typer.echo(f"mediasync: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    credentials = Credentials(cloud_name or base.cloud_name, api_key or base.api_key, api_secret or base.api_secret)
     with _cli_errors():
-        serve(host=host, port=port, data_dir=data_dir, latency_ms=latency_ms, fail_rate=fail_rate,
-              rate_limit=rate_limit)
+        try:
+            serve(host=host, port=port, data_dir=data_dir, latency_ms=latency_ms, fail_rate=fail_rate,
+                  rate_limit=rate_limit, credentials=credentials, folder_mode=folder_mode,
+                  allow_remote_fetch=allow_remote_fetch, control_token=control_token)
+        except ValueError as exc:
+            typer.echo(f"mediasync: error: {exc}", err=True)
+            raise typer.Exit(2) from None
 
 
 def main() -> None:

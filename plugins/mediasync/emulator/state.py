@@ -1,7 +1,8 @@
-"""The emulator's persistent state: asset metadata in SQLite, bytes as files, in one data dir.
+"""The emulator's persistent asset store: metadata in SQLite, bytes as files, in one data dir.
 
-Listing is an index range scan on (resource_type, type, public_id) from the cursor's key, so page
-N of a million assets costs the same as page 1 — the emulator is never a reconciliation's bottleneck.
+Every listing is an index range scan from the cursor's key, so page N of a million assets costs
+what page 1 costs. `seq` (the rowid) is the creation order: listings without a prefix walk it
+newest first, so assets added between pages never shift the pages still to come.
 """
 
 from __future__ import annotations
@@ -13,217 +14,349 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
+
+from mediasync.emulator.errors import CloudinaryError
 
 DEFAULT_PRESETS = {"tap2go-uploads": {"unsigned": True, "settings": {"folder": "main-uploads"}}}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
+    seq INTEGER PRIMARY KEY,
+    asset_id TEXT NOT NULL UNIQUE,
     resource_type TEXT NOT NULL, type TEXT NOT NULL, public_id TEXT NOT NULL,
-    asset_id TEXT NOT NULL, version INTEGER NOT NULL, version_id TEXT NOT NULL, format TEXT,
-    bytes INTEGER NOT NULL, width INTEGER, height INTEGER, etag TEXT NOT NULL, created_at TEXT NOT NULL,
-    asset_folder TEXT, original_filename TEXT, tags TEXT NOT NULL DEFAULT '[]', blob TEXT,
-    PRIMARY KEY (resource_type, type, public_id)
-) WITHOUT ROWID;
+    version INTEGER NOT NULL, version_id TEXT NOT NULL, format TEXT, bytes INTEGER NOT NULL,
+    width INTEGER, height INTEGER, pages INTEGER NOT NULL DEFAULT 1, etag TEXT NOT NULL,
+    created_at TEXT NOT NULL, asset_folder TEXT NOT NULL DEFAULT '', display_name TEXT,
+    original_filename TEXT, tags TEXT NOT NULL DEFAULT '[]', blob TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS assets_identity ON assets (resource_type, type, public_id);
+CREATE INDEX IF NOT EXISTS assets_created ON assets (resource_type, type, seq);
+CREATE INDEX IF NOT EXISTS assets_created_any_type ON assets (resource_type, seq);
+CREATE INDEX IF NOT EXISTS assets_by_folder ON assets (asset_folder, seq);
 CREATE TABLE IF NOT EXISTS presets (name TEXT PRIMARY KEY, unsigned INTEGER NOT NULL, settings TEXT NOT NULL);
 """
-
-_COLUMNS = ("resource_type", "type", "public_id", "asset_id", "version", "version_id", "format", "bytes", "width",
-            "height", "etag", "created_at", "asset_folder", "original_filename", "tags", "blob")
 
 
 @dataclass
 class Asset:
+    seq: int
+    asset_id: str
     resource_type: str
     type: str
     public_id: str
-    asset_id: str
     version: int
     version_id: str
     format: str | None
     bytes: int
     width: int | None
     height: int | None
+    pages: int
     etag: str
     created_at: str
-    asset_folder: str | None
+    asset_folder: str
+    display_name: str | None
     original_filename: str | None
     tags: list[str]
     blob: str | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Asset:
-        data = dict(zip(_COLUMNS, row))
+    def from_row(cls, row: Sequence[Any]) -> Asset:
+        data = dict(zip(COLUMNS, row))
         data["tags"] = json.loads(data["tags"])
         return cls(**data)
 
     def as_row(self) -> tuple:
-        return tuple(json.dumps(self.tags) if c == "tags" else getattr(self, c) for c in _COLUMNS)
+        return tuple(json.dumps(self.tags) if c == "tags" else getattr(self, c) for c in COLUMNS)
+
+
+COLUMNS = tuple(f.name for f in fields(Asset))
+_SELECT = f"SELECT {','.join(COLUMNS)} FROM assets"
 
 
 def iso_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def encode_cursor(public_id: str) -> str:
-    return base64.urlsafe_b64encode(public_id.encode()).decode()
+def encode_cursor(order: str, key: Sequence[Any]) -> str:
+    """Opaque to clients: which order it belongs to and the last key served."""
+    return base64.urlsafe_b64encode(json.dumps([order, list(key)]).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str, order: str) -> list[Any]:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"Invalid next_cursor {cursor!r}") from None
+        kind, key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise CloudinaryError(400, f"Invalid next_cursor {cursor}") from None
+    if kind != order or not isinstance(key, list):
+        raise CloudinaryError(400, f"Invalid next_cursor {cursor}")
+    return key
 
 
-class EmulatorState:
-    """Thread-safe: one SQLite connection behind a lock (requests are short)."""
+@dataclass
+class Page:
+    assets: list[Asset]
+    next_cursor: str | None
+
+
+class AssetStore:
+    """Thread-safe: one SQLite connection behind a lock (every statement is short)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.blob_dir = self.data_dir / "blobs"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(self.data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate_v1()
+        self.db.executescript(_SCHEMA)
         self._ensure_default_presets()
 
+    def _migrate_v1(self) -> None:
+        """Data dirs written before assets had a creation sequence: keep their assets."""
+        cols = [r[1] for r in self.db.execute("PRAGMA table_info(assets)")]
+        if not cols or "seq" in cols:
+            return
+        self.db.executescript("ALTER TABLE assets RENAME TO assets_v1;" + _SCHEMA)
+        self.db.execute(
+            "INSERT INTO assets (asset_id, resource_type, type, public_id, version, version_id, format, bytes, width,"
+            " height, etag, created_at, asset_folder, original_filename, tags, blob)"
+            " SELECT asset_id, resource_type, type, public_id, version, version_id, format, bytes, width, height,"
+            " etag, created_at, coalesce(asset_folder, ''), original_filename, tags, blob FROM assets_v1"
+            " ORDER BY created_at")
+        self.db.execute("DROP TABLE assets_v1")
+
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield self.db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self.db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            self.db.execute("COMMIT")
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        with self.lock:
+            return self.db.execute(sql, args).fetchall()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self.lock:
+            self.db.close()
 
     # --- presets -------------------------------------------------------------------------
 
     def _ensure_default_presets(self) -> None:
-        with self._tx() as db:
+        with self.tx() as db:
             for name, preset in DEFAULT_PRESETS.items():
                 db.execute("INSERT OR IGNORE INTO presets VALUES (?, ?, ?)",
                            (name, int(preset["unsigned"]), json.dumps(preset["settings"])))
 
     def preset(self, name: str) -> dict | None:
-        with self._lock:
-            row = self._db.execute("SELECT name, unsigned, settings FROM presets WHERE name = ?", (name,)).fetchone()
-        return {"name": row[0], "unsigned": bool(row[1]), "settings": json.loads(row[2])} if row else None
+        rows = self.query("SELECT name, unsigned, settings FROM presets WHERE name = ?", (name,))
+        return {"name": rows[0][0], "unsigned": bool(rows[0][1]), "settings": json.loads(rows[0][2])} if rows else None
 
     def presets(self) -> list[dict]:
-        with self._lock:
-            rows = self._db.execute("SELECT name, unsigned, settings FROM presets ORDER BY name").fetchall()
+        rows = self.query("SELECT name, unsigned, settings FROM presets ORDER BY name")
         return [{"name": r[0], "unsigned": bool(r[1]), "settings": json.loads(r[2])} for r in rows]
 
     def save_preset(self, name: str, unsigned: bool, settings: dict) -> None:
-        with self._tx() as db:
+        with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO presets VALUES (?, ?, ?)", (name, int(unsigned), json.dumps(settings)))
 
-    # --- assets --------------------------------------------------------------------------
-
-    def put(self, *, resource_type: str, type: str, public_id: str, data: bytes, format: str | None,
-            width: int | None, height: int | None, asset_folder: str | None, original_filename: str | None,
-            tags: list[str]) -> Asset:
-        """Store (or overwrite, with a new version) an asset and its bytes."""
-        blob = hashlib.sha256(f"{resource_type}/{type}/{public_id}".encode()).hexdigest()
-        (self.blob_dir / blob).write_bytes(data)
-        existing = self.get(resource_type, type, public_id)
-        version = max(int(time.time()), existing.version + 1 if existing else 0)
-        asset = Asset(resource_type=resource_type, type=type, public_id=public_id,
-                      asset_id=existing.asset_id if existing else secrets.token_hex(16), version=version,
-                      version_id=secrets.token_hex(16), format=format, bytes=len(data), width=width, height=height,
-                      etag=hashlib.md5(data).hexdigest(), created_at=existing.created_at if existing else iso_now(),
-                      asset_folder=asset_folder, original_filename=original_filename, tags=tags, blob=blob)
-        with self._tx() as db:
-            db.execute(f"INSERT OR REPLACE INTO assets VALUES ({','.join('?' * len(_COLUMNS))})", asset.as_row())
-        return asset
+    # --- single assets -------------------------------------------------------------------
 
     def get(self, resource_type: str, type: str, public_id: str) -> Asset | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {','.join(_COLUMNS)} FROM assets "
-                                   "WHERE resource_type = ? AND type = ? AND public_id = ?",
-                                   (resource_type, type, public_id)).fetchone()
-        return Asset.from_row(row) if row else None
+        rows = self.query(f"{_SELECT} WHERE resource_type = ? AND type = ? AND public_id = ?",
+                          (resource_type, type, public_id))
+        return Asset.from_row(rows[0]) if rows else None
+
+    def by_asset_ids(self, asset_ids: Sequence[str]) -> list[Asset]:
+        if not asset_ids:
+            return []
+        rows = self.query(f"{_SELECT} WHERE asset_id IN ({','.join('?' * len(asset_ids))}) ORDER BY seq DESC",
+                          list(asset_ids))
+        return [Asset.from_row(r) for r in rows]
 
     def read_bytes(self, asset: Asset) -> bytes | None:
         path = self.blob_dir / asset.blob if asset.blob else None
         return path.read_bytes() if path and path.exists() else None
 
-    def delete(self, resource_type: str, type: str, public_ids: list[str]) -> dict[str, str]:
-        """{public_id: "deleted" | "not_found"} — Cloudinary's answer shape."""
-        outcome: dict[str, str] = {}
-        blobs: list[str] = []
-        with self._tx() as db:
-            for public_id in public_ids:
-                row = db.execute("SELECT blob FROM assets WHERE resource_type = ? AND type = ? AND public_id = ?",
-                                 (resource_type, type, public_id)).fetchone()
-                if row is None:
-                    outcome[public_id] = "not_found"
-                    continue
-                db.execute("DELETE FROM assets WHERE resource_type = ? AND type = ? AND public_id = ?",
-                           (resource_type, type, public_id))
-                outcome[public_id] = "deleted"
-                if row[0]:
-                    blobs.append(row[0])
-        for blob in blobs:
-            (self.blob_dir / blob).unlink(missing_ok=True)
-        return outcome
+    def put(self, *, resource_type: str, type: str, public_id: str, data: bytes, format: str | None,
+            width: int | None, height: int | None, pages: int, asset_folder: str, display_name: str | None,
+            original_filename: str | None, tags: list[str]) -> tuple[Asset, bool]:
+        """Store an asset, or overwrite one (same asset_id, new version); returns (asset, overwritten)."""
+        with self.lock:
+            existing = self.get(resource_type, type, public_id)
+            asset_id = existing.asset_id if existing else secrets.token_hex(16)
+            (self.blob_dir / asset_id).write_bytes(data)
+            version = max(int(time.time()), existing.version + 1 if existing else 0)
+            asset = Asset(seq=existing.seq if existing else 0, asset_id=asset_id, resource_type=resource_type,
+                          type=type, public_id=public_id, version=version, version_id=secrets.token_hex(16),
+                          format=format, bytes=len(data), width=width, height=height, pages=pages,
+                          etag=hashlib.md5(data).hexdigest(),
+                          created_at=existing.created_at if existing else iso_now(), asset_folder=asset_folder,
+                          display_name=display_name, original_filename=original_filename, tags=tags,
+                          blob=asset_id)
+            with self.tx() as db:
+                if existing:
+                    db.execute(f"UPDATE assets SET ({','.join(COLUMNS[1:])}) = ({','.join('?' * (len(COLUMNS) - 1))})"
+                               " WHERE seq = ?", (*asset.as_row()[1:], existing.seq))
+                else:
+                    cur = db.execute(f"INSERT INTO assets ({','.join(COLUMNS[1:])}) VALUES "
+                                     f"({','.join('?' * (len(COLUMNS) - 1))})", asset.as_row()[1:])
+                    asset.seq = int(cur.lastrowid)
+            return asset, existing is not None
 
-    def list(self, resource_type: str, type: str | None, prefix: str | None, after: str | None, limit: int,
-             descending: bool = False) -> tuple[list[Asset], str | None]:
-        """One page ordered by public_id; the cursor is the last public_id (opaque to clients)."""
+    def update(self, asset: Asset, **changes: Any) -> Asset:
+        """Change metadata in place (public_id, type, asset_folder, display_name, tags); asset_id stays."""
+        updated = replace(asset, **changes)
+        with self.tx() as db:
+            db.execute(f"UPDATE assets SET ({','.join(COLUMNS[1:])}) = ({','.join('?' * (len(COLUMNS) - 1))})"
+                       " WHERE seq = ?", (*updated.as_row()[1:], asset.seq))
+        return updated
+
+    def delete_assets(self, assets: Sequence[Asset]) -> None:
+        with self.tx() as db:
+            db.executemany("DELETE FROM assets WHERE seq = ?", [(a.seq,) for a in assets])
+        for asset in assets:
+            if asset.blob:
+                (self.blob_dir / asset.blob).unlink(missing_ok=True)
+
+    def delete(self, resource_type: str, type: str, public_ids: Sequence[str]) -> tuple[dict[str, str], list[Asset]]:
+        """({public_id: "deleted" | "not_found"}, the deleted assets) — Cloudinary's answer shape."""
+        outcome: dict[str, str] = {}
+        gone: list[Asset] = []
+        with self.lock:
+            for public_id in public_ids:
+                asset = self.get(resource_type, type, public_id)
+                outcome[public_id] = "deleted" if asset else "not_found"
+                if asset and all(a.seq != asset.seq for a in gone):
+                    gone.append(asset)
+            self.delete_assets(gone)
+        return outcome, gone
+
+    # --- listings ------------------------------------------------------------------------
+
+    def _page(self, sql: str, args: list[Any], limit: int, order: str, key_of: Any) -> Page:
+        rows = self.query(f"{sql} LIMIT ?", (*args, limit + 1))
+        assets = [Asset.from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(assets, encode_cursor(order, key_of(assets[-1])) if more and assets else None)
+
+    def list_by_creation(self, resource_type: str, type: str | None, cursor: str | None, limit: int,
+                         newest_first: bool = True) -> Page:
+        """Cloudinary's order without a prefix: creation time, newest first unless `direction` says."""
+        order = "created_desc" if newest_first else "created_asc"
         clauses, args = ["resource_type = ?"], [resource_type]
         if type:
             clauses.append("type = ?")
             args.append(type)
-        if prefix:
-            clauses.append("public_id >= ? AND public_id < ?")
-            args += [prefix, prefix + "\U0010ffff"]
-        if after is not None:
-            clauses.append("public_id < ?" if descending else "public_id > ?")
-            args.append(after)
-        order = "DESC" if descending else "ASC"
-        sql = (f"SELECT {','.join(_COLUMNS)} FROM assets WHERE {' AND '.join(clauses)} "
-               f"ORDER BY type {order}, public_id {order} LIMIT ?")
-        with self._lock:
-            rows = self._db.execute(sql, (*args, limit + 1)).fetchall()
-        assets = [Asset.from_row(r) for r in rows[:limit]]
-        next_cursor = encode_cursor(assets[-1].public_id) if len(rows) > limit else None
-        return assets, next_cursor
+        if cursor:
+            clauses.append("seq < ?" if newest_first else "seq > ?")
+            args.append(int(decode_cursor(cursor, order)[0]))
+        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq {'DESC' if newest_first else 'ASC'}"
+        return self._page(sql, args, limit, order, lambda a: [a.seq])
+
+    def list_by_public_id(self, resource_type: str, type: str | None, prefix: str, cursor: str | None, limit: int,
+                          descending: bool = False) -> Page:
+        """Cloudinary's order with a prefix: by public_id."""
+        order = "public_id_desc" if descending else "public_id_asc"
+        upper = prefix + "\U0010ffff"
+        after = decode_cursor(cursor, order) if cursor else None
+        clauses, args = ["resource_type = ?"], [resource_type]
+        if type:
+            # one bound per side, so SQLite's range scan starts at the cursor, not at the prefix
+            clauses.append("type = ?")
+            args.append(type)
+            if after and descending:
+                clauses += ["public_id >= ?", "public_id < ?"]
+                args += [prefix, str(after[1])]
+            elif after:
+                clauses += ["public_id > ?", "public_id < ?"]
+                args += [str(after[1]), upper]
+            else:
+                clauses += ["public_id >= ?", "public_id < ?"]
+                args += [prefix, upper]
+        else:
+            clauses += ["public_id >= ?", "public_id < ?"]
+            args += [prefix, upper]
+            if after:
+                clauses.append("(type, public_id) < (?, ?)" if descending else "(type, public_id) > (?, ?)")
+                args += [str(after[0]), str(after[1])]
+        direction = "DESC" if descending else "ASC"
+        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY type {direction}, public_id {direction}"
+        return self._page(sql, args, limit, order, lambda a: [a.type, a.public_id])
+
+    def list_by_asset_folder(self, asset_folder: str, cursor: str | None, limit: int,
+                             newest_first: bool = True) -> Page:
+        order = "folder_desc" if newest_first else "folder_asc"
+        clauses, args = ["asset_folder = ?"], [asset_folder]
+        if cursor:
+            clauses.append("seq < ?" if newest_first else "seq > ?")
+            args.append(int(decode_cursor(cursor, order)[0]))
+        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq {'DESC' if newest_first else 'ASC'}"
+        return self._page(sql, args, limit, order, lambda a: [a.seq])
+
+    def search(self, where: str, args: list[Any], sort: tuple[str, bool], cursor: str | None,
+               limit: int) -> tuple[Page, int]:
+        """One Search API page plus total_count; `sort` is (created | public_id, descending)."""
+        field, descending = sort
+        order = f"search_{field}_{'desc' if descending else 'asc'}"
+        total = self.query(f"SELECT count(*) FROM assets WHERE {where}", args)[0][0]
+        op, direction = ("<", "DESC") if descending else (">", "ASC")
+        page_where, page_args = where, list(args)
+        if field == "public_id":
+            if cursor:
+                key = decode_cursor(cursor, order)
+                page_where += f" AND (public_id, seq) {op} (?, ?)"
+                page_args += [str(key[0]), int(key[1])]
+            sql = f"{_SELECT} WHERE {page_where} ORDER BY public_id {direction}, seq {direction}"
+            return self._page(sql, page_args, limit, order, lambda a: [a.public_id, a.seq]), total
+        if cursor:
+            page_where += f" AND seq {op} ?"
+            page_args.append(int(decode_cursor(cursor, order)[0]))
+        sql = f"{_SELECT} WHERE {page_where} ORDER BY seq {direction}"
+        return self._page(sql, page_args, limit, order, lambda a: [a.seq]), total
+
+    # --- bulk ----------------------------------------------------------------------------
 
     def count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT count(*) FROM assets").fetchone()[0]
+        return self.query("SELECT count(*) FROM assets")[0][0]
 
-    def seed(self, n: int, prefix: str = "main-uploads/seed", resource_type: str = "image",
-             type: str = "upload", bytes_each: int = 1024) -> int:
-        """Plant n synthetic assets (`prefix` + 7-digit number) straight into the store — for
-        benchmarks and drift tests that need many assets without n HTTP uploads. No bytes on disk."""
+    def seed(self, n: int, prefix: str = "main-uploads/seed", resource_type: str = "image", type: str = "upload",
+             bytes_each: int = 1024, folder_mode: str = "fixed") -> int:
+        """Plant n synthetic assets straight into the store (benchmarks, drift tests) — no bytes on
+        disk. Fixed mode: public_id = prefix + 7-digit number. Dynamic mode: the prefix's folder part
+        becomes the asset_folder and the public_id carries no folder. They share one creation second;
+        they are created last-numbered first, so a newest-first listing meets them in name order."""
         now, version = iso_now(), int(time.time())
-        rows = ((resource_type, type, f"{prefix}{i:07d}", secrets.token_hex(16), version, secrets.token_hex(16),
-                 "png", bytes_each, 1, 1, hashlib.md5(f"{prefix}{i}".encode()).hexdigest(), now,
-                 prefix.rsplit("/", 1)[0] if "/" in prefix else "", None, "[]", None) for i in range(n))
-        with self._tx() as db:
-            db.executemany(f"INSERT OR REPLACE INTO assets VALUES ({','.join('?' * len(_COLUMNS))})", rows)
+        folder, _, stem = prefix.rpartition("/")
+        name = prefix if folder_mode == "fixed" else stem
+        rows = ((secrets.token_hex(16), resource_type, type, f"{name}{i:07d}", version, secrets.token_hex(16), "png",
+                 bytes_each, 1, 1, 1, hashlib.md5(f"{prefix}{i}".encode()).hexdigest(), now, folder,
+                 f"{stem}{i:07d}", None, "[]", None) for i in reversed(range(n)))
+        with self.tx() as db:
+            db.executemany(f"INSERT OR REPLACE INTO assets ({','.join(COLUMNS[1:])}) VALUES "
+                           f"({','.join('?' * (len(COLUMNS) - 1))})", rows)
         return n
 
     def reset(self) -> None:
         """Forget every asset and preset (defaults come back)."""
-        with self._tx() as db:
+        with self.tx() as db:
             db.execute("DELETE FROM assets")
             db.execute("DELETE FROM presets")
         for blob in self.blob_dir.iterdir():
             blob.unlink(missing_ok=True)
         self._ensure_default_presets()
+
+
+EmulatorState = AssetStore  # the name older callers import

@@ -6,10 +6,12 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from mediasync.emulator.server import Credentials, Emulator
+from mediasync.emulator.config import Credentials, Settings
+from mediasync.emulator.runtime import Emulator
 
 
 def free_port() -> int:
@@ -19,14 +21,18 @@ def free_port() -> int:
 
 
 class RunningEmulator:
-    """`with RunningEmulator(dir) as emu:` — a real HTTP server in a background thread."""
+    """`with RunningEmulator(dir) as emu:` — a real HTTP server in a background thread.
+
+    `folder_mode` is "fixed" (the default) or "dynamic"; other keyword arguments are `Settings`
+    fields (e.g. `webhook_retry_delays=(0.1, 0.2)`, `allow_remote_fetch=True`, `control_token=...`)."""
 
     def __init__(self, data_dir: Path, credentials: Credentials | None = None, port: int | None = None,
-                 public_url: str | None = None) -> None:
+                 public_url: str | None = None, folder_mode: str = "fixed", **settings: Any) -> None:
         self.data_dir = Path(data_dir)
         self.public_url = public_url
         self.credentials = credentials or Credentials()
         self.port = port or free_port()
+        self.settings_template = Settings(folder_mode=folder_mode, public_url=public_url, **settings)
         self._server = None
         self._thread: threading.Thread | None = None
         self.emulator: Emulator | None = None
@@ -48,13 +54,17 @@ class RunningEmulator:
         return self.credentials.api_secret
 
     @property
+    def folder_mode(self) -> str:
+        return self.settings()["folder_mode"] if self._server else self.settings_template.folder_mode
+
+    @property
     def cloudinary_url(self) -> str:
         return f"cloudinary://{self.api_key}:{self.api_secret}@{self.cloud_name}?upload_prefix={self.base_url}"
 
     def start(self) -> RunningEmulator:
         import uvicorn
 
-        self.emulator = Emulator(self.data_dir, self.credentials, public_url=self.public_url)
+        self.emulator = Emulator(self.data_dir, self.credentials, settings=Settings(**vars(self.settings_template)))
         config = uvicorn.Config(self.emulator.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="off")
         self._server = uvicorn.Server(config)
@@ -71,7 +81,7 @@ class RunningEmulator:
         if self._server is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
-            self.emulator.state.close()
+            self.emulator.close()
             self._server = None
 
     def __enter__(self) -> RunningEmulator:
@@ -82,20 +92,46 @@ class RunningEmulator:
 
     # --- control, over HTTP like any client ----------------------------------------------
 
-    def control(self, **settings) -> dict:
-        return httpx.post(f"{self.base_url}/_emulator/control", json=settings, timeout=10).json()
+    def _headers(self) -> dict[str, str]:
+        token = self.settings_template.control_token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _post(self, path: str, body: dict, timeout: float = 30) -> dict:
+        response = httpx.post(f"{self.base_url}{path}", json=body, headers=self._headers(), timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def _get(self, path: str) -> dict:
+        response = httpx.get(f"{self.base_url}{path}", headers=self._headers(), timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def control(self, **settings: Any) -> dict:
+        return self._post("/_emulator/control", settings)
 
     def settings(self) -> dict:
-        return httpx.get(f"{self.base_url}/_emulator/control", timeout=10).json()
+        return self._get("/_emulator/control")
 
     def admin_calls(self) -> int:
         return self.settings()["admin_calls"]
 
+    def upload_api_calls(self) -> int:
+        return self.settings()["upload_api_calls"]
+
+    def deletions(self) -> dict:
+        return self._get("/_emulator/deletions")
+
+    def notifications(self) -> list[dict]:
+        """Every notification emitted since the last reset (with delivery attempts)."""
+        return self._get("/_emulator/notifications")["notifications"]
+
+    def console(self, action: str, **fields: Any) -> dict:
+        """A change "by someone else in the Cloudinary console" (emits the same notifications)."""
+        return self._post("/_emulator/console", {"action": action, **fields})
+
     def reset(self) -> None:
-        httpx.post(f"{self.base_url}/_emulator/reset", timeout=30).raise_for_status()
+        self._post("/_emulator/reset", {})
 
     def seed(self, count: int, prefix: str = "main-uploads/seed", resource_type: str = "image") -> int:
-        response = httpx.post(f"{self.base_url}/_emulator/seed", timeout=300,
-                              json={"count": count, "prefix": prefix, "resource_type": resource_type})
-        response.raise_for_status()
-        return response.json()["seeded"]
+        return self._post("/_emulator/seed", {"count": count, "prefix": prefix, "resource_type": resource_type},
+                          timeout=600)["seeded"]

@@ -1,0 +1,92 @@
+"""The JSON Cloudinary answers with, built from a stored asset: upload responses, Admin API
+resource details and listing entries, Search API entries. One place, so every route agrees."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mediasync.emulator.signing import response_signature
+from mediasync.emulator.state import Asset
+
+if TYPE_CHECKING:
+    from mediasync.emulator.runtime import Emulator
+
+
+def delivery_url(emulator: Emulator, base_url: str, asset: Asset) -> str:
+    base = (emulator.settings.public_url or base_url).rstrip("/")
+    suffix = f".{asset.format}" if asset.format and asset.resource_type != "raw" else ""
+    return f"{base}/{emulator.credentials.cloud_name}/{asset.resource_type}/{asset.type}/v{asset.version}/" \
+           f"{asset.public_id}{suffix}"
+
+
+def display_name(asset: Asset) -> str:
+    return asset.display_name or asset.public_id.rsplit("/", 1)[-1]
+
+
+def resource(emulator: Emulator, base_url: str, asset: Asset, *, detail: bool = False) -> dict[str, Any]:
+    """Admin API resource: listing entries carry no etag or tags; `resource` details do. Fixed-mode
+    accounts also name the `folder` (the public_id's path); both modes carry `asset_folder`."""
+    url = delivery_url(emulator, base_url, asset)
+    body: dict[str, Any] = {"asset_id": asset.asset_id, "public_id": asset.public_id, "format": asset.format,
+                            "version": asset.version, "resource_type": asset.resource_type, "type": asset.type,
+                            "created_at": asset.created_at, "bytes": asset.bytes, "width": asset.width,
+                            "height": asset.height}
+    if emulator.settings.folder_mode == "fixed":
+        body["folder"] = asset.public_id.rpartition("/")[0]
+    body.update({"asset_folder": asset.asset_folder, "display_name": display_name(asset), "url": url,
+                 "secure_url": url})
+    if asset.format is None:
+        del body["format"]
+    if asset.width is None:
+        del body["width"], body["height"]
+    if detail:
+        body.update({"tags": asset.tags, "pages": asset.pages, "etag": asset.etag, "placeholder": False,
+                     "version_id": asset.version_id, "original_filename": asset.original_filename})
+    return body
+
+
+def upload_response(emulator: Emulator, base_url: str, asset: Asset, *, overwritten: bool = False,
+                    existing: bool = False) -> dict[str, Any]:
+    """Every field Cloudinary's upload answer carries for this request, in its order."""
+    url = delivery_url(emulator, base_url, asset)
+    body: dict[str, Any] = {
+        "asset_id": asset.asset_id, "public_id": asset.public_id, "version": asset.version,
+        "version_id": asset.version_id,
+        "signature": response_signature(asset.public_id, asset.version, emulator.credentials.api_secret),
+        "width": asset.width, "height": asset.height, "format": asset.format,
+        "resource_type": asset.resource_type, "created_at": asset.created_at, "tags": asset.tags,
+        "pages": asset.pages, "bytes": asset.bytes, "type": asset.type, "etag": asset.etag, "placeholder": False,
+        "url": url, "secure_url": url, "asset_folder": asset.asset_folder, "display_name": display_name(asset),
+    }
+    if asset.width is None:
+        del body["width"], body["height"]
+    if asset.format is None:
+        del body["format"]
+    if asset.resource_type != "image":
+        del body["pages"]
+    if existing:
+        body["existing"] = True
+    if overwritten:
+        body["overwritten"] = True
+    body["original_filename"] = asset.original_filename
+    body["api_key"] = emulator.credentials.api_key
+    return body
+
+
+def search_entry(emulator: Emulator, base_url: str, asset: Asset, with_fields: set[str]) -> dict[str, Any]:
+    url = delivery_url(emulator, base_url, asset)
+    body: dict[str, Any] = {
+        "asset_id": asset.asset_id, "public_id": asset.public_id, "asset_folder": asset.asset_folder,
+        "filename": asset.public_id.rsplit("/", 1)[-1], "display_name": display_name(asset),
+        "format": asset.format, "version": asset.version, "resource_type": asset.resource_type,
+        "type": asset.type, "created_at": asset.created_at, "uploaded_at": asset.created_at, "bytes": asset.bytes,
+        "backup_bytes": 0, "width": asset.width, "height": asset.height,
+        "aspect_ratio": round(asset.width / asset.height, 5) if asset.width and asset.height else None,
+        "pixels": asset.width * asset.height if asset.width and asset.height else None,
+        "url": url, "secure_url": url, "status": "active", "access_mode": "public", "etag": asset.etag,
+    }
+    if emulator.settings.folder_mode == "fixed":
+        body["folder"] = asset.public_id.rpartition("/")[0]
+    if "tags" in with_fields:
+        body["tags"] = asset.tags
+    return {k: v for k, v in body.items() if v is not None}
