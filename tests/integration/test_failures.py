@@ -124,3 +124,23 @@ def test_upload_while_the_database_is_gone_leaves_no_asset(services, cloudinary_
     with pytest.raises(DatabaseUnavailable):
         broken.media.upload(tiny_png(40), "gone.png")
     assert list(cloudinary_store.iter_resources("image", "upload", "main-uploads/")) == []
+
+
+def test_the_pool_works_again_as_soon_as_the_database_is_back(pg_server_url, template_database, db_url):
+    from fixtures.database import create_database, drop_database
+
+    name = db_url.rsplit("/", 1)[1]
+    pooled = PooledDatabase(db_url, wait_seconds=10)
+    try:
+        with pooled.transaction() as connection:
+            assert connection.sql("SELECT 1 AS one") == [{"one": 1}]
+        drop_database(pg_server_url, name)  # the server restarts, the database fails over, ...
+        with pytest.raises(DatabaseUnavailable), pooled.transaction() as connection:
+            connection.sql("SELECT 1")
+        create_database(pg_server_url, name, template=template_database)
+        started = time.monotonic()
+        with pooled.transaction() as connection:
+            assert connection.sql("SELECT 1 AS one") == [{"one": 1}]
+        assert time.monotonic() - started < 2  # not the failed pool's reconnect backoff (seconds, growing)
+    finally:
+        pooled.close()
