@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 import cloudinary.api
 import cloudinary.exceptions
 import cloudinary.uploader
+import cloudinary.utils
+from cloudinary.api_client.execute_request import EXCEPTION_CODES
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from mediasync.errors import (
@@ -120,6 +122,35 @@ def map_sdk_error(exc: Exception) -> StoreError:
     return StoreTransientError(f"{type(exc).__name__}: {message}")
 
 
+def _streamed_upload(stream: BinaryIO, filename: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The Upload API call `cloudinary.uploader.upload` makes — the SDK builds and signs the
+    parameters — but with a multipart body streamed from the file in chunks: the SDK reads the
+    whole file into memory and then builds the whole body beside it (two copies per upload)."""
+    import httpx
+
+    params = cloudinary.utils.sign_request(cloudinary.utils.build_upload_params(**options), options)
+    fields: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, list):
+            fields[f"{key}[]"] = [str(v) for v in value]
+        elif value:
+            fields[key] = str(value)
+    try:
+        response = httpx.post(cloudinary.utils.cloudinary_api_url("upload", **options), data=fields,
+                              files={"file": (filename, stream, "application/octet-stream")},
+                              headers={"User-Agent": cloudinary.get_user_agent()}, timeout=options.get("timeout"))
+    except httpx.HTTPError as exc:
+        raise cloudinary.exceptions.Error(f"Socket error: {exc!r}") from exc
+    try:
+        result: dict[str, Any] = response.json()
+    except ValueError:
+        raise cloudinary.exceptions.Error(f"Error parsing server response ({response.status_code}) - "
+                                          f"{response.text[:200]}") from None
+    if "error" in result:
+        raise (EXCEPTION_CODES.get(response.status_code) or cloudinary.exceptions.Error)(result["error"]["message"])
+    return result
+
+
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -189,7 +220,7 @@ class CloudinaryClient:
             options["tags"] = list(tags)
         def send(**kw: Any) -> Any:
             stream.seek(0)  # every attempt sends the whole file
-            return cloudinary.uploader.upload(stream, filename=filename or "upload", **kw)
+            return _streamed_upload(stream, filename or "upload", kw)
 
         result = self._call("upload", send, **options)
         log.info("uploaded %s (%s, %s bytes)", result["public_id"], result.get("resource_type"), result.get("bytes"))
