@@ -1,19 +1,38 @@
 # mediasync: `make run` starts everything on embedded defaults, `make test` runs the suite.
+# Installs are pinned by requirements/constraints.txt (a uv-resolved lock for Python 3.11 / Linux);
+# `make lock` refreshes it after a dependency in pyproject.toml changed.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+LOCK := requirements/constraints.txt
+LOCK_PYTHON ?= 3.11
 
-.PHONY: install run test bench clean
+.PHONY: install lock lint run test bench dist clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(PY)
-	$(VENV)/bin/pip install -q -e '.[dev]'
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(PY)
+	$(VENV)/bin/pip install -q -c $(LOCK) -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
+
+# One command to refresh the lock: resolve pyproject.toml (every extra) plus requirements/constraints.in
+# (the supported Airflow release) for Python $(LOCK_PYTHON) on Linux with uv. Pins already in the lock
+# are kept where they still fit; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest.
+LOCK_FLAGS ?=
+lock: | $(PY)
+	@test -x $(VENV)/bin/uv || $(VENV)/bin/pip install -q uv
+	$(VENV)/bin/uv pip compile pyproject.toml requirements/constraints.in --all-extras \
+	  --python-version $(LOCK_PYTHON) --python-platform x86_64-unknown-linux-gnu \
+	  --no-emit-package mediasync $(LOCK_FLAGS) -o $(LOCK)
+
+# Static checks, as CI runs them: ruff (lint) and mypy (types), both configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
 
 run: install
 	$(PY) -m mediasync.devstack
@@ -26,5 +45,9 @@ test: install
 bench: install
 	@for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
+# The wheel and sdist (SQL, static files and the DAG files inside) in dist/.
+dist: install
+	$(PY) -m build --outdir dist .
+
 clean:
-	rm -rf .mediasync test-artifacts .pytest_cache
+	rm -rf .mediasync test-artifacts .pytest_cache dist build

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mediasync import settings_file
 from mediasync.errors import MediasyncError
 from mediasync.results import Result
 
@@ -235,6 +236,7 @@ def emulator(
 
 
 def main() -> None:
+    settings_file.load()  # `make run`'s .mediasync/mediasync.env, when nothing else configures mediasync
     _configure_logging()
     try:
         app()

@@ -1,9 +1,15 @@
 """`make run`: everything on one machine with embedded defaults.
 
 Starts an embedded PostgreSQL (unless MEDIASYNC_DATABASE_URL is set) and the Cloudinary emulator
-(unless CLOUDINARY_URL is set), applies the migrations, configures the Airflow connections
-`mediasync_db` and `cloudinary_default`, runs `airflow standalone` with the DAGs unpaused, and
-prints where to go. Everything lives under .mediasync/; Ctrl-C stops all it started.
+(unless CLOUDINARY_URL is set), applies the migrations, creates the Airflow connections
+`mediasync_db` and `cloudinary_default` in Airflow's metadata DB (visible and testable under
+Admin → Connections), runs `airflow standalone` with the packaged DAGs unpaused, writes
+`mediasync.env` for the `mediasync` CLI, and prints where to go. Everything lives under
+.mediasync/ (or MEDIASYNC_HOME); Ctrl-C stops all it started.
+
+Ports and address: MEDIASYNC_AIRFLOW_PORT (8080), MEDIASYNC_EMULATOR_PORT (9444),
+MEDIASYNC_AIRFLOW_HOST (127.0.0.1; 0.0.0.0 to serve other machines). The task runners reach the
+execution API at the same port, and LocalExecutor parallelism follows the machine's cores.
 """
 
 from __future__ import annotations
@@ -16,20 +22,26 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 from psycopg.conninfo import conninfo_to_dict
 
+from mediasync import settings_file
 from mediasync.errors import MediasyncError
 
-REPO = Path(__file__).resolve().parents[2]
-STATE = Path(os.environ.get("MEDIASYNC_HOME", REPO / ".mediasync"))
+STATE = Path(os.environ.get("MEDIASYNC_HOME") or Path.cwd() / ".mediasync").absolute()
 VENV_BIN = Path(sys.executable).parent
 EMULATOR_PORT = int(os.environ.get("MEDIASYNC_EMULATOR_PORT", "9444"))
 AIRFLOW_PORT = int(os.environ.get("MEDIASYNC_AIRFLOW_PORT", "8080"))
+AIRFLOW_HOST = os.environ.get("MEDIASYNC_AIRFLOW_HOST", "").strip() or "127.0.0.1"
+SETTINGS_FILE = STATE / settings_file.FILE_NAME
 
+
+ANY_INTERFACE = ("0.0.0.0", "::")  # noqa: S104 - names the wildcard addresses, binds nothing
 
 def say(message: str) -> None:
     print(f"mediasync: {message}", flush=True)
@@ -70,19 +82,34 @@ def start_database(stack: ExitStack) -> str:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'mediasync'").fetchone():
             conn.execute("CREATE DATABASE mediasync")
     port = info.get("port", "5432")
-    url = f"postgresql://{info.get('user', 'postgres')}@/mediasync?host={quote(info['host'], safe='/')}&port={port}"
+    socket_dir = quote(str(info["host"]), safe="/")
+    url = f"postgresql://{info.get('user', 'postgres')}@/mediasync?host={socket_dir}&port={port}"
     say(f"embedded PostgreSQL running (socket in {info['host']}, data in {STATE / 'postgres'})")
     return url
 
 
-def start_emulator(stack: ExitStack) -> str:
+@dataclass(frozen=True)
+class Cloudinary:
+    cloud_name: str
+    api_key: str
+    api_secret: str
+    base_url: str | None  # None: the real Cloudinary
+
+    @property
+    def cloudinary_url(self) -> str:
+        """As CLOUDINARY_URL for the CLI and the SDK."""
+        uri = f"cloudinary://{quote(self.api_key, safe='')}:{quote(self.api_secret, safe='')}@{self.cloud_name}"
+        return uri + (f"?upload_prefix={self.base_url}" if self.base_url else "")
+
+
+def start_emulator(stack: ExitStack) -> Cloudinary:
     """CLOUDINARY_URL, else the emulator on port 9444 with data in .mediasync/emulator."""
     if os.environ.get("CLOUDINARY_URL") or os.environ.get("CLOUDINARY_CLOUD_NAME"):
         say("using the Cloudinary account from CLOUDINARY_URL")
         from mediasync.clients.cloudinary import CloudinaryCredentials
 
         creds = CloudinaryCredentials.from_env()
-        return _cloudinary_uri(creds.cloud_name, creds.api_key, creds.api_secret, creds.api_base_url)
+        return Cloudinary(creds.cloud_name, creds.api_key, creds.api_secret, creds.api_base_url)
     if not port_free(EMULATOR_PORT):
         raise MediasyncError(f"port {EMULATOR_PORT} is in use; stop what uses it or set MEDIASYNC_EMULATOR_PORT")
     log = (STATE / "emulator.log").open("a")
@@ -95,20 +122,72 @@ def start_emulator(stack: ExitStack) -> str:
     from mediasync.emulator.server import credentials_from_env
 
     c = credentials_from_env()
-    return _cloudinary_uri(c.cloud_name, c.api_key, c.api_secret, f"http://127.0.0.1:{EMULATOR_PORT}")
+    return Cloudinary(c.cloud_name, c.api_key, c.api_secret, f"http://127.0.0.1:{EMULATOR_PORT}")
 
 
-def _cloudinary_uri(cloud: str, key: str, secret: str, base: str | None) -> str:
-    uri = f"cloudinary://{quote(key, safe='')}:{quote(secret, safe='')}@{cloud}"
-    return uri + (f"?api_base_url={quote(base, safe='')}" if base else "")
+def airflow_connections(db_url: str, cloudinary: Cloudinary) -> list[dict]:
+    """`mediasync_db` and `cloudinary_default` as Airflow connections (field form: Unix-socket
+    hosts stay intact, and the UI's form shows every field)."""
+    info = conninfo_to_dict(db_url)
+    extra = {k: v for k, v in info.items() if k not in ("host", "user", "password", "dbname", "port")}
+    return [
+        {"conn_id": "mediasync_db", "conn_type": "postgres", "description": "mediasync's database (make run)",
+         "host": info.get("host", "localhost"), "login": info.get("user"), "password": info.get("password"),
+         "schema": info.get("dbname", "postgres"), "port": int(str(info.get("port", 5432))),
+         "extra": json.dumps(extra) if extra else None},
+        {"conn_id": "cloudinary_default", "conn_type": "cloudinary",
+         "description": "Cloudinary (make run: the local emulator)" if cloudinary.base_url else "Cloudinary",
+         "login": cloudinary.api_key, "password": cloudinary.api_secret,
+         "extra": json.dumps({"cloud_name": cloudinary.cloud_name,
+                              **({"api_base_url": cloudinary.base_url} if cloudinary.base_url else {})})},
+    ]
 
 
-def _postgres_connection(url: str) -> str:
-    """The DSN as an Airflow connection (JSON form keeps Unix-socket hosts intact)."""
-    info = conninfo_to_dict(url)
-    return json.dumps({"conn_type": "postgres", "host": info.get("host", "localhost"), "login": info.get("user"),
-                       "password": info.get("password"), "schema": info.get("dbname", "postgres"),
-                       "port": int(info.get("port", 5432))})
+# Runs with Airflow's environment: migrate the metadata DB, then create or replace the connections.
+_SETUP_AIRFLOW = """
+import json, sys
+from airflow.models.connection import Connection
+from airflow.utils import db
+from airflow.utils.session import create_session
+
+db.initdb()
+with create_session() as session:
+    for fields in json.loads(sys.stdin.read()):
+        session.query(Connection).filter(Connection.conn_id == fields["conn_id"]).delete()
+        session.add(Connection(**fields))
+"""
+
+
+def setup_airflow(env: dict[str, str], connections: list[dict]) -> None:
+    """Airflow's metadata DB migrated, with the two connections stored in it (Admin → Connections)."""
+    result = subprocess.run([sys.executable, "-c", _SETUP_AIRFLOW], env=env, input=json.dumps(connections),
+                            capture_output=True, text=True, cwd=STATE, timeout=600, start_new_session=True,
+                            check=False)
+    if result.returncode != 0:
+        (STATE / "airflow-setup.log").write_text(result.stdout + result.stderr)
+        raise MediasyncError(f"Airflow's metadata DB could not be set up; see {STATE / 'airflow-setup.log'}")
+
+
+def parallelism() -> int:
+    """LocalExecutor workers: twice the cores, at least 4, at most 32 (Airflow's default)."""
+    return max(4, min(32, 2 * (os.cpu_count() or 1)))
+
+
+def execution_api_url() -> str:
+    """Where task runners reach the API server: the port it really listens on."""
+    host = AIRFLOW_HOST if AIRFLOW_HOST not in (*ANY_INTERFACE, "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{AIRFLOW_PORT}/execution/"
+
+
+def write_settings_file(db_url: str, cloudinary: Cloudinary) -> None:
+    settings_file.write(SETTINGS_FILE, {
+        "MEDIASYNC_DATABASE_URL": db_url,
+        "CLOUDINARY_URL": cloudinary.cloudinary_url,
+        "MEDIASYNC_REPORT_DIR": str(STATE / "reports"),
+    }, header="Written by `make run` (mediasync.devstack) for the `mediasync` CLI; removed when it stops.\n"
+              "The CLI reads it when nothing else configures it; a shell can use it with: "
+              "set -a; . THIS_FILE; set +a")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -120,20 +199,31 @@ def _stop(process: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def airflow_environment(db_url: str, cloudinary_uri: str) -> dict[str, str]:
+def dags_folder() -> Path:
+    """The DAG files the package ships (the same files in a wheel and in the repository)."""
+    return Path(str(files("mediasync").joinpath("dags")))
+
+
+def airflow_environment(db_url: str, cloudinary: Cloudinary) -> dict[str, str]:
     home = STATE / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    # The connections live in Airflow's metadata DB; an AIRFLOW_CONN_* variable would silently override them.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AIRFLOW_CONN_MEDIASYNC_DB", "AIRFLOW_CONN_CLOUDINARY_DEFAULT")}
     env.update({
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",  # the Test button under Admin → Connections
+        "AIRFLOW__CORE__PARALLELISM": str(parallelism()),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": execution_api_url(),
+        "AIRFLOW__API__HOST": AIRFLOW_HOST,
         "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
-        "AIRFLOW_CONN_MEDIASYNC_DB": _postgres_connection(db_url),
-        "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cloudinary_uri,
+        # Fallbacks for code that runs outside a task (the plugin's API) where no connection is found.
         "MEDIASYNC_DATABASE_URL": db_url,
+        "CLOUDINARY_URL": cloudinary.cloudinary_url,
         "MEDIASYNC_REPORT_DIR": str(STATE / "reports"),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     })
@@ -169,20 +259,32 @@ def main() -> int:
 
             applied = upgrade(Database(db_url))
             say(f"database is up to date ({len(applied)} migration(s) applied)")
-            cloudinary_uri = start_emulator(stack)
-            env = airflow_environment(db_url, cloudinary_uri)
-            say("starting Airflow (standalone: API server, scheduler, DAG processor, triggerer) — about a minute")
+            cloudinary = start_emulator(stack)
+            write_settings_file(db_url, cloudinary)
+            stack.callback(SETTINGS_FILE.unlink, missing_ok=True)
+            env = airflow_environment(db_url, cloudinary)
+            say("setting up Airflow's metadata DB and the connections mediasync_db, cloudinary_default")
+            setup_airflow(env, airflow_connections(db_url, cloudinary))
+            say(f"starting Airflow (standalone: API server on {AIRFLOW_HOST}:{AIRFLOW_PORT}, scheduler, "
+                f"DAG processor, triggerer; {parallelism()} LocalExecutor workers) — about a minute")
             log = (STATE / "airflow.log").open("a")
             airflow = subprocess.Popen([str(VENV_BIN / "airflow"), "standalone"], env=env, stdout=log,
                                        stderr=subprocess.STDOUT, start_new_session=True, cwd=STATE)
             stack.callback(_stop, airflow)
-            wait_for(f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/version", "Airflow", 300, airflow)
-            base = f"http://localhost:{AIRFLOW_PORT}"
+            wait_for(f"{execution_api_url().removesuffix('/execution/')}/api/v2/version", "Airflow", 300, airflow)
+            shown = "localhost" if AIRFLOW_HOST in ("127.0.0.1", *ANY_INTERFACE) else AIRFLOW_HOST
+            base = f"http://{shown}:{AIRFLOW_PORT}"
+            default_file = (Path.cwd() / ".mediasync" / settings_file.FILE_NAME).absolute() == SETTINGS_FILE
+            cli_hint = ("mediasync queue stats   (from this directory or below)" if default_file
+                        else f"MEDIASYNC_HOME={STATE} mediasync queue stats")
             print(f"""
   mediasync is running.
     Airflow UI      {base}/            (login: admin / {admin_password()})
     Media Library   {base}/mediasync/  (also under Browse → Media Library in the UI)
     API docs        {base}/mediasync/docs
+    Connections     mediasync_db, cloudinary_default under Admin → Connections (with a Test button)
+    Command line    {cli_hint}
+                    settings in {SETTINGS_FILE}; for other tools: set -a; . {SETTINGS_FILE}; set +a
     Logs            {STATE}/airflow.log, {STATE}/emulator.log
   Press Ctrl-C to stop everything.
 """, flush=True)

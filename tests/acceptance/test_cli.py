@@ -14,6 +14,7 @@ import pytest
 def run_cli(*args: str, database_url: str | None = None, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith(("MEDIASYNC_", "SUPABASE_", "AIRFLOW_CONN_", "CLOUDINARY_"))}
+    environ["MEDIASYNC_SETTINGS_FILE"] = ""  # never a running `make run`'s settings file
     if database_url is not None:
         environ["MEDIASYNC_DATABASE_URL"] = database_url
     environ.update(env)

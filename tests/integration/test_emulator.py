@@ -123,7 +123,7 @@ def test_rate_limit_headers_then_420(emulator):
     first = cloudinary.api.resources(**sdk(emulator))
     assert first.rate_limit_allowed == 2 and first.rate_limit_remaining == 1 and first.rate_limit_reset_at
     cloudinary.api.resources(**sdk(emulator))
-    with pytest.raises(RateLimited, match="Rate Limit Exceeded. Limit of 2 api operations reached. Try again on"):
+    with pytest.raises(RateLimited, match=r"Rate Limit Exceeded\. Limit of 2 api operations reached\. Try again on"):
         cloudinary.api.resources(**sdk(emulator))
     cloudinary.uploader.upload(tiny_png(5), **sdk(emulator))  # the Upload API is not rate limited
 

@@ -28,7 +28,7 @@ def test_listening_beyond_loopback_without_a_token_is_refused(tmp_path):
     with pytest.raises(ValueError, match="control token"):
         serve(host="0.0.0.0", port=free_port(), data_dir=tmp_path)
     run = subprocess.run([MEDIASYNC, "emulator", "--host", "0.0.0.0", "--port", str(free_port()), "--data-dir",
-                          str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          str(tmp_path)], capture_output=True, text=True, timeout=60, check=False,
                          env={k: v for k, v in os.environ.items() if k != "MEDIASYNC_EMULATOR_CONTROL_TOKEN"})
     assert run.returncode == 2 and "control token" in run.stderr
 
@@ -62,7 +62,7 @@ def test_control_posts_must_be_json(emulator):
     assert emulator.settings()["fail_rate"] == 0.0
 
 
-@pytest.mark.parametrize("path,body,status", [
+@pytest.mark.parametrize(("path", "body", "status"), [
     ("/_emulator/control", b"{not json", 400),
     ("/_emulator/control", b"[1, 2]", 422),
     ("/_emulator/control", b'{"fail_rate": "lots"}', 422),
@@ -132,7 +132,7 @@ def test_one_cloudinary_url_configures_the_emulator_and_the_sdk(tmp_path):
 
 
 def test_help_shows_every_flag():
-    run = subprocess.run([MEDIASYNC, "emulator", "--help"], capture_output=True, text=True, timeout=60,
+    run = subprocess.run([MEDIASYNC, "emulator", "--help"], capture_output=True, text=True, timeout=60, check=False,
                          env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
     assert run.returncode == 0
     for flag in ("--host", "--port", "--data-dir", "--cloud-name", "--api-key", "--api-secret", "--folder-mode",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from pathlib import Path
@@ -73,7 +74,7 @@ def test_failed_migration_leaves_previous_version(empty_database_url, tmp_path: 
         shutil.copy(migration.path, tmp_path / migration.path.name)
     (tmp_path / "900_broken.sql").write_text("CREATE TABLE public.half_done (id int);\nSELECT 1/0;\n")
     db = Database(empty_database_url)
-    with pytest.raises(MigrationError, match="900_broken.sql failed: division by zero"):
+    with pytest.raises(MigrationError, match=r"900_broken\.sql failed: division by zero"):
         upgrade(db, tmp_path)
     assert "900" not in applied(empty_database_url)
     with psycopg.connect(empty_database_url) as conn:
@@ -89,10 +90,9 @@ def create_supabase_roles(conn: psycopg.Connection) -> None:
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
             continue
         bypass = " BYPASSRLS" if role == "service_role" else ""
-        try:
+        # Another test session may create it meanwhile (the loser of the race may see either error).
+        with contextlib.suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
             conn.execute(f"CREATE ROLE {role} NOLOGIN INHERIT{bypass}")
-        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
-            pass  # another test session created it meanwhile (the loser of the race may see either error)
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def serve(host: str = "127.0.0.1", port: int = 9444, data_dir: Path = Path(".med
     settings = Settings(folder_mode=folder_mode, allow_remote_fetch=allow_remote_fetch, control_token=control_token,
                         public_url=public_url or os.environ.get("MEDIASYNC_EMULATOR_PUBLIC_URL") or None)
     emulator = Emulator(Path(data_dir), credentials, Faults(latency_ms, fail_rate, rate_limit), settings=settings)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only names what to print
     print(f"mediasync emulator on http://{host}:{port} ({folder_mode} folders, data in {data_dir})\n"
           f"CLOUDINARY_URL=cloudinary://{credentials.api_key}:{credentials.api_secret}@{credentials.cloud_name}"
           f"?upload_prefix=http://{shown}:{port}", flush=True)

@@ -12,7 +12,7 @@ import binascii
 import hmac
 import io
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -147,12 +147,13 @@ def _tiny_image(seed: int) -> bytes:
     return out.getvalue()
 
 
-def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
+def _text(body: dict[str, Any], name: str, required: bool = True) -> str:
+    """A string field of a control body; '' when optional and absent."""
     value = body.get(name)
     if value is None or value == "":
         if required:
             raise ControlError(422, f"{name} is required for this action")
-        return None
+        return ""
     if not isinstance(value, str):
         raise ControlError(422, f"{name} must be a string")
     return value
@@ -166,57 +167,77 @@ async def console(request: Request, emulator: Emulator = Depends(control_guard))
     display_name."""
     body = await json_body(request)
     action = body.get("action")
-    resource_type = str(body.get("resource_type") or "image")
-    type = str(body.get("type") or "upload")
-    base_url = str(request.base_url)
+    if action not in _CONSOLE_ACTIONS:
+        raise ControlError(422, f"action must be one of {', '.join(_CONSOLE_ACTIONS)}")
+    where = _Where(str(body.get("resource_type") or "image"), str(body.get("type") or "upload"),
+                   str(request.base_url))
     try:
-        if action == "upload":
-            data = _tiny_image(emulator.state.count() + 1)
-            if body.get("file_base64"):
-                try:
-                    data = base64.b64decode(str(body["file_base64"]), validate=True)
-                except (binascii.Error, ValueError):
-                    raise ControlError(422, "file_base64 is not base64") from None
-            settings = {k: body[k] for k in ("public_id", "folder", "asset_folder", "display_name", "tags",
-                                             "use_filename", "unique_filename", "overwrite") if k in body}
-            asset, overwritten, _ = emulator.actions.upload(data, _text(body, "filename", False) or "console.png",
-                                                            resource_type if "resource_type" in body else "auto",
-                                                            settings, source="ui")
-            result = upload_response(emulator, base_url, asset, overwritten=overwritten)
-            emulator.notifier.emit("upload", {k: v for k, v in result.items() if k != "signature"}, source="ui")
-            return {"action": action, "resource": result}
-        if action == "delete":
-            ids = body.get("public_ids") or ([body["public_id"]] if body.get("public_id") else [])
-            if not ids or not all(isinstance(i, str) for i in ids):
-                raise ControlError(422, "public_id or public_ids (strings) required")
-            return {"action": action, "deleted": emulator.actions.delete(resource_type, type, ids, source="ui")}
-        if action == "rename":
-            asset = emulator.actions.rename(resource_type, type, _text(body, "from_public_id"),
-                                            _text(body, "to_public_id"), overwrite=bool(body.get("overwrite")),
-                                            source="ui")
-            return {"action": action, "asset_id": asset.asset_id, "public_id": asset.public_id}
-        if action == "move" and body.get("from_path") is not None:
-            moved = emulator.actions.move_folder(_text(body, "from_path"), _text(body, "to_path"), source="ui")
-            return {"action": action, "moved": moved}
-        if action in ("move", "retag", "display_name"):
-            public_id = _text(body, "public_id")
-            asset = emulator.state.get(resource_type, type, public_id)
-            if asset is None:
-                raise ControlError(404, f"no {resource_type}/{type} asset {public_id}")
-            if action == "move":
-                folder = body.get("asset_folder", body.get("to_asset_folder"))
-                if not isinstance(folder, str):
-                    raise ControlError(422, "asset_folder (string) required")
-                asset = emulator.actions.update(asset, asset_folder=folder, source="ui")
-            elif action == "retag":
-                tags = body.get("tags")
-                if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-                    raise ControlError(422, "tags must be a list of strings")
-                asset = emulator.actions.set_tags(asset, tags, source="ui")
-            else:
-                asset = emulator.actions.update(asset, display_name=_text(body, "display_name"), source="ui")
-            return {"action": action, "asset_id": asset.asset_id, "public_id": asset.public_id,
-                    "asset_folder": asset.asset_folder, "display_name": asset.display_name, "tags": asset.tags}
+        return {"action": action, **_CONSOLE_ACTIONS[action](emulator, body, where)}
     except CloudinaryError as exc:
-        raise ControlError(404 if exc.status == 404 else 409 if exc.status == 409 else 422, exc.message) from None
-    raise ControlError(422, "action must be one of upload, delete, rename, move, retag, display_name")
+        raise ControlError(exc.status if exc.status in (404, 409) else 422, exc.message) from None
+
+
+@dataclass(frozen=True)
+class _Where:
+    resource_type: str
+    type: str
+    base_url: str
+
+
+def _console_upload(emulator: Emulator, body: dict[str, Any], where: _Where) -> dict[str, Any]:
+    data = _tiny_image(emulator.state.count() + 1)
+    if body.get("file_base64"):
+        try:
+            data = base64.b64decode(str(body["file_base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise ControlError(422, "file_base64 is not base64") from None
+    settings: dict[str, Any] = {k: body[k] for k in ("public_id", "folder", "asset_folder", "display_name", "tags",
+                                     "use_filename", "unique_filename", "overwrite") if k in body}
+    asset, overwritten, _ = emulator.actions.upload(data, _text(body, "filename", False) or "console.png",
+                                                    where.resource_type if "resource_type" in body else "auto",
+                                                    settings, source="ui")
+    result = upload_response(emulator, where.base_url, asset, overwritten=overwritten)
+    emulator.notifier.emit("upload", {k: v for k, v in result.items() if k != "signature"}, source="ui")
+    return {"resource": result}
+
+
+def _console_delete(emulator: Emulator, body: dict[str, Any], where: _Where) -> dict[str, Any]:
+    ids = body.get("public_ids") or ([body["public_id"]] if body.get("public_id") else [])
+    if not ids or not all(isinstance(i, str) for i in ids):
+        raise ControlError(422, "public_id or public_ids (strings) required")
+    return {"deleted": emulator.actions.delete(where.resource_type, where.type, ids, source="ui")}
+
+
+def _console_rename(emulator: Emulator, body: dict[str, Any], where: _Where) -> dict[str, Any]:
+    asset = emulator.actions.rename(where.resource_type, where.type, _text(body, "from_public_id"),
+                                    _text(body, "to_public_id"), overwrite=bool(body.get("overwrite")), source="ui")
+    return {"asset_id": asset.asset_id, "public_id": asset.public_id}
+
+
+def _console_change(emulator: Emulator, body: dict[str, Any], where: _Where) -> dict[str, Any]:
+    """move (one asset's asset_folder, or a whole folder with from_path/to_path), retag, display_name."""
+    action = body["action"]
+    if action == "move" and body.get("from_path") is not None:
+        return {"moved": emulator.actions.move_folder(_text(body, "from_path"), _text(body, "to_path"), source="ui")}
+    public_id = _text(body, "public_id")
+    asset = emulator.state.get(where.resource_type, where.type, public_id or "")
+    if asset is None:
+        raise ControlError(404, f"no {where.resource_type}/{where.type} asset {public_id}")
+    if action == "move":
+        folder = body.get("asset_folder", body.get("to_asset_folder"))
+        if not isinstance(folder, str):
+            raise ControlError(422, "asset_folder (string) required")
+        asset = emulator.actions.update(asset, asset_folder=folder, source="ui")
+    elif action == "retag":
+        tags = body.get("tags")
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ControlError(422, "tags must be a list of strings")
+        asset = emulator.actions.set_tags(asset, tags, source="ui")
+    else:
+        asset = emulator.actions.update(asset, display_name=_text(body, "display_name"), source="ui")
+    return {"asset_id": asset.asset_id, "public_id": asset.public_id, "asset_folder": asset.asset_folder,
+            "display_name": asset.display_name, "tags": asset.tags}
+
+
+_CONSOLE_ACTIONS = {"upload": _console_upload, "delete": _console_delete, "rename": _console_rename,
+                    "move": _console_change, "retag": _console_change, "display_name": _console_change}

@@ -5,10 +5,10 @@ Upload API routes on `upload_gate` (faults + cloud only: Cloudinary does not rat
 from __future__ import annotations
 
 import asyncio
-import json
 import base64
 import binascii
 import hmac
+import json
 import random
 import secrets
 import threading
@@ -125,7 +125,7 @@ async def read_params(request: Request) -> tuple[dict[str, Any], Any]:
     returns (params, file)."""
     content_type = request.headers.get("content-type", "")
     params: dict[str, Any] = {}
-    for key in request.query_params.keys():
+    for key in request.query_params:
         values = request.query_params.getlist(key)
         params[key[:-2] if key.endswith("[]") else key] = values if key.endswith("[]") else values[-1]
     if content_type.startswith("application/json"):
@@ -141,11 +141,11 @@ async def read_params(request: Request) -> tuple[dict[str, Any], Any]:
     elif content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         form = await request.form()
         for key in set(form.keys()):
-            values = form.getlist(key)
+            fields: list[Any] = list(form.getlist(key))
             if key.endswith("[]"):
-                params[key[:-2]] = [v if hasattr(v, "read") else str(v) for v in values]
+                params[key[:-2]] = [v if hasattr(v, "read") else str(v) for v in fields]
             else:
-                params[key] = values[-1]
+                params[key] = fields[-1]
     return params, params.pop("file", None)
 
 

@@ -105,7 +105,8 @@ class Notifier:
         rows = self.store.query(sql + (" WHERE event_type = ?" if event_type else "") + " ORDER BY created_at, id",
                                 (event_type,) if event_type else ())
         keys = ("id", "uri", "uri_type", "event_type", "created_at", "updated_at")
-        return [{**dict(zip(keys, r)), "product_environment_id": self.emulator.credentials.cloud_name} for r in rows]
+        cloud = self.emulator.credentials.cloud_name
+        return [{**dict(zip(keys, r, strict=True)), "product_environment_id": cloud} for r in rows]
 
     def update_trigger(self, trigger_id: str, new_uri: str) -> None:
         with self.store.tx() as db:

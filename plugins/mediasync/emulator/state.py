@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS presets (name TEXT PRIMARY KEY, unsigned INTEGER NOT 
 """
 
 
+def _md5(data: bytes) -> str:
+    """Cloudinary's etag: the MD5 of the bytes (a fingerprint, not a security measure)."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
 @dataclass
 class Asset:
     seq: int
@@ -67,7 +72,7 @@ class Asset:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Asset:
-        data = dict(zip(COLUMNS, row))
+        data = dict(zip(COLUMNS, row, strict=True))
         data["tags"] = json.loads(data["tags"])
         return cls(**data)
 
@@ -158,7 +163,7 @@ class AssetStore:
         with self.tx() as db:
             for name, preset in DEFAULT_PRESETS.items():
                 db.execute("INSERT OR IGNORE INTO presets VALUES (?, ?, ?)",
-                           (name, int(preset["unsigned"]), json.dumps(preset["settings"])))
+                           (name, int(bool(preset["unsigned"])), json.dumps(preset["settings"])))
 
     def preset(self, name: str) -> dict | None:
         rows = self.query("SELECT name, unsigned, settings FROM presets WHERE name = ?", (name,))
@@ -202,7 +207,7 @@ class AssetStore:
             asset = Asset(seq=existing.seq if existing else 0, asset_id=asset_id, resource_type=resource_type,
                           type=type, public_id=public_id, version=version, version_id=secrets.token_hex(16),
                           format=format, bytes=len(data), width=width, height=height, pages=pages,
-                          etag=hashlib.md5(data).hexdigest(),
+                          etag=_md5(data),
                           created_at=existing.created_at if existing else iso_now(), asset_folder=asset_folder,
                           display_name=display_name, original_filename=original_filename, tags=tags,
                           blob=asset_id)
@@ -213,7 +218,7 @@ class AssetStore:
                 else:
                     cur = db.execute(f"INSERT INTO assets ({','.join(COLUMNS[1:])}) VALUES "
                                      f"({','.join('?' * (len(COLUMNS) - 1))})", asset.as_row()[1:])
-                    asset.seq = int(cur.lastrowid)
+                    asset.seq = int(cur.lastrowid or 0)
             return asset, existing is not None
 
     def update(self, asset: Asset, **changes: Any) -> Asset:
@@ -256,7 +261,8 @@ class AssetStore:
                          newest_first: bool = True) -> Page:
         """Cloudinary's order without a prefix: creation time, newest first unless `direction` says."""
         order = "created_desc" if newest_first else "created_asc"
-        clauses, args = ["resource_type = ?"], [resource_type]
+        clauses: list[str] = ["resource_type = ?"]
+        args: list[Any] = [resource_type]
         if type:
             clauses.append("type = ?")
             args.append(type)
@@ -299,7 +305,8 @@ class AssetStore:
     def list_by_asset_folder(self, asset_folder: str, cursor: str | None, limit: int,
                              newest_first: bool = True) -> Page:
         order = "folder_desc" if newest_first else "folder_asc"
-        clauses, args = ["asset_folder = ?"], [asset_folder]
+        clauses = ["asset_folder = ?"]
+        args: list[Any] = [asset_folder]
         if cursor:
             clauses.append("seq < ?" if newest_first else "seq > ?")
             args.append(int(decode_cursor(cursor, order)[0]))
@@ -342,7 +349,7 @@ class AssetStore:
         folder, _, stem = prefix.rpartition("/")
         name = prefix if folder_mode == "fixed" else stem
         rows = ((secrets.token_hex(16), resource_type, type, f"{name}{i:07d}", version, secrets.token_hex(16), "png",
-                 bytes_each, 1, 1, 1, hashlib.md5(f"{prefix}{i}".encode()).hexdigest(), now, folder,
+                 bytes_each, 1, 1, 1, _md5(f"{prefix}{i}".encode()), now, folder,
                  f"{stem}{i:07d}", None, "[]", None) for i in reversed(range(n)))
         with self.tx() as db:
             db.executemany(f"INSERT OR REPLACE INTO assets ({','.join(COLUMNS[1:])}) VALUES "

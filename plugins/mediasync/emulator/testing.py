@@ -6,12 +6,15 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from mediasync.emulator.config import Credentials, Settings
 from mediasync.emulator.runtime import Emulator
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def free_port() -> int:
@@ -33,7 +36,7 @@ class RunningEmulator:
         self.credentials = credentials or Credentials()
         self.port = port or free_port()
         self.settings_template = Settings(folder_mode=folder_mode, public_url=public_url, **settings)
-        self._server = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.emulator: Emulator | None = None
 
@@ -80,8 +83,10 @@ class RunningEmulator:
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
-            self._thread.join(timeout=10)
-            self.emulator.close()
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            if self.emulator is not None:
+                self.emulator.close()
             self._server = None
 
     def __enter__(self) -> RunningEmulator:

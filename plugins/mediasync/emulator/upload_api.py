@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Depends, Request
 
-from mediasync.emulator.runtime import Emulator
 from mediasync.emulator.errors import CloudinaryError
 from mediasync.emulator.gate import read_params, truthy, upload_gate
+from mediasync.emulator.runtime import Emulator
 from mediasync.emulator.shapes import resource, upload_response
 from mediasync.emulator.signing import check_signed_request
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from mediasync.db import Database
 from mediasync.db.listen import notifications
@@ -31,7 +31,7 @@ class MediaChangeBroadcaster:
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
 
-    async def subscribe(self) -> AsyncIterator[dict]:
+    async def subscribe(self) -> AsyncGenerator[dict, None]:
         """Yield change events until the caller stops iterating."""
         self._ensure_running()
         queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_LIMIT)

@@ -29,7 +29,7 @@ async def _sse(request: Request, live: MediaChangeBroadcaster) -> AsyncIterator[
     ": connected" is sent once the database LISTEN is in place, so a client that saw it misses
     nothing written afterwards. A client going away ends the stream quietly."""
     yield b"retry: 2000\n"
-    stream = live.subscribe().__aiter__()
+    stream = live.subscribe()
     pending = asyncio.ensure_future(stream.__anext__())
     try:
         with contextlib.suppress(TimeoutError):
