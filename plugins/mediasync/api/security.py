@@ -41,7 +41,7 @@ def airflow_user_dependency() -> Callable[..., Awaitable[Any]]:
     async def airflow_user(request: Request, bearer: HTTPAuthorizationCredentials | None = None,
                            cookie: str | None = None) -> Any:
         try:
-            return await get_user(request, None, bearer)
+            return await get_user(request=request, _oauth_token=None, bearer_credentials=bearer)
         except HTTPException as exc:
             if exc.status_code in (401, 403):
                 raise HTTPException(401, _why(exc), headers=UNAUTHENTICATED) from None
