@@ -59,9 +59,9 @@ def mediasync_test_cleanup_fanout():
     def drain(slot: int) -> dict:
         import os
 
-        from mediasync.services.runtime import build_services
+        from mediasync.runtime import services_from_airflow
 
-        result = build_services().processor.process(time_budget=240).as_dict()
+        result = services_from_airflow().processor.process(time_budget=240).as_dict()
         return {{"worker": os.environ.get("MEDIASYNC_TEST_WORKER"), "slot": slot,
                  **{{k: result[k] for k in ("claimed", "deleted", "not_found", "failed", "store_calls")}}}}
 
