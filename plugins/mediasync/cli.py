@@ -43,19 +43,22 @@ class ScopeOption(str, Enum):
     account = "account"
 
 
+RUN_FAILED = 3  # a reconciliation that failed, aborted or could not complete (README)
+
+
 @contextmanager
-def _cli_errors() -> Iterator[None]:
-    """Turn failures into one line on stderr and exit code 1: expected ones as they are, anything
-    else with its type (MEDIASYNC_DEBUG=1 shows the traceback)."""
+def _cli_errors(exit_code: int = 1) -> Iterator[None]:
+    """Turn failures into one line on stderr and `exit_code` (1 unless documented otherwise):
+    expected ones as they are, anything else with its type (MEDIASYNC_DEBUG=1 shows the traceback)."""
     try:
         yield
     except MediasyncError as exc:
         typer.echo(f"mediasync: error: {_one_line(str(exc))}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:
-        if os.environ.get("MEDIASYNC_DEBUG"):
+        if _tracebacks_wanted():
             raise
         typer.echo(f"mediasync: unexpected error: {type(exc).__name__}: {_one_line(str(exc))} "
                    f"(MEDIASYNC_DEBUG=1 shows the traceback)", err=True)
@@ -71,12 +74,22 @@ class _OneLineWarnings(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            sys.stderr.write(f"mediasync: {record.levelname.lower()}: {_one_line(record.getMessage())}\n")
+            line = f"mediasync: {record.levelname.lower()}: {record.getMessage()}"
+            if record.exc_info and record.exc_info[1] is not None:
+                line += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+            sys.stderr.write(_one_line(line) + "\n")
         except Exception:  # noqa: BLE001 - a log line must never break the command
             self.handleError(record)
 
 
+def _tracebacks_wanted() -> bool:
+    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+               for name in ("MEDIASYNC_DEBUG", "MEDIASYNC_LOG_TRACEBACKS"))
+
+
 def _setup_logging() -> None:
+    if _tracebacks_wanted():
+        return
     logger = logging.getLogger("mediasync")
     if not any(isinstance(h, _OneLineWarnings) for h in logger.handlers):
         handler = _OneLineWarnings(logging.WARNING)
@@ -188,7 +201,7 @@ def reconcile(
     from mediasync.cli_progress import progress
     from mediasync.services.operations import Operations
 
-    with _cli_errors():
+    with _cli_errors(RUN_FAILED):
         services = _services()
         with progress("reconcile"):
             result = services.reconciler.run(apply=apply, force=force, folder=folder, scope=scope.value,
@@ -197,7 +210,7 @@ def reconcile(
         Operations(services.db).attribute(result.run_id, _cli_user(), dag_run_id=None)
         _emit(result, as_json, _render_reconcile)
         if result.status in ("failed", "incomplete", "aborted"):
-            raise typer.Exit(3)
+            raise typer.Exit(RUN_FAILED)
 
 
 def _cli_user() -> str:

@@ -7,6 +7,7 @@ import json
 import psycopg
 import pytest
 
+from fixtures import polyglots
 from fixtures.media import tiny_png
 from mediasync.errors import InvalidInput, MediasyncError, NotFound
 
@@ -49,6 +50,49 @@ def test_bad_uploads_are_refused_before_anything_is_stored(services, cloudinary_
     assert refused.value.status_code == status
     assert asset_ids(cloudinary_store, "") == set()
     assert conn.execute("SELECT count(*) AS n FROM media_files").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize(("payload", "folder", "status"), [
+    (polyglots.JPEG_HEADER_AND_HTML, None, 415),
+    (polyglots.jpeg_with_html_appended(), None, 415),
+    (polyglots.gif_js_polyglot(), None, 415),
+    (polyglots.PDF_WITH_SCRIPT, None, 415),
+    (polyglots.png_claiming(4_294_967_295, 4_294_967_295), None, 413),  # never a 503 "database unavailable"
+    (tiny_png(7), "other-app", 422),
+    (tiny_png(7), "main-uploads-evil", 422),  # a name that merely starts like the managed folder
+    (tiny_png(7), "other-app/main-uploads", 422),
+])
+def test_polyglots_huge_images_and_foreign_folders_are_refused_before_anything_is_stored(
+        services, cloudinary_store, conn, payload, folder, status):
+    with pytest.raises(InvalidInput) as refused:
+        services.media.upload(payload, "x.bin", folder=folder)
+    assert refused.value.status_code == status
+    assert asset_ids(cloudinary_store, "") == set()
+    assert conn.execute("SELECT count(*) AS n FROM media_files").fetchone()["n"] == 0
+
+
+def test_uploads_go_into_managed_subfolders_and_real_media_of_every_kind(services, cloudinary_store):
+    record = services.media.upload(polyglots.image_bytes("JPEG", seed=3), "photo.jpg", folder="main-uploads/menus")
+    assert record.folder == "main-uploads/menus" and record.public_id.startswith("main-uploads/menus/")
+    gif = services.media.upload(polyglots.image_bytes("GIF", seed=4), "anim.gif")
+    assert gif.format == "gif"
+
+
+def test_a_stream_is_uploaded_without_reading_it_first(services, cloudinary_store):
+    import io
+
+    class OneWayStream(io.RawIOBase):  # a socket-like body: cannot seek
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            return self._data.read(size)
+
+    record = services.media.upload(OneWayStream(tiny_png(8)), "stream.png")
+    assert record.bytes == len(tiny_png(8))
 
 
 def fail_inserts(conn) -> None:

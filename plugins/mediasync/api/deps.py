@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from mediasync.config import Settings
+from mediasync.errors import MediasyncError
 from mediasync.runtime import Services
 from mediasync.services.live import MediaChangeBroadcaster
 
@@ -29,6 +31,17 @@ class AppState:
             else:
                 self._services = self._factory()
         return self._services
+
+    def max_upload_bytes(self) -> int:
+        """The upload limit, even when the services cannot be built yet (their error comes later,
+        from the route, as JSON)."""
+        try:
+            return self.services().settings.max_upload_bytes
+        except MediasyncError:
+            try:
+                return Settings.from_env().max_upload_bytes
+            except MediasyncError:
+                return Settings.max_upload_bytes
 
     def live(self) -> MediaChangeBroadcaster:
         if self._live is None:

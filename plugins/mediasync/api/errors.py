@@ -38,13 +38,30 @@ def _described(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-# The error answers every /api/v1 route may give, for the OpenAPI document.
+# The error answers every /api/v1 route may give, for the OpenAPI document; routes add their own
+# (400 malformed body, 404 unknown id, 415 content, 502 Cloudinary) with `route_errors`.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _described("No valid Airflow user: missing, malformed or expired token"),
-    403: _described("The user may not do this"),
-    422: _described("The request is malformed (the detail says which field and why)"),
-    503: _described("The database is unreachable, busy or not set up, or Cloudinary is rate limiting"),
+    401: _described("No valid Airflow user: missing, malformed, wrongly signed, wrong-audience or expired token"),
+    403: _described("Refused: a state-changing request authenticated by the session cookie alone came from "
+                    "another origin"),
+    413: _described("The request body is larger than the limit (for uploads: MEDIASYNC_MAX_UPLOAD_BYTES)"),
+    422: _described("A parameter or field is invalid (the detail says which and why)"),
+    503: _described("The database is unreachable, busy or not set up, or Cloudinary is rate limiting; "
+                    "try again later"),
 }
+DESCRIPTIONS = {
+    400: "The body is malformed (not JSON, not a form, an empty file)",
+    404: "No record with this id",
+    409: "The change conflicts with existing data",
+    413: "The file, or its pixel count, is over the limit",
+    415: "The content is not an allowed image, video or PDF, or it is one with something else inside",
+    502: "Cloudinary failed or refused the credentials",
+}
+
+
+def route_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route's own error answers."""
+    return {code: _described(DESCRIPTIONS[code]) for code in codes}
 
 
 def status_for(exc: MediasyncError) -> tuple[int, dict[str, str]]:
@@ -98,4 +115,12 @@ def install(app: FastAPI, prefix_of_page: str = "/") -> None:
         if exc.status_code in (401, 403) and is_page and "text/html" in request.headers.get("accept", ""):
             return RedirectResponse(f"/auth/login/?next={request.url.path}", status_code=303)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "the request body is malformed: expected JSON (or a multipart form for uploads)"
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        """A bug, not a user error: JSON with no internals (the traceback goes to the server log)."""
+        log.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)

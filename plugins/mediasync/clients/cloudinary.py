@@ -24,6 +24,8 @@ import cloudinary.api
 import cloudinary.exceptions
 import cloudinary.search
 import cloudinary.uploader
+import cloudinary.utils
+from cloudinary.api_client.execute_request import EXCEPTION_CODES
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from mediasync.errors import (
@@ -145,6 +147,35 @@ def search_term(folder: str) -> str:
     return folder
 
 
+def _streamed_upload(stream: BinaryIO, filename: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The Upload API call `cloudinary.uploader.upload` makes — the SDK builds and signs the
+    parameters — but with a multipart body streamed from the file in chunks: the SDK reads the
+    whole file into memory and then builds the whole body beside it (two copies per upload)."""
+    import httpx
+
+    params = cloudinary.utils.sign_request(cloudinary.utils.build_upload_params(**options), options)
+    fields: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, list):
+            fields[f"{key}[]"] = [str(v) for v in value]
+        elif value:
+            fields[key] = str(value)
+    try:
+        response = httpx.post(cloudinary.utils.cloudinary_api_url("upload", **options), data=fields,
+                              files={"file": (filename, stream, "application/octet-stream")},
+                              headers={"User-Agent": cloudinary.get_user_agent()}, timeout=options.get("timeout"))
+    except httpx.HTTPError as exc:
+        raise cloudinary.exceptions.Error(f"Socket error: {exc!r}") from exc
+    try:
+        result: dict[str, Any] = response.json()
+    except ValueError:
+        raise cloudinary.exceptions.Error(f"Error parsing server response ({response.status_code}) - "
+                                          f"{response.text[:200]}") from None
+    if "error" in result:
+        raise (EXCEPTION_CODES.get(response.status_code) or cloudinary.exceptions.Error)(result["error"]["message"])
+    return result
+
+
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -223,7 +254,7 @@ class CloudinaryClient:
 
     def upload(self, file: BinaryIO | bytes, *, upload_preset: str | None = None, folder: str | None = None,
                resource_type: str = "auto", filename: str | None = None, tags: Sequence[str] = ()) -> StoredAsset:
-        data = file if isinstance(file, bytes) else file.read()
+        stream = io.BytesIO(file) if isinstance(file, bytes) else file  # a stream: no copy of ours in memory
         options: dict[str, Any] = {"resource_type": resource_type, "use_filename": True, "unique_filename": True}
         if upload_preset:
             options["upload_preset"] = upload_preset
@@ -231,8 +262,11 @@ class CloudinaryClient:
             options["folder"] = folder
         if tags:
             options["tags"] = list(tags)
-        result = self._call("upload", lambda **kw: cloudinary.uploader.upload(
-            io.BytesIO(data), filename=filename or "upload", **kw), **options)
+        def send(**kw: Any) -> Any:
+            stream.seek(0)  # every attempt sends the whole file
+            return _streamed_upload(stream, filename or "upload", kw)
+
+        result = self._call("upload", send, **options)
         log.info("uploaded %s (%s, %s bytes)", result["public_id"], result.get("resource_type"), result.get("bytes"))
         return StoredAsset(
             public_id=result["public_id"], resource_type=result["resource_type"], type=result.get("type", "upload"),

@@ -88,11 +88,27 @@ def redact_dsn(dsn: str) -> str:
     return f"{p['user']}@{p['host'] or 'localhost'}:{p['port'] or 5432}/{p['dbname']}"
 
 
+_CUTS = frozenset("/@:?#&=%;' ")  # where a parser may split a malformed DSN
+MIN_PIECE = 3  # shorter pieces say nothing about a password; replacing them would garble messages
+
+
+def _pieces(secret: str) -> set[str]:
+    """The secret and every piece of it between cut characters: what a parser that gave up on a
+    malformed DSN may echo ("invalid percent-encoded token: \"S3cr%t\"")."""
+    cuts = [i for i, c in enumerate(secret) if c in _CUTS]
+    starts = {0, *cuts, *(i + 1 for i in cuts)}
+    ends = {len(secret), *cuts, *(i + 1 for i in cuts)}
+    return {secret[a:b] for a in starts for b in ends if b - a >= MIN_PIECE}
+
+
 def scrub(text: str, dsn: str) -> str:
-    """`text` with the DSN and its password (as written, and decoded) replaced by `***`."""
+    """`text` with the DSN, its password (as written and decoded) and every piece of the password
+    a parser may have cut out replaced by `***`."""
     password = _parts(dsn)["password"]
-    for secret in sorted({dsn.strip(), password, unquote(password), quote(unquote(password), safe="")},
-                         key=len, reverse=True):
-        if len(secret) >= 1:
-            text = text.replace(secret, "***")
+    secrets = {dsn.strip()}
+    for form in {password, unquote(password), quote(unquote(password), safe="")}:
+        if form:
+            secrets |= _pieces(form) | {form}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text

@@ -6,7 +6,8 @@ pool never holds more than `max_size` connections, and when all of them stay bus
 `wait_seconds` the caller gets `DatabaseBusy` (HTTP 503 with Retry-After) instead of a
 connection of its own. Connections are checked before reuse, so a restarted server costs no
 failed request. When the server is down, calls fail at once with its reason rather than each
-waiting out the pool's timeout. Autocommit sessions (LISTEN, advisory locks, COPY) stay direct.
+waiting out the pool's timeout; once it answers again, the pool is renewed rather than left to
+back off from its failed reconnects. Autocommit sessions (LISTEN, advisory locks, COPY) stay direct.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mediasync.db.connection import CONNECT_TIMEOUT_S, Database, Row
-from mediasync.errors import DatabaseBusy
+from mediasync.errors import DatabaseBusy, DatabaseUnavailable
 
 
 @dataclass(frozen=True)
@@ -45,24 +46,47 @@ class PooledDatabase(Database):
         with self._lock:
             self._open(autocommit=True).close()
 
+    def _renew(self, stale: ConnectionPool[psycopg.Connection[Row]]) -> None:
+        """Replace a pool whose connections belong to a server that went away: after failed
+        reconnects it backs off for seconds, while the server (the probe says) is already back."""
+        with self._lock:
+            if self._state.get("pool") is stale:
+                del self._state["pool"]
+        threading.Thread(target=stale.close, name="mediasync-pool-close", daemon=True).start()  # not on a request
+
     @contextmanager
     def _borrow(self) -> Iterator[psycopg.Connection[Row]]:
         pool = self._pool()
         if self._state.get("down"):
-            self._probe()  # fails at once while the server is down; clears the flag once it is back
+            self._probe()  # fails at once while the server is down
             self._state.pop("down", None)
+            self._renew(pool)  # it is back: start afresh instead of waiting out the old pool's backoff
+            pool = self._pool()
         try:
             raw = pool.getconn()
         except PoolTimeout:
-            if pool.get_stats().get("pool_size", 0) < self.max_size:  # the pool could not even open one
-                self._state["down"] = True
-                self._probe()
-            raise DatabaseBusy(f"all {self.max_size} database connections stayed busy for {self.wait_seconds:g} s; "
-                               f"try again shortly") from None
+            if pool.get_stats().get("pool_size", 0) >= self.max_size:
+                raise DatabaseBusy(f"all {self.max_size} database connections stayed busy for "
+                                   f"{self.wait_seconds:g} s; try again shortly") from None
+            self._state["down"] = True  # the pool could not even open one
+            self._probe()
+            self._state.pop("down", None)
+            self._renew(pool)
+            pool = self._pool()
+            raw = self._getconn_or_busy(pool)
         try:
             yield raw
+        except DatabaseUnavailable:
+            self._state["down"] = True  # the connection died under us: check the server before the next use
+            raise
         finally:
             pool.putconn(raw)
+
+    def _getconn_or_busy(self, pool: ConnectionPool[psycopg.Connection[Row]]) -> psycopg.Connection[Row]:
+        try:
+            return pool.getconn()
+        except PoolTimeout:
+            raise DatabaseBusy(f"no database connection within {self.wait_seconds:g} s; try again shortly") from None
 
     def close(self) -> None:
         with self._lock:

@@ -1,14 +1,23 @@
-"""Upload validation: what a file really is (by its first bytes, not its name) and a safe name."""
+"""Upload validation: what a file really is — by its content, not its name — and safe names.
+
+`inspect_upload` is the one check an upload passes: size, then the kind its first bytes claim
+(`sniff`), then proof that it is that kind — images decoded by Pillow within a pixel limit
+(`content_images`), videos, HEIC and PDFs by their structure, and no web markup anywhere
+(`content_containers`). Whatever fails is an `InvalidInput` with the HTTP code to answer.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import filetype
 
 from mediasync.errors import InvalidInput
+from mediasync.services.content_containers import check_iso_bmff, check_no_markup, check_pdf, check_webm
+from mediasync.services.content_images import check_image
 
 HEAD_BYTES = 8192  # what the detector reads of a file's start
 
@@ -55,6 +64,32 @@ def require_media(head: bytes, size: int, max_bytes: int) -> ContentKind:
     if kind is None:
         raise InvalidInput("file type not allowed: only images (PNG, JPEG, GIF, WebP, AVIF, HEIC, PDF) and "
                            "videos (MP4, MOV, WebM) are accepted", status_code=415)
+    return kind
+
+
+def stream_size(stream: BinaryIO) -> int:
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+def inspect_upload(stream: BinaryIO, max_bytes: int) -> ContentKind:
+    """The kind of a seekable upload, proven by decoding or by structure; the stream is left at 0."""
+    size = stream_size(stream)
+    kind = require_media(stream.read(HEAD_BYTES), size, max_bytes)
+    if kind.mime == "application/pdf":
+        check_pdf(stream, size)
+    elif kind.mime == "video/webm":
+        check_webm(stream, size)
+    elif kind.mime in ("video/mp4", "video/quicktime"):
+        check_iso_bmff(stream, size, b"moov", "video")
+    elif kind.mime == "image/heic":
+        check_iso_bmff(stream, size, b"meta", "HEIC image")
+    else:
+        check_image(stream, kind.mime, size)
+    check_no_markup(stream)
+    stream.seek(0)
     return kind
 
 

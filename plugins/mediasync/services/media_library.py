@@ -9,8 +9,12 @@ that queue entry at once, so the caller learns whether the asset is already gone
 from __future__ import annotations
 
 import base64
+import io
 import logging
-from collections.abc import Callable, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, BinaryIO, Literal
 from uuid import UUID
@@ -23,8 +27,9 @@ from mediasync.errors import DatabaseError, InvalidInput, MediasyncError, NotFou
 from mediasync.repository.media import MediaRepository
 from mediasync.repository.queue import QueueRepository
 from mediasync.results import Result
+from mediasync.scope import within
 from mediasync.services.cleanup_queue import CleanupQueue
-from mediasync.services.content import HEAD_BYTES, clean_tags, require_media, safe_filename, safe_folder
+from mediasync.services.content import clean_tags, inspect_upload, safe_filename, safe_folder
 from mediasync.store import AssetStore, StoredAsset
 
 log = logging.getLogger(__name__)
@@ -97,14 +102,17 @@ class MediaLibraryService:
 
     def upload(self, file: bytes | BinaryIO, filename: str | None, *, folder: str | None = None,
                tags: Sequence[str] = ()) -> MediaRecord:
-        """Validate, upload (preset + folder), save the row; compensate if the save fails."""
-        data = file if isinstance(file, bytes) else file.read(self.settings.max_upload_bytes + 1)
-        kind = require_media(data[:HEAD_BYTES], len(data), self.settings.max_upload_bytes)
-        name = safe_filename(filename, kind.extension)
-        target_folder = safe_folder(folder) if folder else self.settings.upload_folder
-        tag_list = clean_tags(list(tags))
-        asset = self.store.upload(data, upload_preset=self.settings.upload_preset, folder=target_folder,
-                                  resource_type=kind.resource_type, filename=name, tags=tag_list)
+        """Validate, upload (preset + folder), save the row; compensate if the save fails.
+
+        `file` is read in chunks and handed to the store as a stream: the service itself never
+        holds the whole file in memory (a non-seekable stream is spooled to a temporary file)."""
+        with _seekable(file, self.settings.max_upload_bytes) as stream:
+            kind = inspect_upload(stream, self.settings.max_upload_bytes)
+            name = safe_filename(filename, kind.extension)
+            target_folder = self._managed_folder(folder)
+            tag_list = clean_tags(list(tags))
+            asset = self.store.upload(stream, upload_preset=self.settings.upload_preset, folder=target_folder,
+                                      resource_type=kind.resource_type, filename=name, tags=tag_list)
         try:
             media_id = self._save(asset, tag_list)
         except DatabaseError as exc:
@@ -115,6 +123,17 @@ class MediaLibraryService:
             raise
         log.info("uploaded %s (%s, %d bytes) as media %s", asset.public_id, kind.mime, asset.bytes, media_id)
         return self.get(media_id)
+
+    def _managed_folder(self, folder: str | None) -> str:
+        """The upload's folder: the upload folder by default; any other must lie inside the managed
+        folders, so an upload can never land where another application keeps its assets."""
+        if not folder:
+            return self.settings.upload_folder
+        target = safe_folder(folder)
+        if not any(within(target, managed) for managed in self.settings.owned_folders):
+            raise InvalidInput(f"folder {target!r} is outside the folders mediasync manages "
+                               f"({', '.join(self.settings.owned_folders)})", 422)
+        return target
 
     def _save(self, asset: StoredAsset, tags: list[str]) -> UUID:
         with self.db.transaction() as conn:
@@ -202,6 +221,39 @@ class MediaLibraryService:
                   "Cloudinary rate limit" if batch and batch.rate_limited else "the entry is being processed")
         return DeleteResult(**base, cloudinary="queued",
                             message=f"Cloudinary removal is queued and will be retried ({reason})")
+
+
+@contextmanager
+def _seekable(file: bytes | BinaryIO, max_bytes: int) -> Iterator[BinaryIO]:
+    """A seekable stream over the upload (the caller's own when it can seek); at most
+    `max_bytes + 1` bytes are ever copied from a stream that cannot."""
+    if isinstance(file, bytes | bytearray):
+        yield io.BytesIO(file)
+        return
+    if file.seekable():
+        file.seek(0)
+        yield file
+        return
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
+        shutil.copyfileobj(_Bounded(file, max_bytes + 1), spool)
+        spool.seek(0)
+        yield spool  # type: ignore[misc]
+
+
+class _Bounded(io.RawIOBase):
+    """Reads at most `limit` bytes of `inner` (enough to tell that a file is over the limit)."""
+
+    def __init__(self, inner: BinaryIO, limit: int) -> None:
+        self._inner, self._left = inner, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._inner.read(size) if size else b""
+        self._left -= len(data)
+        return data
 
 
 def _media_id(value: UUID | str) -> UUID:

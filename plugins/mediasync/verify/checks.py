@@ -15,7 +15,7 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from uuid import UUID
 
@@ -106,6 +106,11 @@ class SyncVerifier:
         self.media_repo = MediaRepository()
         self.queue_repo = QueueRepository()
         self.runs_repo = ReconciliationRepository()
+        # Uploads are confined to the managed folders; the verification's own folder is admitted for
+        # its own media library only (production uploads stay confined).
+        self.settings = replace(services.settings,
+                                managed_folders=(*services.settings.owned_folders, self.folder))
+        self.media = MediaLibraryService(services.db, services.store, self.settings, queue=services.queue)
 
     def run(self) -> list[CheckResult]:
         checks: list[tuple[str, Callable[[], str]]] = [
@@ -147,7 +152,7 @@ class SyncVerifier:
 
     def _upload(self, media: MediaLibraryService | None = None) -> MediaRecord:
         self._seed += 1
-        record = (media or self.s.media).upload(tiny_png(self._seed), f"verify-{self._seed}.png",
+        record = (media or self.media).upload(tiny_png(self._seed), f"verify-{self._seed}.png",
                                                 folder=self.folder, tags=[TAG])
         self.namespace.public_ids.add(record.public_id)  # in dynamic folders the public_id names no folder
         return record
@@ -211,9 +216,9 @@ class SyncVerifier:
 
     def check_soft_delete(self) -> str:
         record = self._upload()
-        outcome = self.s.media.soft_delete(record.id)
+        outcome = self.media.soft_delete(record.id)
         expect(outcome.cloudinary == "deleted", f"Cloudinary removal: {outcome.cloudinary} ({outcome.message})")
-        row = self.s.media.get(record.id)
+        row = self.media.get(record.id)
         expect(row.status == "deleted" and row.deleted_at is not None, "row not marked deleted with deleted_at")
         expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
         return "row status=deleted, deleted_at set, asset gone"
@@ -223,7 +228,7 @@ class SyncVerifier:
         with self.s.db.transaction() as conn:
             self.media_repo.add_tags(conn, record.id, ["verify"])
             self.media_repo.add_usage(conn, record.id, "verify", "1")
-        outcome = self.s.media.hard_delete(record.id)
+        outcome = self.media.hard_delete(record.id)
         expect(outcome.cloudinary == "deleted", f"Cloudinary removal: {outcome.cloudinary} ({outcome.message})")
         with self.s.db.transaction() as conn:
             left = self.media_repo.related_counts(conn, record.id)
@@ -248,7 +253,7 @@ class SyncVerifier:
             self.media_repo.delete_as_plain_sql(conn, media_id)
 
     def check_compensation(self) -> str:
-        media = MediaLibraryService(self.s.db, self.s.store, self.s.settings, repository=_FailingSave())
+        media = MediaLibraryService(self.s.db, self.s.store, self.settings, repository=_FailingSave())
         before = self._folder_assets()
         try:
             self._upload(media)

@@ -18,7 +18,10 @@ ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css
 
 @router.get("/openapi.json")
 def openapi(request: Request) -> dict[str, Any]:
-    spec: dict[str, Any] = request.app.openapi()
+    """The document, naming the prefix it is served under as its server (clients and schemathesis
+    build request URLs from it)."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    spec: dict[str, Any] = {**request.app.openapi(), "servers": [{"url": root or "/"}]}
     return spec
 
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from mediasync.api.deps import ServicesDep
-from mediasync.api.errors import ErrorBody
+from mediasync.api.errors import route_errors
 from mediasync.services.media_library import DeleteResult, MediaPage, MediaRecord
 
 router = APIRouter(tags=["media"])
-Responses = dict[int | str, dict[str, Any]]
-NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No media with this id"}}
-CLOUDINARY_FAILED: Responses = {502: {"model": ErrorBody,
-                                      "description": "Cloudinary failed or refused the credentials"}}
 
 
 @router.get("/media", summary="List media, newest first")
@@ -24,24 +20,24 @@ def list_media(services: ServicesDep, status: Literal["active", "deleted", "all"
 
 
 @router.post("/media", status_code=201, summary="Upload a file to Cloudinary and record it",
-             responses={400: {"model": ErrorBody, "description": "Empty file or bad form"},
-                        413: {"model": ErrorBody, "description": "File larger than MEDIASYNC_MAX_UPLOAD_BYTES"},
-                        415: {"model": ErrorBody, "description": "Not an allowed image or video"},
-                        **CLOUDINARY_FAILED})
+             description="The file must be an image (PNG, JPEG, GIF, WebP, AVIF, HEIC), a PDF or a video (MP4, MOV, "
+                         "WebM) that decodes as what it claims and carries nothing else; `folder` must lie inside "
+                         "the managed folders (default: the upload folder).",
+             responses=route_errors(400, 409, 413, 415, 502))
 def upload_media(services: ServicesDep, file: Annotated[UploadFile, File()],
                  folder: Annotated[str | None, Form()] = None,
                  tags: Annotated[str | None, Form(description="comma-separated")] = None) -> MediaRecord:
-    data = file.file.read(services.settings.max_upload_bytes + 1)
+    # The form parser spooled the file to disk past 1 MiB; the service streams it on from there.
     tag_list = [t for t in (tags or "").split(",") if t.strip()]
-    return services.media.upload(data, file.filename, folder=folder or None, tags=tag_list)
+    return services.media.upload(file.file, file.filename, folder=folder or None, tags=tag_list)
 
 
-@router.get("/media/{media_id}", summary="One media record", responses=NOT_FOUND)
+@router.get("/media/{media_id}", summary="One media record", responses=route_errors(404))
 def get_media(services: ServicesDep, media_id: str) -> MediaRecord:
     return services.media.get(media_id)
 
 
 @router.delete("/media/{media_id}", summary="Soft delete, or hard delete with permanent=true",
-               responses={**NOT_FOUND, **CLOUDINARY_FAILED})
+               responses=route_errors(404, 502))
 def delete_media(services: ServicesDep, media_id: str, permanent: bool = False) -> DeleteResult:
     return services.media.hard_delete(media_id) if permanent else services.media.soft_delete(media_id)

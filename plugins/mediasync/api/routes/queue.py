@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediasync.api.deps import ServicesDep
+from mediasync.api.errors import route_errors
 from mediasync.services.cleanup_queue import ProcessResult, QueueStats
 
 router = APIRouter(tags=["cleanup queue"])
@@ -23,7 +24,7 @@ def queue_stats(services: ServicesDep) -> QueueStats:
     return services.processor.stats()
 
 
-@router.post("/cleanup-queue/process", summary="Process the cleanup queue now")
+@router.post("/cleanup-queue/process", summary="Process the cleanup queue now", responses=route_errors(400))
 def process_queue(services: ServicesDep, body: ProcessRequest | None = None) -> ProcessResult:
     body = body or ProcessRequest()
     return services.processor.process(batch_size=body.batch_size, retry_failed=body.retry_failed,
