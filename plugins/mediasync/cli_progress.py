@@ -41,7 +41,7 @@ class ProgressHandler(logging.Handler):
         elapsed = time.monotonic() - self.started
         rate = f"{self.done / elapsed:.1f}/s" if self.done and elapsed > 0 else ""
         if not self.interactive:
-            self.stream.write(f"{time.strftime('%H:%M:%S')} {self.label}: {message}\n")
+            self.stream.write(f"mediasync: {time.strftime('%H:%M:%S')} {self.label}: {message}\n")
             self.stream.flush()
             return
         if self.total:

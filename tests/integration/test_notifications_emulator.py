@@ -90,13 +90,15 @@ def test_console_changes_reach_the_row_by_webhook_within_2s(services, conn, emul
     assert pending == 0  # nothing queued for an asset that is already gone
 
 
-def test_console_upload_into_a_managed_folder_is_adopted_and_outside_is_not(services, conn, emulator, webhook):
+def test_console_upload_into_a_managed_folder_is_adopted_and_outside_is_not(services, conn, emulator, webhook,
+                                                                            emulator_folder_mode):
     emulator.console("upload", folder=FOLDER, public_id="from-console", filename="x.png")
     emulator.console("upload", folder="someone-else", public_id="theirs", filename="y.png")
     eventually(lambda: conn.execute("SELECT count(*) AS n FROM public.media_files").fetchone()["n"] == 1)
     time.sleep(0.3)  # the out-of-scope one has had its chance too
     rows = conn.execute("SELECT public_id, status FROM public.media_files").fetchall()
-    assert rows == [{"public_id": f"{FOLDER}/from-console", "status": "active"}]
+    named = f"{FOLDER}/from-console" if emulator_folder_mode == "fixed" else "from-console"  # dynamic: no prefix
+    assert rows == [{"public_id": named, "status": "active"}]
 
 
 def test_the_apps_own_upload_and_soft_delete_are_not_echoed_back(services, conn, emulator, webhook):
@@ -128,7 +130,7 @@ def test_webhook_while_the_database_is_down_is_retried_and_applied_once(services
     assert applied == 1
 
 
-def test_each_event_type_through_the_poll_channel(services, conn, emulator, poll):
+def test_each_event_type_through_the_poll_channel(services, conn, emulator, poll, emulator_folder_mode):
     record = services.media.upload(tiny_png(4), "p.png")
     emulator.console("rename", from_public_id=record.public_id, to_public_id=f"{FOLDER}/p2")
     emulator.console("retag", public_id=f"{FOLDER}/p2", tags=["a"])
@@ -141,8 +143,8 @@ def test_each_event_type_through_the_poll_channel(services, conn, emulator, poll
     emulator.console("delete", public_id=f"{FOLDER}/p2")
     assert poll().applied == 1 and row(conn, record.id)["deleted_by"] == "cloudinary"
     assert poll().received == 0  # everything acknowledged
-    adopted = conn.execute("SELECT status FROM public.media_files WHERE public_id = %s",
-                           (f"{FOLDER}/polled",)).fetchone()
+    polled = f"{FOLDER}/polled" if emulator_folder_mode == "fixed" else "polled"  # dynamic: no prefix
+    adopted = conn.execute("SELECT status FROM public.media_files WHERE public_id = %s", (polled,)).fetchone()
     assert adopted == {"status": "active"}
 
 
