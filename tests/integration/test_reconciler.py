@@ -203,3 +203,20 @@ def test_report_is_stored_in_supabase_storage(db, cloudinary_store, settings, dr
     assert upload.headers["authorization"] == "Bearer service-role-key"
     assert b"Reconciliation run" in upload.content
     assert json.loads(requests[-1].content)["expiresIn"] == str(7 * 24 * 3600)
+
+
+def test_the_report_sets_notification_repairs_beside_the_drift_reconciliation_found(services, conn):
+    """Issue 12's health figure: rows Cloudinary notifications repaired since the inventory's last
+    complete run, beside the drift this run had to find itself."""
+    first = services.reconciler.run(grace_minutes=0)
+    assert (first.counts["repaired_by_notifications"], first.counts["found_by_reconciliation"]) == (0, 0)
+    conn.execute("INSERT INTO mediasync.cloudinary_notifications (body_sha256, notification_type, transport, "
+                 "event_at, signed_at, outcome, changed_rows, body) VALUES "
+                 "('a', 'delete', 'webhook', now(), now(), 'applied', 2, '{}'), "
+                 "('b', 'rename', 'poll', now(), now(), 'applied', 1, '{}'), "
+                 "('c', 'upload', 'poll', now(), now(), 'out_of_scope', 0, '{}')")
+    second = services.reconciler.run(grace_minutes=0)
+    assert second.counts["repaired_by_notifications"] == 3
+    conn.execute("UPDATE mediasync.cloudinary_notifications SET received_at = now() - interval '1 day'")
+    third = services.reconciler.run(grace_minutes=0)  # since the second run: none
+    assert third.counts["repaired_by_notifications"] == 0

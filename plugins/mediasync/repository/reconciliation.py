@@ -45,6 +45,11 @@ class ReconciliationRepository:
     def recent_runs(self, conn: Connection, limit: int) -> list[Row]:
         return conn.all("reconciliation.recent_runs", {"limit": limit})
 
+    def previous_complete_run_start(self, conn: Connection, key: str, run_id: int) -> datetime | None:
+        value: datetime | None = conn.scalar("reconciliation.previous_complete_run_start",
+                                             {"key": key, "run_id": run_id})
+        return value
+
     # --- listing snapshot ----------------------------------------------------------------
 
     def checkpoint(self, conn: Connection, key: str, source: ListingSource) -> Row | None:

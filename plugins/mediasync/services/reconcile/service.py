@@ -26,6 +26,7 @@ from mediasync.config import Settings
 from mediasync.db import Database
 from mediasync.drift import drift_total
 from mediasync.errors import DatabaseUnavailable, InvalidInput, MediasyncError, StoreError
+from mediasync.repository.notifications import NotificationRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.results import Result
 from mediasync.scope import SCOPES, ManagedScope, ResolvedFolderMode
@@ -38,6 +39,7 @@ from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, AssetStore
 
 log = logging.getLogger(__name__)
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 QUEUE_DRAIN_SECONDS = 300  # after an applied run, how long to work through the deletions it queued
 FINISH_ATTEMPTS = 3  # recording a run's end survives a database restart of a few seconds
 FINISH_RETRY_SECONDS = 1.0
@@ -157,6 +159,13 @@ class Reconciler:
         log.info("Cloudinary folder mode: %s", detected or "undetermined (no assets), using fixed")
         return detected or "fixed"
 
+    def _notification_repairs(self, run_id: int, key: str) -> int:
+        """Rows Cloudinary notifications repaired since the inventory's previous complete run: beside
+        the drift this run had to find, the health figure of the notification channel."""
+        with self.db.transaction() as conn:
+            since = self.repo.previous_complete_run_start(conn, key, run_id) or EPOCH
+            return sum(int(r["rows"] or 0) for r in NotificationRepository().repairs_since(conn, since))
+
     def _start(self, mode: Literal["dry_run", "apply"], params: dict[str, Any], key: str) -> ReconcileResult:
         with self.db.transaction() as conn:
             run = self.repo.create_run(conn, mode, params, key)
@@ -181,7 +190,9 @@ class Reconciler:
                                 listing_started_at=summary["started_at"], assets_listed=result.assets_listed)
         cap = diff.cap(fraction)
         result.counts = {**diff.counts, "assets_listed": result.assets_listed, "unmanaged": summary["unmanaged"],
-                         "deletion_cap": cap, "queued_deletions": 0, "updated_rows": 0}
+                         "deletion_cap": cap, "queued_deletions": 0, "updated_rows": 0,
+                         "found_by_reconciliation": diff.total,
+                         "repaired_by_notifications": self._notification_repairs(result.run_id, key)}
         if apply and diff.deletions > cap and not force:
             result.status = "aborted"
             result.message = (f"{diff.deletions} deletions exceed the safety cap of {cap} "

@@ -281,3 +281,9 @@ SELECT kind, action, public_id, resource_type, type, media_file_id, queue_id
   FROM mediasync.reconciliation_items
  WHERE run_id = %(run_id)s AND kind = ANY (%(kinds)s::text[])
  ORDER BY kind, public_id;
+
+-- name: previous_complete_run_start
+-- When the last run of this inventory that completed before this one started: the health figure
+-- counts what notifications repaired since then.
+SELECT max(started_at) AS started_at FROM mediasync.reconciliation_runs
+ WHERE inventory_key = %(key)s AND status = 'completed' AND id < %(run_id)s;
