@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mediasync import settings_file
-from mediasync.errors import InvalidInput, MediasyncError
+from mediasync.errors import ConfigError, InvalidInput, MediasyncError
 from mediasync.results import Result
 
 if TYPE_CHECKING:
@@ -54,7 +54,8 @@ def _cli_errors(exit_code: int = 1) -> Iterator[None]:
         yield
     except MediasyncError as exc:
         typer.echo(f"mediasync: error: {_one_line(str(exc))}", err=True)
-        raise typer.Exit(exit_code) from None
+        refused = isinstance(exc, InvalidInput | ConfigError)  # the request itself was wrong: always 1
+        raise typer.Exit(1 if refused else exit_code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:
