@@ -32,7 +32,7 @@ def test_queue_process_shows_plain_progress_lines_off_a_terminal(db_url, conn, c
     assert json.loads(result.stdout)["deleted"] == 5  # stdout is the result alone
     progress = [line for line in result.stderr.splitlines() if " queue process: cleanup batch:" in line]
     assert len(progress) == 3, result.stderr  # 2 + 2 + 1, one plain line each
-    assert all(re.match(r"^\d\d:\d\d:\d\d queue process: ", line) for line in progress)
+    assert all(re.match(r"^mediasync: \d\d:\d\d:\d\d queue process: ", line) for line in progress)
     assert "\r" not in result.stderr and "\x1b[" not in result.stderr
 
 

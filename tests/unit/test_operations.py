@@ -63,7 +63,7 @@ def test_progress_off_a_terminal_is_plain_lines():
     handler.emit(_record("cleanup batch: claimed=%d deleted=%d", 2, 2))
     handler.emit(_record("cleanup batch: claimed=%d deleted=%d", 2, 2))
     lines = out.getvalue().splitlines()
-    assert [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in lines] == [
+    assert [re.sub(r"^mediasync: \d\d:\d\d:\d\d ", "", line) for line in lines] == [
         "queue process: cleanup batch: claimed=2 deleted=2"] * 2
     assert handler.done == 4
 
