@@ -45,6 +45,10 @@ class ReconciliationRepository:
     def recent_runs(self, conn: Connection, limit: int) -> list[Row]:
         return conn.all("reconciliation.recent_runs", {"limit": limit})
 
+    def ensure_ready(self, conn: Connection) -> None:
+        """Raise SchemaNotReady (with the command that fixes it) when migrations have not run."""
+        conn.scalar("reconciliation.ready")
+
     def previous_complete_run_start(self, conn: Connection, key: str, run_id: int) -> datetime | None:
         value: datetime | None = conn.scalar("reconciliation.previous_complete_run_start",
                                              {"key": key, "run_id": run_id})

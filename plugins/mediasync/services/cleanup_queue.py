@@ -157,6 +157,11 @@ class CleanupQueue:
                 for future in done:
                     chunk_result = future.result()
                     total.add(chunk_result)
+                    settled = (chunk_result.completed + chunk_result.retrying + chunk_result.failed
+                               + chunk_result.rate_limited)
+                    # One line per settled chunk: what the CLI's progress counts and a task log shows.
+                    log.info("cleanup batch: claimed=%d deleted=%d not_found=%d", settled, chunk_result.deleted,
+                             chunk_result.not_found)
                     if chunk_result.rate_limited:
                         total.stopped_by = "rate_limited"
         if waiting:  # claimed, never started: give them back without using an attempt

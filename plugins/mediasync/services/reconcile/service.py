@@ -114,6 +114,8 @@ class Reconciler:
                                   "grace_minutes": grace, "scope": scope}
         mode: Literal["dry_run", "apply"] = "apply" if apply else "dry_run"
         started = time.monotonic()
+        with self.db.transaction() as conn:  # a database not set up fails here, before any Cloudinary call
+            self.repo.ensure_ready(conn)
         try:
             managed = self._scope(scope == "account", narrowed)
         except StoreError as exc:  # Cloudinary did not say which folder mode it uses: nothing listed, no action

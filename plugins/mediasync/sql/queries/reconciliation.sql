@@ -287,3 +287,7 @@ SELECT kind, action, public_id, resource_type, type, media_file_id, queue_id
 -- counts what notifications repaired since then.
 SELECT max(started_at) AS started_at FROM mediasync.reconciliation_runs
  WHERE inventory_key = %(key)s AND status = 'completed' AND id < %(run_id)s;
+
+-- name: ready
+-- Fails (undefined table → "run `mediasync db upgrade`") before a run spends a Cloudinary call.
+SELECT count(*) AS runs FROM (SELECT 1 FROM mediasync.reconciliation_runs LIMIT 1) r;
