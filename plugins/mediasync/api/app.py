@@ -60,7 +60,9 @@ def create_app(services_factory: Callable[[], Services] | None = None,
     for module in (media, queue, reconciliation, events, charts, delivery):
         api.include_router(module.router)
     app.include_router(api)
-    app.include_router(notifications.router, prefix="/api/v1")  # signature-verified, not behind Airflow login
+    # Signature-verified, not behind Airflow login; its answers are ErrorBody like every other route's.
+    app.include_router(notifications.router, prefix="/api/v1",
+                       responses={422: errors.ERROR_RESPONSES[422], 503: errors.ERROR_RESPONSES[503]})
     app.include_router(docs.router, dependencies=authenticated)
 
     @app.get("/", include_in_schema=False, dependencies=authenticated)
