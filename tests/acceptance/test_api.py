@@ -141,7 +141,12 @@ def test_openapi_document(client):
             "/api/v1/reconciliation/runs", "/api/v1/events"} <= set(spec["paths"])
 
 
-def test_cloudinary_failures_are_a_json_502_and_rate_limits_a_503(client, api_server):
+def test_cloudinary_failures_are_a_json_502_and_rate_limits_a_503(client, api_server, emulator_folder_mode):
+    if emulator_folder_mode == "dynamic":
+        # The API server lives for the session and its client remembers the Admin allowance the fixed-mode
+        # run used up; this test resets the emulator's meter mid-hour (Cloudinary never does), so a second
+        # run would meet that memory, not the fresh allowance it asserts on. Folder mode plays no part here.
+        pytest.skip("runs once per API server session (fixed folders): it resets the allowance mid-hour")
     emulator = api_server.emulator
     try:
         emulator.control(fail_rate=1.0)
