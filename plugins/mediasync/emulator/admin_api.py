@@ -42,6 +42,16 @@ def _listing(emulator: Emulator, request: Request, page: Page) -> dict:
     return body
 
 
+def _required_ids(params: dict[str, Any], name: str) -> list[str]:
+    """The `name` list of a request, refused as Cloudinary refuses it when missing or too long."""
+    ids = _ids(params.get(name))
+    if not ids:
+        raise CloudinaryError(400, f"Missing required parameter - {name}")
+    if len(ids) > MAX_DELETE_IDS:
+        raise CloudinaryError(400, f"Too many {name}: at most {MAX_DELETE_IDS} per request")
+    return ids
+
+
 def _ids(value: Any) -> list[str]:
     if value in (None, "", []):
         return []
@@ -66,11 +76,7 @@ async def by_asset_folder(request: Request, emulator: Emulator = Depends(admin_g
 @router.get("/v1_1/{cloud}/resources/by_asset_ids")
 async def by_asset_ids(request: Request, emulator: Emulator = Depends(admin_gate)) -> dict:
     params, _ = await read_params(request)
-    ids = _ids(params.get("asset_ids"))
-    if not ids:
-        raise CloudinaryError(400, "Missing required parameter - asset_ids")
-    if len(ids) > MAX_DELETE_IDS:
-        raise CloudinaryError(400, f"Too many asset_ids: at most {MAX_DELETE_IDS} per request")
+    ids = _required_ids(params, "asset_ids")
     assets = emulator.state.by_asset_ids(ids)
     return {"resources": [resource(emulator, str(request.base_url), a, detail=truthy(params.get("tags", "0")))
                           for a in assets]}
@@ -79,11 +85,7 @@ async def by_asset_ids(request: Request, emulator: Emulator = Depends(admin_gate
 @router.delete("/v1_1/{cloud}/resources")
 async def delete_by_asset_ids(request: Request, emulator: Emulator = Depends(admin_gate)) -> dict:
     params, _ = await read_params(request)
-    ids = _ids(params.get("asset_ids"))
-    if not ids:
-        raise CloudinaryError(400, "Missing required parameter - asset_ids")
-    if len(ids) > MAX_DELETE_IDS:
-        raise CloudinaryError(400, f"Too many asset_ids: at most {MAX_DELETE_IDS} per request")
+    ids = _required_ids(params, "asset_ids")
     outcome = emulator.actions.delete_by_asset_ids(ids, notification_url=params.get("notification_url"))
     counts = {aid: {"original": int(r == "deleted"), "derived": 0} for aid, r in outcome.items()}
     return {"deleted": outcome, "deleted_counts": counts, "partial": False}
@@ -141,11 +143,7 @@ async def update_resource(request: Request, resource_type: str, type: str, publi
 async def delete_resources(request: Request, resource_type: str, type: str,
                            emulator: Emulator = Depends(admin_gate)) -> dict:
     params, _ = await read_params(request)
-    ids = _ids(params.get("public_ids"))
-    if not ids:
-        raise CloudinaryError(400, "Missing required parameter - public_ids")
-    if len(ids) > MAX_DELETE_IDS:
-        raise CloudinaryError(400, f"Too many public_ids: at most {MAX_DELETE_IDS} per request")
+    ids = _required_ids(params, "public_ids")
     outcome = emulator.actions.delete(resource_type, type, ids, notification_url=params.get("notification_url"))
     counts = {pid: {"original": int(result == "deleted"), "derived": 0} for pid, result in outcome.items()}
     return {"deleted": outcome, "deleted_counts": counts, "partial": False}
