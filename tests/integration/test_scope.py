@@ -132,9 +132,10 @@ def test_existing_rows_get_their_asset_identity_filled_in(services, conn):
 def test_folder_mode_auto_is_decided_from_what_cloudinary_answers(db, cloudinary_store, settings,
                                                                   emulator_folder_mode):
     reconciler = Reconciler(db, cloudinary_store, replace(settings, cloudinary_folder_mode="auto"))
-    assert reconciler.folder_mode() == "fixed"  # an empty account: either mode lists the same
+    assert reconciler.folder_mode() == emulator_folder_mode  # the account config says so, even with no assets
     foreign_upload(cloudinary_store, 9, "other-app", "x.png")
     assert reconciler.folder_mode() == emulator_folder_mode
+    assert cloudinary_store.folder_mode() == emulator_folder_mode
 
 
 def test_report_cells_are_escaped_against_formula_injection(services, cloudinary_store, conn):

@@ -63,6 +63,15 @@ async def ping(emulator: Emulator = Depends(admin_gate)) -> dict:
     return {"status": "ok"}
 
 
+@router.get("/v1_1/{cloud}/config")
+async def config(request: Request, cloud: str, emulator: Emulator = Depends(admin_gate)) -> dict:
+    """The product environment's config (`api.config(settings=True)`): with `settings`, its folder mode."""
+    body: dict[str, Any] = {"cloud_name": cloud, "created_at": emulator.created_at}
+    if truthy(request.query_params.get("settings", "false")):
+        body["settings"] = {"folder_mode": emulator.settings.folder_mode}
+    return body
+
+
 @router.get("/v1_1/{cloud}/resources/by_asset_folder")
 async def by_asset_folder(request: Request, emulator: Emulator = Depends(admin_gate)) -> dict:
     q = request.query_params

@@ -11,7 +11,7 @@ from mediasync.emulator.actions import Actions
 from mediasync.emulator.config import Credentials, Faults, Settings
 from mediasync.emulator.gate import AdminMeter
 from mediasync.emulator.notifications import Notifier
-from mediasync.emulator.state import AssetStore
+from mediasync.emulator.state import AssetStore, iso_now
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -43,6 +43,7 @@ class Emulator:
         self.counters = Counters()
         self.notifier = Notifier(self)
         self.actions = Actions(self)
+        self.created_at = iso_now()  # the "product environment's" creation, as the config endpoint reports it
         self._app: FastAPI | None = None
 
     @property
