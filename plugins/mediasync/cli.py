@@ -36,6 +36,14 @@ notifications_app = typer.Typer(help="Cloudinary notifications (Cloudinary -> da
 app.add_typer(notifications_app, name="notifications")
 
 
+class KindOption(str, Enum):
+    """Which listing `reconcile` makes (mediasync.services.reconcile.cadence)."""
+
+    auto = "auto"
+    full = "full"
+    incremental = "incremental"
+
+
 class ScopeOption(str, Enum):
     """What `reconcile` covers (mediasync.scope.SCOPES)."""
 
@@ -196,6 +204,11 @@ def reconcile(
     max_delete_fraction: float | None = typer.Option(None, "--max-delete-fraction", min=0.0, max=1.0),
     grace_minutes: int | None = typer.Option(None, "--grace-minutes", min=0,
                                                 help="Orphans younger than this are left alone."),
+    kind: KindOption = typer.Option(KindOption.full, "--kind", case_sensitive=False,
+                                    help="full: list every asset of the scope. incremental: only those uploaded since "
+                                         "the previous complete run (Search API; needs an earlier full run). auto: "
+                                         "as the nightly DAG decides (full every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS "
+                                         "days, or when the last run found drift notifications missed)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Diff the Cloudinary listing of the managed folders against media_files; repair with --apply."""
@@ -207,7 +220,7 @@ def reconcile(
         with progress("reconcile"):
             result = services.reconciler.run(apply=apply, force=force, folder=folder, scope=scope.value,
                                              max_delete_fraction=max_delete_fraction,
-                                             grace_minutes=grace_minutes)
+                                             grace_minutes=grace_minutes, kind=kind.value)
         Operations(services.db).attribute(result.run_id, _cli_user(), dag_run_id=None)
         _emit(result, as_json, _render_reconcile)
         if result.status in ("failed", "incomplete", "aborted"):
@@ -225,8 +238,9 @@ def _cli_user() -> str:
 
 
 def _render_reconcile(result: dict[str, Any]) -> str:
-    head = {k: result[k] for k in ("run_id", "mode", "status", "message", "resume_at", "assets_listed", "report_csv",
-                                    "report_html", "report_url") if result.get(k) not in (None, "")}
+    head = {k: result[k] for k in ("run_id", "mode", "kind", "kind_reason", "listed_since", "status", "message",
+                                    "resume_at", "assets_listed", "report_csv", "report_html", "report_url")
+            if result.get(k) not in (None, "")}
     return _key_values(head) + "\n" + _key_values({f"  {k}": v for k, v in sorted(result["counts"].items())})
 
 

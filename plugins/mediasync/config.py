@@ -57,6 +57,7 @@ class Settings:
     reconcile_grace_minutes: int = 60
     reconcile_max_delete_fraction: float = 0.05
     reconcile_admin_api_reserve: int = 50
+    reconcile_full_every_days: int = 7  # auto runs list in full this often; incremental in between
     max_upload_bytes: int = 100 * 1024 * 1024
     supabase_url: str | None = None
     supabase_service_role_key: str | None = None
@@ -99,6 +100,8 @@ class Settings:
             reconcile_admin_api_reserve=_read(env, "MEDIASYNC_RECONCILE_ADMIN_API_RESERVE",
                                               cls.reconcile_admin_api_reserve, int, lambda v: v >= 0,
                                               "a non-negative integer"),
+            reconcile_full_every_days=_read(env, "MEDIASYNC_RECONCILE_FULL_EVERY_DAYS", cls.reconcile_full_every_days,
+                                            int, lambda v: v >= 0, "a non-negative integer"),
             max_upload_bytes=_read(env, "MEDIASYNC_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int,
                                    lambda v: v >= 1, positive),
             supabase_url=first_env(env, SUPABASE_URL_VARS),

@@ -13,6 +13,7 @@ carries none.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from mediasync.config import Settings
@@ -78,15 +79,18 @@ class ManagedScope:
             return f"{DELIVERY_TYPE}:account"
         return f"{DELIVERY_TYPE}:{self.mode}:{','.join(sorted(self.folders))}"
 
-    def sources(self, resource_types: tuple[str, ...]) -> list[ListingSource]:
+    def sources(self, resource_types: tuple[str, ...], uploaded_after: datetime | None = None) -> list[ListingSource]:
         """The listings that together cover this scope: per resource type, the whole account, or
-        each folder by public_id prefix (fixed mode) or by asset folder (dynamic mode)."""
+        each folder by public_id prefix (fixed mode) or by asset folder (dynamic mode) — or, for an
+        incremental run, only what was uploaded there after `uploaded_after`."""
         if self.whole_account:
-            return [ListingSource(rt) for rt in resource_types]
+            return [ListingSource(rt, uploaded_after=uploaded_after) for rt in resource_types]
         folders = _outermost(self.folders)
         if self.mode == "dynamic":
-            return [ListingSource(rt, asset_folder=f) for rt in resource_types for f in folders]
-        return [ListingSource(rt, prefix=f"{f}/") for rt in resource_types for f in folders]
+            return [ListingSource(rt, asset_folder=f, uploaded_after=uploaded_after)
+                    for rt in resource_types for f in folders]
+        return [ListingSource(rt, prefix=f"{f}/", uploaded_after=uploaded_after)
+                for rt in resource_types for f in folders]
 
 
 def _outermost(folders: tuple[str, ...]) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
 
 DeleteOutcome = Literal["deleted", "not_found"]
@@ -61,13 +61,31 @@ class ListingSource:
     resource_type: str
     prefix: str | None = None
     asset_folder: str | None = None
+    uploaded_after: datetime | None = None  # incremental: only assets uploaded after this (Search API)
 
     @property
     def key(self) -> str:
         """Stable name of this listing (its checkpoint's key)."""
         if self.asset_folder is not None:
-            return f"{self.resource_type}:asset_folder:{self.asset_folder}"
-        return f"{self.resource_type}:prefix:{self.prefix or ''}"
+            key = f"{self.resource_type}:asset_folder:{self.asset_folder}"
+        else:
+            key = f"{self.resource_type}:prefix:{self.prefix or ''}"
+        if self.uploaded_after is not None:
+            key += f":uploaded_after:{search_instant(self.uploaded_after)}"
+        return key
+
+    @property
+    def folder(self) -> str | None:
+        """The folder this listing covers (fixed mode: its public_id prefix), None for the whole account."""
+        if self.asset_folder is not None:
+            return self.asset_folder
+        return self.prefix.rstrip("/") if self.prefix else None
+
+
+def search_instant(moment: datetime) -> str:
+    """A moment as the Search API reads it in a date comparison: UTC, whole seconds, `Z` (Cloudinary's
+    expression parser rejects a `+00:00` offset)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

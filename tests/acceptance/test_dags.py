@@ -42,8 +42,9 @@ def test_schedules_and_params(dagbag):
     queue = dagbag.get_dag("mediasync_cleanup_queue")
     assert queue.max_active_runs == 1 and queue.catchup is False
     reconcile = dagbag.get_dag("mediasync_reconcile")
-    assert set(reconcile.params) == {"apply", "folder", "scope", "force", "max_delete_fraction"}
+    assert set(reconcile.params) == {"apply", "folder", "scope", "kind", "force", "max_delete_fraction"}
     assert reconcile.params["apply"] is False and reconcile.params["scope"] == "managed"
+    assert reconcile.params["kind"] == "auto"  # nightly: full weekly (or after missed notifications), else incremental
     # Settings are the single source of defaults: an empty Param means "the configured value".
     assert reconcile.params["max_delete_fraction"] is None
     assert dagbag.get_dag("mediasync_retention").params["retention_days"] is None
@@ -154,6 +155,24 @@ def test_a_scheduled_reconcile_run_applies_within_the_managed_folders(dagbag, ai
     assert run["params"]["max_delete_fraction"] == 0.05  # the setting, not a literal in the DAG file
     left = {a.public_id for a in cloudinary_store.iter_resources()}
     assert left == {assets["other_app"], assets["root"]}  # never delete what is not ours
+
+
+def test_nightly_runs_list_in_full_first_then_only_what_was_uploaded_since(dagbag, airflow_metadata,
+                                                                           airflow_connections, monkeypatch, conn,
+                                                                           emulator, services):
+    monkeypatch.setenv("MEDIASYNC_RECONCILE_GRACE_MINUTES", "0")
+    services.media.upload(tiny_png(63), "yesterday.png")
+    run_dag(dagbag, "mediasync_reconcile", run_type="scheduled")  # the inventory's first run: full
+    services.media.upload(tiny_png(64), "tonight.png")
+    calls = emulator.admin_calls()
+    run_dag(dagbag, "mediasync_reconcile", run_type="scheduled")
+    runs = conn.execute("SELECT kind, status, listed_since, params FROM mediasync.reconciliation_runs "
+                        "ORDER BY id").fetchall()
+    assert [(r["kind"], r["status"]) for r in runs] == [("full", "completed"), ("incremental", "completed")]
+    assert runs[0]["listed_since"] is None and runs[1]["listed_since"] is not None
+    assert "no complete full listing" in runs[0]["params"]["kind_reason"]
+    assert "no drift the notifications missed" in runs[1]["params"]["kind_reason"]
+    assert emulator.admin_calls() - calls == 3  # one search per resource type, whatever the library's size
 
 
 def test_a_manual_reconcile_run_without_apply_changes_nothing(dagbag, airflow_metadata, airflow_connections,

@@ -150,6 +150,7 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
     queued = page.locator("[data-testid=run-row][data-run-id='']").first
     expect(queued.locator("[data-testid=run-status]")).to_have_text("requested", timeout=10_000)
     expect(queued.locator("[data-testid=run-by]")).to_have_text("admin (media library page)")
+    expect(queued.locator("[data-testid=run-kind]")).to_have_text("auto")  # the DAG decides when it runs
     dag_run_id = queued.get_attribute("data-dag-run-id")
     assert dag_run_id
 
@@ -166,6 +167,7 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
     row = page.locator(f"[data-testid=run-row][data-dag-run-id='{dag_run_id}']")
     expect(row.locator("[data-testid=run-status]")).to_have_text("completed", timeout=10_000)  # live
     expect(row.locator("[data-testid=run-by]")).to_have_text("admin (media library page)")
+    expect(row.locator("[data-testid=run-kind]")).to_have_text("full")  # the inventory's first run lists in full
     page.locator("#drift-chart rect[data-kind]").first.wait_for()
     page.locator("#queue-chart rect[data-series=completed]").first.wait_for()
     expect(page.locator("[data-testid=thumb-badge]")).to_have_text(["missing"])

@@ -28,17 +28,21 @@ def test_trigger_source_names_the_schedule_an_asset_or_the_user():
 
 def test_summary_is_one_account_with_full_report_paths_and_no_none():
     long_path = "/var/lib/airflow/reports/" + "x" * 150 + "/reconciliation-7.csv"
-    result = SimpleNamespace(run_id=7, mode="dry_run", status="completed", duration_seconds=1.25,
+    result = SimpleNamespace(run_id=7, mode="dry_run", kind="incremental", status="completed", duration_seconds=1.25,
                              message="dry run: 2 drift items found, nothing changed",
+                             kind_reason="the last full listing started 2.0 days ago and the last run found no drift "
+                                         "the notifications missed",
                              counts={"orphan_asset": 2, "assets_listed": 10}, report_html=None, report_csv=long_path,
                              report_url=None)
     lines = summary_lines(result, "schedule (Airflow)")
-    assert lines[0] == ("reconciliation run 7 (dry run, started by schedule (Airflow)): completed in 1.2s — "
-                        "dry run: 2 drift items found, nothing changed")
-    assert lines[1:3] == ["  assets_listed          10", "  orphan_asset            2"]
-    assert lines[3] == 'report: /mediasync/api/v1/reconciliation/runs/7/report.html (also on the task as the ' \
+    assert lines[0] == ("reconciliation run 7 (dry run, incremental listing, started by schedule (Airflow)): "
+                        "completed in 1.2s — dry run: 2 drift items found, nothing changed")
+    assert lines[1] == ("  incremental listing because the last full listing started 2.0 days ago and the last run "
+                        "found no drift the notifications missed")
+    assert lines[2:4] == ["  assets_listed          10", "  orphan_asset            2"]
+    assert lines[4] == 'report: /mediasync/api/v1/reconciliation/runs/7/report.html (also on the task as the ' \
                        '"Reconciliation report" link)'
-    assert lines[4:] == [f"report file (CSV): {long_path}"]
+    assert lines[5:] == [f"report file (CSV): {long_path}"]
     assert not any("None" in line for line in lines)
 
 

@@ -47,6 +47,7 @@ from mediasync.store import (
     ListingPage,
     ListingSource,
     StoredAsset,
+    search_instant,
 )
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,21 @@ def search_term(folder: str) -> str:
     if not _SEARCH_SAFE_FOLDER.match(folder):
         raise StorePermanentError(f"folder {folder!r} cannot be searched: use letters, digits, '-', '_' and '/'")
     return folder
+
+
+def search_expression(source: ListingSource) -> str:
+    """The Search API expression of a listing source: its folder and subfolders (`asset_folder` in
+    dynamic mode, `folder` — the public_id's path — in fixed mode), its resource type, and for an
+    incremental listing only what was uploaded after the given moment."""
+    terms = []
+    if source.asset_folder is not None:
+        terms.append(f"asset_folder:{search_term(source.asset_folder)}/*")
+    elif source.folder is not None:
+        terms.append(f"folder:{search_term(source.folder)}/*")
+    terms += [f"resource_type:{source.resource_type}", "type:upload"]
+    if source.uploaded_after is not None:
+        terms.append(f'uploaded_at>"{search_instant(source.uploaded_after)}"')
+    return " AND ".join(terms)
 
 
 def _streamed_upload(stream: BinaryIO, filename: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -326,11 +342,10 @@ class CloudinaryClient:
         """One listing source: a prefix listing (fixed folders, or the whole account) or, for an asset
         folder (dynamic folders), the Search API over that folder and its subfolders — a `prefix`
         listing cannot find those assets, their public_ids carry no folder."""
-        if source.asset_folder is None:
+        if source.asset_folder is None and source.uploaded_after is None:
             yield from self.iter_pages(source.resource_type, "upload", source.prefix, cursor)
             return
-        expression = (f"asset_folder:{search_term(source.asset_folder)}/* "
-                      f"AND resource_type:{source.resource_type} AND type:upload")
+        expression = search_expression(source)
         while True:
             search = (cloudinary.search.Search().expression(expression).max_results(MAX_LISTING_PAGE)
                       .sort_by("public_id", "asc"))

@@ -26,6 +26,11 @@ from airflow.sdk import Param, dag, get_current_context, task
                        description="managed: only MEDIASYNC_MANAGED_FOLDERS (the default; other apps' assets are "
                                    "never touched). account: the whole Cloudinary account — an explicit opt-in; "
                                    "deletions still respect the cap unless force."),
+        "kind": Param("auto", type="string", enum=["auto", "full", "incremental"], title="Listing",
+                      description="auto: a full listing every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS days (7) and "
+                                  "whenever the last run found drift Cloudinary's notifications missed; in between "
+                                  "only the assets uploaded since the last complete run (Search API). full or "
+                                  "incremental: that listing."),
         "force": Param(False, type="boolean", title="Force",
                        description="Allow deletions above the safety cap."),
         "max_delete_fraction": Param(None, type=["null", "number"], minimum=0, maximum=1,
@@ -42,6 +47,9 @@ against `media_files` in SQL and classifies drift (`orphan_asset`, `undeleted_as
 set. A listing that did not complete takes no action: when Cloudinary's hourly Admin API allowance
 ran low the task is rescheduled (state *up for reschedule*, no worker held) for when it resets and
 goes on from its checkpoint; when Cloudinary failed, the task fails and its retry resumes.
+A full listing covers every asset of the scope; an incremental one (the nightly default between
+full ones, **kind** `auto`) only the assets uploaded since the last complete run, through the Search
+API — a few Admin API calls instead of two per thousand assets.
 Deletions over the cap abort unless **force**. Empty Params use the settings
 (`MEDIASYNC_RECONCILE_*`). Reports (CSV, HTML) go to `MEDIASYNC_REPORT_DIR` and, when configured,
 Supabase Storage.
@@ -71,6 +79,7 @@ def mediasync_reconcile():
         result = services.reconciler.run(
             apply=scheduled or bool(params["apply"]),  # nightly runs repair; manual ones follow `apply`
             folder=params.get("folder") or None, scope=params.get("scope") or "managed", force=bool(params["force"]),
+            kind=params.get("kind") or "auto",
             max_delete_fraction=None if fraction is None else float(fraction))  # None: the setting
         operations.attribute(result.run_id, who, dag_run_id=run.run_id)
         log = logging.getLogger("airflow.task")

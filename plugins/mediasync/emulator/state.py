@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -340,12 +340,14 @@ class AssetStore:
         return self.query("SELECT count(*) FROM assets")[0][0]
 
     def seed(self, n: int, prefix: str = "main-uploads/seed", resource_type: str = "image", type: str = "upload",
-             bytes_each: int = 1024, folder_mode: str = "fixed") -> int:
+             bytes_each: int = 1024, folder_mode: str = "fixed", age_seconds: int = 0) -> int:
         """Plant n synthetic assets straight into the store (benchmarks, drift tests) — no bytes on
         disk. Fixed mode: public_id = prefix + 7-digit number. Dynamic mode: the prefix's folder part
         becomes the asset_folder and the public_id carries no folder. They share one creation second;
-        they are created last-numbered first, so a newest-first listing meets them in name order."""
-        now, version = iso_now(), int(time.time())
+        they are created last-numbered first, so a newest-first listing meets them in name order.
+        `age_seconds`: uploaded that long ago (an account's history, for incremental listings)."""
+        uploaded = datetime.now(timezone.utc) - timedelta(seconds=age_seconds)
+        now, version = uploaded.strftime("%Y-%m-%dT%H:%M:%SZ"), int(uploaded.timestamp())
         folder, _, stem = prefix.rpartition("/")
         name = prefix if folder_mode == "fixed" else stem
         rows = ((secrets.token_hex(16), resource_type, type, f"{name}{i:07d}", version, secrets.token_hex(16), "png",

@@ -137,6 +137,8 @@ class RunningEmulator:
     def reset(self) -> None:
         self._post("/_emulator/reset", {})
 
-    def seed(self, count: int, prefix: str = "main-uploads/seed", resource_type: str = "image") -> int:
-        return self._post("/_emulator/seed", {"count": count, "prefix": prefix, "resource_type": resource_type},
-                          timeout=600)["seeded"]
+    def seed(self, count: int, prefix: str = "main-uploads/seed", resource_type: str = "image",
+             age_seconds: int = 0) -> int:
+        """Plant `count` assets (no bytes), uploaded `age_seconds` ago."""
+        return self._post("/_emulator/seed", {"count": count, "prefix": prefix, "resource_type": resource_type,
+                                              "age_seconds": age_seconds}, timeout=600)["seeded"]

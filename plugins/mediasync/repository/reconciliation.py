@@ -22,8 +22,16 @@ class ReconciliationRepository:
     def unlock(self, conn: Connection, key: str) -> None:
         conn.execute("reconciliation.unlock", {"key": key})
 
-    def create_run(self, conn: Connection, mode: str, params: dict, key: str) -> Row:
-        row = conn.one("reconciliation.create_run", {"mode": mode, "params": params, "key": key})
+    def create_run(self, conn: Connection, mode: str, params: dict, key: str, kind: str = "full",
+                   listed_since: datetime | None = None) -> Row:
+        row = conn.one("reconciliation.create_run", {"mode": mode, "params": params, "key": key, "kind": kind,
+                                                     "listed_since": listed_since})
+        assert row is not None
+        return row
+
+    def cadence(self, conn: Connection, key: str) -> Row:
+        """The inventory's last complete full listing and last complete run (see `cadence.plan_run`)."""
+        row = conn.one("reconciliation.cadence", {"key": key})
         assert row is not None
         return row
 
@@ -83,6 +91,12 @@ class ReconciliationRepository:
         assert row is not None
         return row
 
+    def keep_only_sources(self, conn: Connection, key: str, sources: Sequence[ListingSource]) -> None:
+        """Forget snapshot rows and checkpoints of listings that are not this run's."""
+        args = {"key": key, "sources": [s.key for s in sources]}
+        conn.execute("reconciliation.clear_other_sources", args)
+        conn.execute("reconciliation.clear_other_checkpoints", args)
+
     def clear_inventory(self, conn: Connection, key: str) -> None:
         conn.execute("reconciliation.clear_snapshot", {"key": key})
         conn.execute("reconciliation.clear_checkpoints", {"key": key})
@@ -90,12 +104,14 @@ class ReconciliationRepository:
     # --- diff and repair -----------------------------------------------------------------
 
     def diff(self, conn: Connection, *, run_id: int, scope: ManagedScope, resource_types: Sequence[str],
-             grace_cutoff: datetime, listing_started_at: datetime) -> dict[str, int]:
-        """Record every drift class's items for the run (one transaction); returns the count per kind."""
+             grace_cutoff: datetime, listing_started_at: datetime,
+             rows_created_after: datetime | None = None) -> dict[str, int]:
+        """Record every drift class's items for the run (one transaction); returns the count per kind.
+        `rows_created_after`: an incremental run's bound on the rows whose asset it must have listed."""
         key = scope.inventory_key
         args = {"run_id": run_id, "key": key, "resource_types": list(resource_types), "folders": list(scope.folders),
                 "mode": scope.mode, "whole_account": scope.whole_account, "grace_cutoff": grace_cutoff,
-                "listing_started_at": listing_started_at}
+                "listing_started_at": listing_started_at, "rows_created_after": rows_created_after}
         conn.execute("reconciliation.analyze_snapshot")
         conn.execute("reconciliation.match_snapshot", {"key": key})
         conn.execute("reconciliation.analyze_match")

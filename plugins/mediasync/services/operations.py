@@ -29,6 +29,8 @@ class OperatorRun(Result):
 
     id: int | None
     mode: Literal["dry_run", "apply"]
+    kind: Literal["full", "incremental", "auto"] = Field("full", description="full listing, or only the assets "
+                                                         "uploaded since the previous complete run (incremental)")
     status: str
     counts: dict[str, Any] = Field(default_factory=dict)
     message: str | None = None
@@ -164,8 +166,10 @@ def summary_lines(result: Any, triggered_by: str) -> list[str]:
     """A reconciliation's one summary for a task log or a terminal: status, counts, where the report is."""
     counts = dict(sorted(result.counts.items()))
     width = max((len(k) for k in counts), default=0)
-    lines = [f"reconciliation run {result.run_id} ({result.mode.replace('_', ' ')}, started by {triggered_by}): "
-             f"{result.status} in {result.duration_seconds:.1f}s — {result.message}"]
+    lines = [f"reconciliation run {result.run_id} ({result.mode.replace('_', ' ')}, {result.kind} listing, "
+             f"started by {triggered_by}): {result.status} in {result.duration_seconds:.1f}s — {result.message}"]
+    if result.kind_reason:
+        lines.append(f"  {result.kind} listing because {result.kind_reason}")
     lines += [f"  {k.ljust(width)}  {v:>10}" for k, v in counts.items()]
     link = f"/mediasync/api/v1/reconciliation/runs/{result.run_id}/report.html"
     lines.append(f"report: {link} (also on the task as the \"Reconciliation report\" link)")

@@ -33,6 +33,9 @@ class StartRun(BaseModel):
     folder: str | None = Field(None, max_length=255)
     force: bool = False
     max_delete_fraction: float | None = Field(None, ge=0, le=1)
+    kind: Literal["auto", "full", "incremental"] | None = Field(
+        None, description="auto (the DAG's default): full every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS days, else "
+                          "only the assets uploaded since the last complete run")
 
 
 class StartedRun(BaseModel):

@@ -100,12 +100,16 @@ class SnapshotLister:
         self.repo = repository or ReconciliationRepository()
         self.progress_every = progress_every
 
-    def list(self, scope: ManagedScope) -> ListingOutcome:
-        """Stream every source of the scope into the snapshot, resuming from checkpoints."""
+    def list(self, scope: ManagedScope, uploaded_after: datetime | None = None) -> ListingOutcome:
+        """Stream every source of the scope into the snapshot, resuming from checkpoints; with
+        `uploaded_after`, only the assets uploaded since (an incremental run's Search API listing)."""
         allowance = AdminAllowance(self.admin_api_reserve)
         progress = ListingProgress(self.progress_every)
+        sources = scope.sources(self.resource_types, uploaded_after)
         with self.db.session() as conn:
-            for source in scope.sources(self.resource_types):
+            with conn.transaction():
+                self.repo.keep_only_sources(conn, scope.inventory_key, sources)
+            for source in sources:
                 outcome = self._list_source(conn, scope, source, allowance, progress)
                 if not outcome.complete:
                     return outcome

@@ -49,11 +49,12 @@ class DriftRepair:
         self.repo = repository or ReconciliationRepository()
 
     def diff(self, *, run_id: int, scope: ManagedScope, resource_types: tuple[str, ...], grace_cutoff: datetime,
-             listing_started_at: datetime, assets_listed: int) -> Diff:
+             listing_started_at: datetime, assets_listed: int, rows_created_after: datetime | None = None) -> Diff:
         """Record every drift class's items for the run (one SQL statement each, one transaction)."""
         with self.db.transaction() as conn:
             counts = self.repo.diff(conn, run_id=run_id, scope=scope, resource_types=resource_types,
-                                    grace_cutoff=grace_cutoff, listing_started_at=listing_started_at)
+                                    grace_cutoff=grace_cutoff, listing_started_at=listing_started_at,
+                                    rows_created_after=rows_created_after)
         return Diff(counts, assets_listed)
 
     def apply(self, run_id: int, key: str, max_attempts: int) -> Repairs:

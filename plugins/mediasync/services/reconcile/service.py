@@ -32,6 +32,7 @@ from mediasync.results import Result
 from mediasync.scope import SCOPES, ManagedScope, ResolvedFolderMode
 from mediasync.services.content import safe_folder
 from mediasync.services.queue_processor import CleanupQueueProcessor
+from mediasync.services.reconcile.cadence import KIND_CHOICES, RunKind, RunPlan, plan_run
 from mediasync.services.reconcile.listing import SnapshotLister
 from mediasync.services.reconcile.repair import DriftRepair
 from mediasync.services.reconcile.reports import SupabaseReportStore, write_reports
@@ -50,6 +51,9 @@ RunStatus = Literal["running", "completed", "incomplete", "aborted", "failed"]
 class ReconcileResult(Result):
     run_id: int
     mode: Literal["dry_run", "apply"]
+    kind: RunKind = "full"
+    kind_reason: str = ""
+    listed_since: datetime | None = None  # incremental: the assets uploaded after this were listed
     status: RunStatus
     counts: dict[str, Any] = Field(default_factory=dict)
     message: str = ""
@@ -67,6 +71,8 @@ class ReconciliationRun(Result):
 
     id: int
     mode: Literal["dry_run", "apply"]
+    kind: RunKind = "full"
+    listed_since: datetime | None = None
     status: RunStatus
     counts: dict[str, Any]
     message: str | None
@@ -99,8 +105,9 @@ class Reconciler:
 
     def run(self, apply: bool = False, folder: str | None = None, force: bool = False,
             max_delete_fraction: float | None = None, grace_minutes: int | None = None,
-            process_queue: bool = True, scope: str = "managed") -> ReconcileResult:
-        """One reconciliation. Dry run unless `apply`; see the module docstring for the rails."""
+            process_queue: bool = True, scope: str = "managed", kind: str = "full") -> ReconcileResult:
+        """One reconciliation. Dry run unless `apply`; `kind` auto, full or incremental (`cadence`);
+        see the module docstring for the rails."""
         fraction = self.settings.reconcile_max_delete_fraction if max_delete_fraction is None else max_delete_fraction
         if not 0 <= fraction <= 1:
             raise InvalidInput("max_delete_fraction must be between 0 and 1", 422)
@@ -109,9 +116,11 @@ class Reconciler:
             raise InvalidInput("grace_minutes must not be negative", 422)
         if scope not in SCOPES:
             raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", 422)
+        if kind not in KIND_CHOICES:
+            raise InvalidInput(f"kind must be one of {', '.join(KIND_CHOICES)}, got {kind!r}", 422)
         narrowed = safe_folder(folder) if folder else None
         params: dict[str, Any] = {"apply": apply, "folder": narrowed, "force": force, "max_delete_fraction": fraction,
-                                  "grace_minutes": grace, "scope": scope}
+                                  "grace_minutes": grace, "scope": scope, "kind": kind}
         mode: Literal["dry_run", "apply"] = "apply" if apply else "dry_run"
         started = time.monotonic()
         with self.db.transaction() as conn:  # a database not set up fails here, before any Cloudinary call
@@ -125,7 +134,12 @@ class Reconciler:
             return self._finish(result, started)
         key = managed.inventory_key
         params.update(folder_mode=managed.mode, inventory_key=key)
-        result = self._start(mode, params, key)
+        with self.db.transaction() as conn:
+            plan = plan_run(kind, self.repo.cadence(conn, key),
+                            timedelta(days=self.settings.reconcile_full_every_days), datetime.now(timezone.utc))
+        params["kind_reason"] = plan.reason
+        result = self._start(mode, params, key, plan)
+        log.info("reconciliation %d of %s: %s listing — %s", result.run_id, key, plan.kind, plan.reason)
         try:
             with self.db.session() as lock_conn:
                 if not self.repo.try_lock(lock_conn, key):
@@ -136,7 +150,7 @@ class Reconciler:
                         closed = self.repo.close_interrupted_runs(lock_conn, key, result.run_id)
                     if closed:
                         log.warning("closed %d earlier run(s) of %s left running by a crash", closed, key)
-                    self._run_locked(result, managed, apply, force, fraction, grace, process_queue)
+                    self._run_locked(result, managed, plan, apply, force, fraction, grace, process_queue)
                 finally:
                     if not lock_conn.broken:
                         self.repo.unlock(lock_conn, key)
@@ -168,17 +182,20 @@ class Reconciler:
             since = self.repo.previous_complete_run_start(conn, key, run_id) or EPOCH
             return sum(int(r["rows"] or 0) for r in NotificationRepository().repairs_since(conn, since))
 
-    def _start(self, mode: Literal["dry_run", "apply"], params: dict[str, Any], key: str) -> ReconcileResult:
+    def _start(self, mode: Literal["dry_run", "apply"], params: dict[str, Any], key: str,
+               plan: RunPlan | None = None) -> ReconcileResult:
+        plan = plan or RunPlan("full", "")
         with self.db.transaction() as conn:
-            run = self.repo.create_run(conn, mode, params, key)
-        return ReconcileResult(run_id=run["id"], mode=mode, status="failed")
+            run = self.repo.create_run(conn, mode, params, key, plan.kind, plan.uploaded_after)
+        return ReconcileResult(run_id=run["id"], mode=mode, kind=plan.kind, kind_reason=plan.reason,
+                               listed_since=plan.uploaded_after, status="failed")
 
-    def _run_locked(self, result: ReconcileResult, scope: ManagedScope, apply: bool, force: bool,
+    def _run_locked(self, result: ReconcileResult, scope: ManagedScope, plan: RunPlan, apply: bool, force: bool,
                     fraction: float, grace: int, process_queue: bool) -> None:
         key = scope.inventory_key
         lister = SnapshotLister(self.db, self.store, self.resource_types, self.settings.reconcile_admin_api_reserve,
                                 self.repo)
-        listing = lister.list(scope)
+        listing = lister.list(scope, plan.uploaded_after)
         with self.db.transaction() as conn:
             summary = self.repo.listing_summary(conn, key)
         result.assets_listed = summary["assets_listed"]
@@ -189,7 +206,8 @@ class Reconciler:
         result.listing_complete = True
         diff = self.repair.diff(run_id=result.run_id, scope=scope, resource_types=self.resource_types,
                                 grace_cutoff=datetime.now(timezone.utc) - timedelta(minutes=grace),
-                                listing_started_at=summary["started_at"], assets_listed=result.assets_listed)
+                                listing_started_at=summary["started_at"], assets_listed=result.assets_listed,
+                                rows_created_after=plan.rows_created_after)
         cap = diff.cap(fraction)
         result.counts = {**diff.counts, "assets_listed": result.assets_listed, "unmanaged": summary["unmanaged"],
                          "deletion_cap": cap, "queued_deletions": 0, "updated_rows": 0,

@@ -24,13 +24,14 @@ UPDATE mediasync.reconciliation_runs
 -- Recorded runs and, first, requests whose task has not recorded a run yet (the last day's only: a
 -- request whose DAG run never started is not news forever).
 SELECT * FROM (
-    SELECT r.id, r.mode, r.status, r.counts, r.message, r.listing_complete, r.assets_listed, r.params,
+    SELECT r.id, r.mode, r.kind, r.status, r.counts, r.message, r.listing_complete, r.assets_listed, r.params,
            r.started_at, r.finished_at, r.report_url,
            coalesce(r.triggered_by, q.requested_by) AS triggered_by, r.dag_id, r.dag_run_id
       FROM mediasync.reconciliation_runs r
       LEFT JOIN mediasync.reconciliation_requests q ON q.run_id = r.id
     UNION ALL
-    SELECT NULL, CASE WHEN (q.conf ->> 'apply')::boolean THEN 'apply' ELSE 'dry_run' END, 'requested',
+    SELECT NULL, CASE WHEN (q.conf ->> 'apply')::boolean THEN 'apply' ELSE 'dry_run' END,
+           coalesce(q.conf ->> 'kind', 'auto'), 'requested',
            '{}'::jsonb, 'waiting for Airflow to run it', false, 0, q.conf, q.requested_at, NULL, NULL,
            q.requested_by, q.dag_id, q.dag_run_id
       FROM mediasync.reconciliation_requests q
@@ -42,7 +43,7 @@ ORDER BY started_at DESC, id DESC NULLS FIRST
 LIMIT %(limit)s;
 
 -- name: run
-SELECT id, mode, status, counts, message, listing_complete, assets_listed, params, started_at, finished_at,
+SELECT id, mode, kind, status, counts, message, listing_complete, assets_listed, params, started_at, finished_at,
        report_url, triggered_by, dag_id, dag_run_id
   FROM mediasync.reconciliation_runs WHERE id = %(run_id)s;
 

@@ -9,8 +9,22 @@ SELECT pg_try_advisory_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s)) 
 SELECT pg_advisory_unlock(hashtext('mediasync.reconcile'), hashtext(%(key)s));
 
 -- name: create_run
-INSERT INTO mediasync.reconciliation_runs (mode, params, inventory_key) VALUES (%(mode)s, %(params)s, %(key)s)
+INSERT INTO mediasync.reconciliation_runs (mode, params, inventory_key, kind, listed_since)
+VALUES (%(mode)s, %(params)s, %(key)s, %(kind)s, %(listed_since)s)
 RETURNING id, started_at;
+
+-- name: cadence
+-- What decides a run's kind: when the inventory's last complete full listing started, and the last
+-- complete run of either kind (an incremental run lists what was uploaded since it started; its
+-- counts tell whether drift got past the notifications).
+SELECT (SELECT max(started_at) FROM mediasync.reconciliation_runs
+         WHERE inventory_key = %(key)s AND status = 'completed' AND kind = 'full') AS last_full_started_at,
+       last.started_at AS last_complete_started_at, last.kind AS last_complete_kind,
+       last.counts AS last_complete_counts
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (SELECT started_at, kind, counts FROM mediasync.reconciliation_runs
+                      WHERE inventory_key = %(key)s AND status = 'completed'
+                      ORDER BY started_at DESC, id DESC LIMIT 1) last ON true;
 
 -- name: close_interrupted_runs
 -- Runs of this inventory still `running` while we hold its lock were cut off (process killed,
@@ -33,8 +47,8 @@ UPDATE mediasync.reconciliation_runs
  WHERE id = %(run_id)s;
 
 -- name: recent_runs
-SELECT id, mode, status, counts, message, listing_complete, assets_listed, report_csv, report_html, report_url,
-       params, started_at, finished_at
+SELECT id, mode, kind, listed_since, status, counts, message, listing_complete, assets_listed, report_csv,
+       report_html, report_url, params, started_at, finished_at
   FROM mediasync.reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: get_checkpoint
@@ -66,6 +80,14 @@ SELECT (SELECT min(started_at) FROM mediasync.listing_checkpoints WHERE inventor
 
 -- name: clear_snapshot
 DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s;
+
+-- name: clear_other_sources
+-- A run lists only its own sources: a partial listing of other ones (an incremental run's window
+-- that has moved on, a full listing cut short before an incremental run) must not join its diff.
+DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s AND NOT (source = ANY (%(sources)s::text[]));
+
+-- name: clear_other_checkpoints
+DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s AND NOT (source = ANY (%(sources)s::text[]));
 
 -- name: clear_checkpoints
 DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
@@ -159,13 +181,16 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
 
 -- name: find_missing
 -- Active rows of the scope whose asset is not in the listing. Rows created after the listing began
--- are skipped: their asset may have been uploaded behind the listing's cursor.
+-- are skipped: their asset may have been uploaded behind the listing's cursor. An incremental run
+-- listed only recent uploads, so it judges only rows created after %(rows_created_after)s (its
+-- window's start plus the overlap: their assets were uploaded inside the window).
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
 SELECT %(run_id)s, %(kind)s, m.public_id, m.resource_type, m.type, m.id,
        jsonb_build_object('secure_url', m.secure_url, 'row_created_at', m.created_at, 'asset_id', m.asset_id)
   FROM public.media_files m
  WHERE m.status = 'active' AND m.type = 'upload' AND m.resource_type = ANY (%(resource_types)s::text[])
    AND m.created_at < %(listing_started_at)s
+   AND (%(rows_created_after)s::timestamptz IS NULL OR m.created_at > %(rows_created_after)s::timestamptz)
    AND (%(whole_account)s OR EXISTS (
         SELECT 1 FROM unnest(%(folders)s::text[]) AS f(folder)
          WHERE starts_with(CASE WHEN %(mode)s = 'dynamic' THEN coalesce(m.asset_folder, m.folder, '')
