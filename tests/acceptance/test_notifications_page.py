@@ -3,18 +3,16 @@ the plugin by signed webhook and the open media-library page within 2 s."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 
+from fixtures.browser import requires_chromium, signed_in_context
 from fixtures.media import tiny_png
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
 from mediasync.services.notifications.channel import ensure_triggers
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+pytestmark = requires_chromium
 LIVE_TIMEOUT_MS = 2000
 
 
@@ -25,26 +23,13 @@ def webhook_to_plugin(api_server):
     ensure_triggers(client, "webhook", f"{api_server.base_url}/mediasync/api/v1/cloudinary/notifications")
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        yield browser
-        browser.close()
-
-
 def test_console_delete_and_rename_reach_the_page_within_2s(api_server, webhook_to_plugin, browser):
     from playwright.sync_api import expect
 
     with api_server.client() as http:
         kept = http.post("/api/v1/media", files={"file": ("kept.png", tiny_png(11), "image/png")}).json()
         doomed = http.post("/api/v1/media", files={"file": ("doomed.png", tiny_png(12), "image/png")}).json()
-        context = browser.new_context()
-        context.add_cookies([{"name": "_token", "value": api_server.token(), "url": api_server.base_url}])
-        page = context.new_page()
+        page = signed_in_context(browser, api_server).new_page()
         page.goto(f"{api_server.base_url}/mediasync/")
         page.locator("#live.on").wait_for(timeout=10_000)
         expect(page.locator(f'[data-id="{doomed["id"]}"]')).to_be_visible(timeout=10_000)

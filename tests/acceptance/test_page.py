@@ -3,54 +3,18 @@ open page shows up in another within 2 s, and a direct SQL DELETE removes it fro
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import psycopg
-import pytest
 
+from fixtures.browser import requires_chromium, screenshot, signed_in_context
 from fixtures.media import tiny_png
-from fixtures.readiness import wait_until_database_answers
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+pytestmark = requires_chromium
 LIVE_TIMEOUT_MS = 2000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
-
-
-OPEN_CONTEXTS: list = []
-
-
-@pytest.fixture(autouse=True)
-def _close_pages(request):
-    """Start once the server answers from this test's database copy; close every page the test
-    opened, so none keeps polling the server while the next test's copy is put in place."""
-    if "api_server" in request.fixturenames:
-        wait_until_database_answers(request.getfixturevalue("api_server"))
-    yield
-    while OPEN_CONTEXTS:
-        OPEN_CONTEXTS.pop().close()
 
 
 def open_library(browser, api_server):
     """A signed-in page: the Airflow UI's session cookie carries the user's token."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    OPEN_CONTEXTS.append(context)
-    context.add_cookies([{"name": "_token", "value": api_server.token(), "url": api_server.base_url}])
-    page = context.new_page()
+    page = signed_in_context(browser, api_server, viewport={"width": 1280, "height": 860}).new_page()
     page.goto(f"{api_server.base_url}/mediasync/")
     page.locator("#live.on").wait_for(timeout=10_000)  # the event stream is connected
     return page
@@ -72,8 +36,7 @@ def test_live_updates_across_pages_and_from_sql(browser, api_server, tmp_path):
     expect(second.locator(f'[data-id="{media_id}"]')).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(second.locator(f'[data-id="{media_id}"] img')).to_have_js_property("complete", True)
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    second.screenshot(path=str(ARTIFACTS / "media-library.png"), full_page=True)
+    screenshot(second, "media-library.png", full_page=True)
 
     with psycopg.connect(api_server.db_url, autocommit=True) as conn:
         conn.execute("DELETE FROM media_files WHERE id = %s", (media_id,))
@@ -128,8 +91,7 @@ def test_failed_cleanups_are_listed_and_retried_from_the_page(browser, api_serve
     page = open_library(browser, api_server)
     failure = page.locator("[data-testid=queue-failure]").filter(has_text="main-uploads/gave-up")
     expect(failure).to_contain_text("3 attempts · StoreTransientError: HTTP 502")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "media-library-failed-cleanups.png"))
+    screenshot(page, "media-library-failed-cleanups.png")
     page.get_by_role("button", name="Retry failed").click()
     expect(failure).to_have_count(0)
     with psycopg.connect(api_server.db_url) as conn:  # the asset was already gone: not found counts as deleted

@@ -10,50 +10,18 @@ import subprocess
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from fixtures.airflow import VENV_BIN, airflow_env, connection_uri
+from fixtures.browser import requires_chromium, screenshot, signed_in_context
 from fixtures.media import tiny_png
-from fixtures.readiness import wait_until_database_answers
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
-
-
-OPEN_CONTEXTS: list = []
-
-
-@pytest.fixture(autouse=True)
-def _close_pages(request):
-    """Start once the server answers from this test's database copy; close every page the test
-    opened (also when it failed), so none keeps polling the server."""
-    if "api_server" in request.fixturenames:
-        wait_until_database_answers(request.getfixturevalue("api_server"))
-    yield
-    while OPEN_CONTEXTS:
-        OPEN_CONTEXTS.pop().close()
+pytestmark = requires_chromium
 
 
 def offline_context(browser, api_server, **options):
     """A signed-in browser context that can reach nothing but the API server: any other request
     is refused and recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    OPEN_CONTEXTS.append(context)
-    context.add_cookies([{"name": "_token", "value": api_server.token(), "url": api_server.base_url}])
+    context = signed_in_context(browser, api_server, viewport={"width": 1280, "height": 900}, **options)
     outside: list[str] = []
 
     def route(request_route):
@@ -172,8 +140,7 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
     page.locator("#queue-chart rect[data-series=completed]").first.wait_for()
     expect(page.locator("[data-testid=thumb-badge]")).to_have_text(["missing"])
     expect(page.locator("[data-testid=media-card] img")).to_have_count(4)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "media-library-operations.png"), full_page=True)
+    screenshot(page, "media-library-operations.png", full_page=True)
 
     with context.expect_page() as opened:
         row.locator("[data-testid=report-html]").click()

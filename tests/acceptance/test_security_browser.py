@@ -5,20 +5,17 @@ plugin. Both are refused; the library's own page keeps working with the same ses
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from fixtures.airflow import ADMIN_PASSWORD
+from fixtures.browser import requires_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [pytest.mark.reliability,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
+pytestmark = [pytest.mark.reliability, requires_chromium]
 
 HOSTILE_PAGE = """<!doctype html><html><body>
 <iframe name="sink" id="sink"></iframe>
@@ -66,17 +63,6 @@ def hostile_site(api_server) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        yield launched
-        launched.close()
 
 
 def sign_in(context, api_server) -> None:
