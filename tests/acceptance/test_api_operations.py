@@ -150,3 +150,9 @@ def test_runs_list_times_who_and_report_links_that_open(client, api_server, tmp_
     by_dag_run = client.get("/api/v1/reconciliation/dag-runs/scheduled__2026-01-01/report", follow_redirects=True)
     assert by_dag_run.status_code == 200 and by_dag_run.text == html.text
     assert client.get("/api/v1/reconciliation/runs/999999/report.html").status_code == 404
+
+
+def test_a_run_request_with_an_unknown_listing_kind_is_refused_before_airflow_is_asked(client):
+    response = client.post("/api/v1/reconciliation/runs", json={"kind": "weekly"})
+    assert response.status_code == 422 and response.headers["content-type"].startswith("application/json")
+    assert "kind" in response.text and "Traceback" not in response.text
