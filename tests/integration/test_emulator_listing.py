@@ -126,6 +126,10 @@ def test_search_expression_subset_with_pagination(any_mode_emulator):
     newer = Search().expression("created_at>=2000-01-01T00:00:00Z").with_field("tags").execute(**sdk(emulator))
     assert newer["total_count"] == 7 and "tags" in newer["resources"][0]
     assert emulator.admin_calls() - before == 3 + 3 + 4  # every search call is an Admin API call
+    quoted = Search().expression('uploaded_at>"2000-01-01T00:00:00Z"').execute(**sdk(emulator))
+    assert quoted["total_count"] == 7  # a quoted UTC moment, as mediasync's incremental listing writes it
+    with pytest.raises(BadRequest, match="write UTC with Z"):  # Cloudinary does not read an offset
+        Search().expression('uploaded_at>"2000-01-01T00:00:00+00:00"').execute(**sdk(emulator))
     with pytest.raises(BadRequest, match="Invalid search expression"):
         Search().expression("colors:red OR tags:x").execute(**sdk(emulator))
     with pytest.raises(BadRequest, match="max_results"):

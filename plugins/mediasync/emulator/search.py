@@ -47,6 +47,9 @@ def _instant(value: str) -> str:
     if relative:
         moment = datetime.now(timezone.utc) - timedelta(seconds=int(relative[1]) * _UNITS[relative[2]])
     else:
+        if re.search(r"T.*[+-]\d\d:?\d\d$", value):  # Cloudinary reads UTC written with Z only
+            raise CloudinaryError(400, f"Invalid search expression: cannot read the date {value!r} (write UTC "
+                                       f"with Z)")
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
