@@ -124,3 +124,28 @@ def test_large_statement_notifies_a_count_instead_of_ids(db_url, conn):
     finally:
         listener.close()
     assert events == [{"op": "INSERT", "table": "media_files", "count": 5_000, "truncated": True}]
+
+
+def test_big_delete_notifies_a_count_and_small_deletes_still_list_their_ids(db_url, conn):
+    """041 counts before it aggregates: the payloads must be 003's exactly. A uuid costs 40 bytes
+    of payload, so a DELETE of 198 rows is the largest that still lists its ids (7,983 bytes)."""
+    seed_media(conn, 20_000)
+    first = {str(r["id"]) for r in conn.execute(
+        "SELECT id FROM media_files WHERE public_id IN (SELECT 'main-uploads/asset-' || g "
+        "FROM generate_series(1, 199) g)").fetchall()}
+    listener = listen(db_url)
+    try:
+        conn.execute("DELETE FROM media_files WHERE public_id = 'main-uploads/asset-1'")
+        conn.execute("DELETE FROM media_files WHERE public_id IN "
+                     "(SELECT 'main-uploads/asset-' || g FROM generate_series(2, 199) g)")
+        conn.execute("DELETE FROM media_files WHERE public_id IN "
+                     "(SELECT 'main-uploads/asset-' || g FROM generate_series(200, 398) g)")
+        conn.execute("DELETE FROM media_files")
+        events = drain_notifications(listener)
+    finally:
+        listener.close()
+    assert [(e["op"], e["count"], len(e.get("ids", [])), e.get("truncated")) for e in events] == [
+        ("DELETE", 1, 1, None), ("DELETE", 198, 198, None), ("DELETE", 199, 0, True), ("DELETE", 19_602, 0, True)]
+    assert events[3] == {"op": "DELETE", "table": "media_files", "count": 19_602, "truncated": True}
+    assert {*events[0]["ids"], *events[1]["ids"]} == first and len(set(events[1]["ids"])) == 198
+    assert conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue").fetchone()["n"] == 20_000
