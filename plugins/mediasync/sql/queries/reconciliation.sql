@@ -55,7 +55,7 @@ DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s AND source 
 -- name: save_checkpoint
 UPDATE mediasync.listing_checkpoints
    SET cursor = %(cursor)s, complete = %(complete)s, assets_listed = assets_listed + %(listed)s,
-       unmanaged = unmanaged + %(unmanaged)s, pages = pages + 1, updated_at = now()
+       unmanaged = unmanaged + %(unmanaged)s, pages = pages + %(pages)s, updated_at = now()
  WHERE inventory_key = %(key)s AND source = %(source)s;
 
 -- name: listing_summary
@@ -76,6 +76,14 @@ CREATE TEMP TABLE IF NOT EXISTS listing_page (
     secure_url text, width integer, height integer, created_at timestamptz, asset_id text, asset_folder text,
     display_name text, folder text
 ) ON COMMIT DELETE ROWS;
+
+-- name: copy_snapshot
+-- A batch of listing pages straight into the snapshot (each asset once): the common case. When an
+-- asset is already stored (the listing shifted under concurrent uploads), the key conflicts and
+-- the batch goes through listing_page and merge_page instead.
+COPY mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version, etag,
+                                 secure_url, width, height, created_at, asset_id, asset_folder, display_name, folder)
+FROM STDIN;
 
 -- name: copy_page
 COPY listing_page (public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at,
