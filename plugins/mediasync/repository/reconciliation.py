@@ -112,6 +112,7 @@ class ReconciliationRepository:
         args = {"run_id": run_id, "key": key, "resource_types": list(resource_types), "folders": list(scope.folders),
                 "mode": scope.mode, "whole_account": scope.whole_account, "grace_cutoff": grace_cutoff,
                 "listing_started_at": listing_started_at}
+        conn.execute("reconciliation.diff_memory")
         conn.execute("reconciliation.analyze_snapshot")
         conn.execute("reconciliation.match_snapshot", {"key": key})
         conn.execute("reconciliation.analyze_match")
