@@ -82,11 +82,11 @@ class ReconciliationRepository:
         """Store `pages` listing pages' in-scope assets in the snapshot and move the checkpoint past
         them, atomically (call inside a transaction); `unmanaged` counts their assets outside the
         scope (not stored). An asset listed twice keeps its latest facts."""
-        latest = {(a.resource_type, a.type, a.public_id): (a, folder) for a, folder in assets}  # last one wins
         try:
             with conn.transaction():  # a savepoint: straight into the snapshot, the common case
-                conn.copy_rows("reconciliation.copy_snapshot", _snapshot_rows(key, source.key, latest.values()))
-        except Conflict:  # an asset stored by an earlier batch (the listing shifted under uploads): merge
+                conn.copy_rows("reconciliation.copy_snapshot", _snapshot_rows(key, source.key, assets))
+        except Conflict:  # an asset listed twice (the listing shifted under uploads): merge, the last one wins
+            latest = {(a.resource_type, a.type, a.public_id): (a, folder) for a, folder in assets}
             conn.execute("reconciliation.create_page_table")
             conn.copy_rows("reconciliation.copy_page", _page_rows(latest.values()))
             conn.execute("reconciliation.merge_page", {"key": key, "source": source.key})
