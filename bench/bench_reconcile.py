@@ -1,11 +1,15 @@
 """Dry-run reconciliations of N assets and N rows: the listing streams through COPY and the diff
 is SQL. Figures per size: seconds, assets per second, listing pages (Admin calls), peak RSS; and
 the time ratio between the largest and the smallest size (1M/100k: ≤ 11 means it scales linearly).
-Each size runs in its own process, so peak RSS is that run's. Sizes: BENCH_RECONCILE_SIZES
-(default 100000; "100000,1000000" for the 1M variant, a few minutes more)."""
+Each size runs in its own process, so peak RSS is that run's. The emulator runs in a process of
+its own too: a real Cloudinary is another machine, and an emulator sharing the interpreter (and its
+lock) with the listing would bill its own serving to the reconciliation — and its memory to the
+peak RSS. Sizes: BENCH_RECONCILE_SIZES (default 100000; "100000,1000000" for the 1M variant, a few
+minutes more)."""
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -14,26 +18,31 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import Timer, emulator, fresh_database, machine, peak_rss_mb, report, store_for
+from _harness import Timer, emulator_process, fresh_database, machine, peak_rss_mb, report, store_for
 from mediasync.config import Settings
 from mediasync.services.reconcile import Reconciler
 
 
 def one(N: int) -> None:
     DRIFT = N // 100
-    with fresh_database() as db, emulator() as running, tempfile.TemporaryDirectory() as reports:
+    with fresh_database() as db, emulator_process() as running, tempfile.TemporaryDirectory() as reports:
         running.seed(N, prefix="main-uploads/r")
-        version = running.emulator.state.get("image", "upload", "main-uploads/r0000000").version
-        with running.emulator.state.tx() as lite:  # the identity Cloudinary gave each asset, as a row carries it
-            identity = dict(lite.execute("SELECT public_id, asset_id FROM assets WHERE resource_type = 'image'"))
+        # the identity Cloudinary gave each asset, as a row carries it: read from the emulator's own
+        # store (WAL: a reader beside the server), streamed so the arranging does not inflate peak RSS
+        store = sqlite3.connect(f"file:{running.data_dir / 'emulator.sqlite3'}?mode=ro", uri=True)
+        version = store.execute("SELECT version FROM assets WHERE public_id = 'main-uploads/r0000000'").fetchone()[0]
         with psycopg.connect(db.url, autocommit=True) as conn:  # arranging data, as a test would
             with conn.cursor().copy("COPY media_files (public_id, asset_id, asset_folder, display_name, format, "
                                     "bytes, version, folder, created_at) FROM STDIN") as copy:
                 old = datetime.now(timezone.utc) - timedelta(days=1)
-                for g in range(DRIFT, N):  # rows for all but DRIFT assets (orphans); DRIFT rows differ in bytes
-                    name = f"main-uploads/r{g:07d}"
-                    copy.write_row((name, identity[name], "main-uploads", f"r{g:07d}", "png",
+                rows = store.execute("SELECT public_id, asset_id FROM assets WHERE resource_type = 'image' "
+                                     "AND type = 'upload' AND public_id >= ? ORDER BY public_id",
+                                     (f"main-uploads/r{DRIFT:07d}",))
+                for g, (name, asset_id) in enumerate(rows, start=DRIFT):  # rows for all but DRIFT assets (orphans);
+                    assert name == f"main-uploads/r{g:07d}"                # DRIFT rows differ in bytes
+                    copy.write_row((name, asset_id, "main-uploads", f"r{g:07d}", "png",
                                     1 if g < 2 * DRIFT else 1024, version, "main-uploads", old))
+            store.close()
             conn.execute("ANALYZE media_files")  # a production table has statistics
         hook = store_for(running)
         rss_before = peak_rss_mb()

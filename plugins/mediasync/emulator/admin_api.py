@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from mediasync.emulator.errors import CloudinaryError
-from mediasync.emulator.gate import admin_gate, read_params, truthy
+from mediasync.emulator.gate import admin_gate, listing_answer, read_params, truthy
 from mediasync.emulator.runtime import Emulator
 from mediasync.emulator.shapes import resource
 from mediasync.emulator.state import Page
@@ -34,12 +35,13 @@ def _newest_first(direction: Any) -> bool:
     return str(direction or "desc").lower() not in ("asc", "1")
 
 
-def _listing(emulator: Emulator, request: Request, page: Page) -> dict:
+def _listing(emulator: Emulator, request: Request, page: Page, gate_response: Response) -> JSONResponse:
     # like Cloudinary's: listings carry no etag or tags
-    body: dict[str, Any] = {"resources": [resource(emulator, str(request.base_url), a) for a in page.assets]}
+    base_url = str(request.base_url)
+    body: dict[str, Any] = {"resources": [resource(emulator, base_url, a) for a in page.assets]}
     if page.next_cursor:
         body["next_cursor"] = page.next_cursor
-    return body
+    return listing_answer(body, gate_response)
 
 
 def _required_ids(params: dict[str, Any], name: str) -> list[str]:
@@ -73,13 +75,14 @@ async def config(request: Request, cloud: str, emulator: Emulator = Depends(admi
 
 
 @router.get("/v1_1/{cloud}/resources/by_asset_folder")
-async def by_asset_folder(request: Request, emulator: Emulator = Depends(admin_gate)) -> dict:
+async def by_asset_folder(request: Request, response: Response,
+                          emulator: Emulator = Depends(admin_gate)) -> JSONResponse:
     q = request.query_params
     if not q.get("asset_folder") and "asset_folder" not in q:
         raise CloudinaryError(400, "Missing required parameter - asset_folder")
     page = emulator.state.list_by_asset_folder(str(q.get("asset_folder", "")).strip("/"), q.get("next_cursor"),
                                                _max_results(q.get("max_results")), _newest_first(q.get("direction")))
-    return _listing(emulator, request, page)
+    return _listing(emulator, request, page, response)
 
 
 @router.get("/v1_1/{cloud}/resources/by_asset_ids")
@@ -101,17 +104,19 @@ async def delete_by_asset_ids(request: Request, emulator: Emulator = Depends(adm
 
 
 @router.get("/v1_1/{cloud}/resources/{resource_type}")
-async def list_all_types(request: Request, resource_type: str, emulator: Emulator = Depends(admin_gate)) -> dict:
-    return _list(emulator, request, resource_type, None)
+async def list_all_types(request: Request, response: Response, resource_type: str,
+                         emulator: Emulator = Depends(admin_gate)) -> JSONResponse:
+    return _list(emulator, request, response, resource_type, None)
 
 
 @router.get("/v1_1/{cloud}/resources/{resource_type}/{type}")
-async def list_one_type(request: Request, resource_type: str, type: str,
-                        emulator: Emulator = Depends(admin_gate)) -> dict:
-    return _list(emulator, request, resource_type, type)
+async def list_one_type(request: Request, response: Response, resource_type: str, type: str,
+                        emulator: Emulator = Depends(admin_gate)) -> JSONResponse:
+    return _list(emulator, request, response, resource_type, type)
 
 
-def _list(emulator: Emulator, request: Request, resource_type: str, type: str | None) -> dict:
+def _list(emulator: Emulator, request: Request, gate_response: Response, resource_type: str,
+          type: str | None) -> JSONResponse:
     q = request.query_params
     if resource_type not in RESOURCE_TYPES:
         raise CloudinaryError(400, f"Invalid resource type {resource_type}")
@@ -121,7 +126,7 @@ def _list(emulator: Emulator, request: Request, resource_type: str, type: str | 
                                                 descending=str(q.get("direction", "")).lower() in ("desc", "-1"))
     else:
         page = emulator.state.list_by_creation(resource_type, type, cursor, limit, _newest_first(q.get("direction")))
-    return _listing(emulator, request, page)
+    return _listing(emulator, request, page, gate_response)
 
 
 @router.get("/v1_1/{cloud}/resources/{resource_type}/{type}/{public_id:path}")

@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 
 from mediasync.emulator.errors import CloudinaryError
 
@@ -100,6 +101,15 @@ async def admin_gate(request: Request, response: Response, cloud: str) -> Emulat
     response.headers.update(headers)
     response.headers["X-Request-Id"] = request_id()  # the SDK exposes it as Response.request_id
     return emulator
+
+
+def listing_answer(body: dict[str, Any], gate_response: Response) -> JSONResponse:
+    """A listing's JSON, rendered here with the headers `admin_gate` set. Returned as a dict (a
+    `-> dict` route), FastAPI would first validate it against a response model and re-serialize it:
+    per 500-asset page, work a million-asset listing pays 2,000 times for nothing. Same bytes."""
+    answer = JSONResponse(body)
+    answer.headers.raw.extend(gate_response.headers.raw)
+    return answer
 
 
 async def upload_gate(request: Request, cloud: str) -> Emulator:

@@ -9,10 +9,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from mediasync.emulator.errors import CloudinaryError
-from mediasync.emulator.gate import admin_gate, read_params
+from mediasync.emulator.gate import admin_gate, listing_answer, read_params
 from mediasync.emulator.runtime import Emulator
 from mediasync.emulator.shapes import search_entry
 
@@ -126,7 +127,7 @@ def _sort(sort_by: Any) -> tuple[str, bool]:
     return _SORT_FIELDS[field], str(direction).lower() != "asc"
 
 
-async def _search(request: Request, emulator: Emulator) -> dict:
+async def _search(request: Request, emulator: Emulator, gate_response: Response) -> JSONResponse:
     started = time.perf_counter()
     params, _ = await read_params(request)
     try:
@@ -140,19 +141,21 @@ async def _search(request: Request, emulator: Emulator) -> dict:
                                         limit)
     with_fields = params.get("with_field") or []
     with_fields = set(with_fields if isinstance(with_fields, list) else [with_fields])
+    base_url = str(request.base_url)
     body: dict[str, Any] = {"total_count": total, "time": int((time.perf_counter() - started) * 1000),
-                            "resources": [search_entry(emulator, str(request.base_url), a, with_fields)
-                                          for a in page.assets]}
+                            "resources": [search_entry(emulator, base_url, a, with_fields) for a in page.assets]}
     if page.next_cursor:
         body["next_cursor"] = page.next_cursor
-    return body
+    return listing_answer(body, gate_response)
 
 
 @router.post("/v1_1/{cloud}/resources/search")
-async def search_post(request: Request, emulator: Emulator = Depends(admin_gate)) -> dict:
-    return await _search(request, emulator)
+async def search_post(request: Request, response: Response,
+                      emulator: Emulator = Depends(admin_gate)) -> JSONResponse:
+    return await _search(request, emulator, response)
 
 
 @router.get("/v1_1/{cloud}/resources/search")
-async def search_get(request: Request, emulator: Emulator = Depends(admin_gate)) -> dict:
-    return await _search(request, emulator)
+async def search_get(request: Request, response: Response,
+                     emulator: Emulator = Depends(admin_gate)) -> JSONResponse:
+    return await _search(request, emulator, response)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from mediasync.db import Connection, Row
 from mediasync.drift import DRIFT_CLASSES, DRIFT_KINDS, with_action
+from mediasync.errors import Conflict
 from mediasync.scope import ManagedScope
 from mediasync.store import ListingSource, StoredAsset
 
 ListedAsset = tuple[StoredAsset, str]  # an asset and its folder, as the scope's folder mode defines it
+
+
+def _page_rows(assets: Iterable[ListedAsset]) -> Iterator[tuple]:
+    return ((a.public_id, a.resource_type, a.type, a.format, a.bytes, a.version, a.etag, a.secure_url, a.width,
+             a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder) for a, folder in assets)
+
+
+def _snapshot_rows(key: str, source: str, assets: Iterable[ListedAsset]) -> Iterator[tuple]:
+    return ((key, source, a.public_id, a.resource_type, a.type, a.format, a.bytes, a.version, a.etag, a.secure_url,
+             a.width, a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder)
+            for a, folder in assets)
 
 
 class ReconciliationRepository:
@@ -74,17 +86,21 @@ class ReconciliationRepository:
         conn.execute("reconciliation.start_checkpoint", args)
 
     def store_page(self, conn: Connection, key: str, source: ListingSource, assets: Sequence[ListedAsset],
-                   next_cursor: str | None, unmanaged: int) -> None:
-        """COPY one page's in-scope assets into the snapshot and move the checkpoint past the page,
-        atomically; `unmanaged` counts the page's assets outside the scope (not stored)."""
-        conn.execute("reconciliation.create_page_table")
-        conn.copy_rows("reconciliation.copy_page", (
-            (a.public_id, a.resource_type, a.type, a.format, a.bytes, a.version, a.etag, a.secure_url, a.width,
-             a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder) for a, folder in assets))
-        conn.execute("reconciliation.merge_page", {"key": key, "source": source.key})
+                   next_cursor: str | None, unmanaged: int, pages: int = 1) -> None:
+        """Store `pages` listing pages' in-scope assets in the snapshot and move the checkpoint past
+        them, atomically (call inside a transaction); `unmanaged` counts their assets outside the
+        scope (not stored). An asset listed twice keeps its latest facts."""
+        try:
+            with conn.transaction():  # a savepoint: straight into the snapshot, the common case
+                conn.copy_rows("reconciliation.copy_snapshot", _snapshot_rows(key, source.key, assets))
+        except Conflict:  # an asset listed twice (the listing shifted under uploads): merge, the last one wins
+            latest = {(a.resource_type, a.type, a.public_id): (a, folder) for a, folder in assets}
+            conn.execute("reconciliation.create_page_table")
+            conn.copy_rows("reconciliation.copy_page", _page_rows(latest.values()))
+            conn.execute("reconciliation.merge_page", {"key": key, "source": source.key})
         conn.execute("reconciliation.save_checkpoint", {"key": key, "source": source.key, "cursor": next_cursor,
                                                         "complete": next_cursor is None, "listed": len(assets),
-                                                        "unmanaged": unmanaged})
+                                                        "unmanaged": unmanaged, "pages": pages})
 
     def listing_summary(self, conn: Connection, key: str) -> Row:
         row = conn.one("reconciliation.listing_summary", {"key": key})
@@ -112,6 +128,7 @@ class ReconciliationRepository:
         args = {"run_id": run_id, "key": key, "resource_types": list(resource_types), "folders": list(scope.folders),
                 "mode": scope.mode, "whole_account": scope.whole_account, "grace_cutoff": grace_cutoff,
                 "listing_started_at": listing_started_at, "rows_created_after": rows_created_after}
+        conn.execute("reconciliation.diff_memory")
         conn.execute("reconciliation.analyze_snapshot")
         conn.execute("reconciliation.match_snapshot", {"key": key})
         conn.execute("reconciliation.analyze_match")

@@ -4,9 +4,11 @@ The scope (`mediasync.scope.ManagedScope`) says which listings cover it — per 
 managed folder by public_id prefix (fixed folders) or by asset folder (dynamic folders), or the
 whole account when explicitly asked. Each listing goes page by page into `mediasync.listing_snapshot`
 with COPY; an asset the listing returns outside the scope is only counted (`unmanaged`), never
-stored, so it can never become drift. Each page and its cursor checkpoint commit together, and both
-tables are UNLOGGED, so a crash empties them together and the next run lists afresh instead of
-trusting a cursor past pages it lost. A listing cut short (rate limit, outage, allowance kept for the
+stored, so it can never become drift. Pages are stored a few at a time (`PAGES_PER_COMMIT`), each
+batch and the cursor after it committing together — never a checkpoint ahead of stored rows —
+while the next pages are already being fetched (`prefetch.ReadAhead`). Both tables are UNLOGGED,
+so a crash empties them together and the next run lists afresh instead of trusting a cursor past
+pages it lost. A listing cut short (rate limit, outage, allowance kept for the
 cleanup queue) resumes where it stopped on the next run. The listing also pauses while Cloudinary
 still allows a few Admin API calls this hour, leaving them for the cleanup queue's deletes.
 """
@@ -22,12 +24,15 @@ from mediasync.db import Connection, Database
 from mediasync.errors import StoreError, StorePermanentError, StoreRateLimited
 from mediasync.repository.reconciliation import ListedAsset, ReconciliationRepository
 from mediasync.scope import ManagedScope, folder_of
+from mediasync.services.reconcile.prefetch import ReadAhead
 from mediasync.store import AssetStore, ListingPage, ListingSource
 
 log = logging.getLogger(__name__)
 
 MAX_RESUME_AGE = timedelta(hours=24)  # an older partial listing is too stale to finish
 PROGRESS_EVERY_SECONDS = 30.0  # long listings log their progress this often
+PAGES_PER_COMMIT = 20  # pages stored (and checkpointed) per transaction: a crash re-lists at most these
+READ_AHEAD_PAGES = 2 * PAGES_PER_COMMIT  # fetched pages waiting to be stored, at most
 
 
 @dataclass(frozen=True)
@@ -132,21 +137,10 @@ class SnapshotLister:
         else:
             log.info("resuming the listing %s of %s from its checkpoint (%d assets, %d pages so far)", source.key,
                      key, checkpoint["assets_listed"] if checkpoint else 0, checkpoint["pages"] if checkpoint else 0)
-        pages = 0
         try:
-            for page in self.store.iter_source_pages(source, cursor):
-                owned, unmanaged = _split(scope, page)
-                with conn.transaction():
-                    self.repo.store_page(conn, key, source, owned, page.next_cursor, unmanaged)
-                pages += 1
-                allowance.note(page)
-                progress.page(source, len(owned), unmanaged, allowance)
-                if page.next_cursor and (paused := allowance.pause_message()):
-                    log.warning("listing %s of %s: %s", source.key, key, paused)
-                    return ListingOutcome(False, paused, allowance.reset_at)
-            if pages == 0:  # an empty listing still completes its checkpoint
-                with conn.transaction():
-                    self.repo.store_page(conn, key, source, [], None, 0)
+            paused_outcome = self._stream(conn, scope, source, cursor, allowance, progress)
+            if paused_outcome is not None:
+                return paused_outcome
         except StoreRateLimited as exc:
             when = exc.reset_at.isoformat() if exc.reset_at else "later"
             return ListingOutcome(False, f"listing of {source.resource_type} assets stopped by Cloudinary's rate "
@@ -162,6 +156,74 @@ class SnapshotLister:
                                          f"the next run resumes from the checkpoint")
         progress.log(source, allowance)
         return ListingOutcome(True)
+
+
+    def _stream(self, conn: Connection, scope: ManagedScope, source: ListingSource, cursor: str | None,
+                allowance: AdminAllowance, progress: ListingProgress) -> ListingOutcome | None:
+        """Store the source's pages from `cursor` on, PAGES_PER_COMMIT pages a transaction, while the
+        read-ahead fetches the next ones; the paused outcome when the allowance pauses it. A store
+        error first commits the pages listed before it, then goes up."""
+        key = scope.inventory_key
+        batch = _Batch()
+        watch = replace(allowance)  # the read-ahead's own view: it stops fetching where the listing pauses
+        pages = 0
+        try:
+            with ReadAhead(self.store.iter_source_pages(source, cursor), READ_AHEAD_PAGES,
+                           last=lambda page: _pauses_after(watch, page)) as ahead:
+                for page in ahead:
+                    pages += 1
+                    owned, unmanaged = _split(scope, page)
+                    batch.add(owned, unmanaged, page.next_cursor)
+                    allowance.note(page)
+                    progress.page(source, len(owned), unmanaged, allowance)
+                    paused = allowance.pause_message() if page.next_cursor else None
+                    if paused or not page.next_cursor or batch.pages >= PAGES_PER_COMMIT:
+                        self._commit(conn, key, source, batch)
+                    if paused:
+                        log.warning("listing %s of %s: %s", source.key, key, paused)
+                        return ListingOutcome(False, paused, allowance.reset_at)
+        except StoreError:
+            self._commit(conn, key, source, batch)
+            raise
+        if pages == 0:  # an empty listing still completes its checkpoint
+            self._commit(conn, key, source, batch)
+        return None
+
+    def _commit(self, conn: Connection, key: str, source: ListingSource, batch: _Batch) -> None:
+        """The batch's assets and the cursor after its last page, in one transaction: the checkpoint
+        is never ahead of the stored rows (a crash loses both, and the pages are listed again)."""
+        if batch.pages or batch.empty_listing:
+            with conn.transaction():
+                self.repo.store_page(conn, key, source, batch.assets, batch.next_cursor, batch.unmanaged,
+                                     pages=batch.pages or 1)
+        batch.clear()
+
+
+@dataclass
+class _Batch:
+    """Pages listed since the last commit."""
+
+    assets: list[ListedAsset] = field(default_factory=list)
+    unmanaged: int = 0
+    pages: int = 0
+    next_cursor: str | None = None
+    empty_listing: bool = True  # nothing committed yet and nothing listed: the empty listing's checkpoint
+
+    def add(self, owned: list[ListedAsset], unmanaged: int, next_cursor: str | None) -> None:
+        self.assets.extend(owned)
+        self.unmanaged += unmanaged
+        self.pages += 1
+        self.next_cursor = next_cursor
+        self.empty_listing = False
+
+    def clear(self) -> None:
+        self.assets, self.unmanaged, self.pages = [], 0, 0
+
+
+def _pauses_after(watch: AdminAllowance, page: ListingPage) -> bool:
+    """Whether the listing pauses after this page (so the read-ahead fetches no further)."""
+    watch.note(page)
+    return bool(page.next_cursor and watch.pause_message())
 
 
 def _split(scope: ManagedScope, page: ListingPage) -> tuple[list[ListedAsset], int]:

@@ -69,7 +69,7 @@ DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s AND source 
 -- name: save_checkpoint
 UPDATE mediasync.listing_checkpoints
    SET cursor = %(cursor)s, complete = %(complete)s, assets_listed = assets_listed + %(listed)s,
-       unmanaged = unmanaged + %(unmanaged)s, pages = pages + 1, updated_at = now()
+       unmanaged = unmanaged + %(unmanaged)s, pages = pages + %(pages)s, updated_at = now()
  WHERE inventory_key = %(key)s AND source = %(source)s;
 
 -- name: listing_summary
@@ -99,6 +99,14 @@ CREATE TEMP TABLE IF NOT EXISTS listing_page (
     display_name text, folder text
 ) ON COMMIT DELETE ROWS;
 
+-- name: copy_snapshot
+-- A batch of listing pages straight into the snapshot (each asset once): the common case. When an
+-- asset is already stored (the listing shifted under concurrent uploads), the key conflicts and
+-- the batch goes through listing_page and merge_page instead.
+COPY mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version, etag,
+                                 secure_url, width, height, created_at, asset_id, asset_folder, display_name, folder)
+FROM STDIN;
+
 -- name: copy_page
 COPY listing_page (public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at,
                    asset_id, asset_folder, display_name, folder)
@@ -123,24 +131,30 @@ ON CONFLICT (inventory_key, resource_type, type, public_id) DO UPDATE
 -- The snapshot was just bulk-loaded: give the planner statistics so the diff joins use hashes.
 ANALYZE mediasync.listing_snapshot;
 
+-- name: diff_memory
+-- The diff joins the snapshot with media_files whole (a million rows each at 1M assets): hash
+-- tables that fit in memory instead of spilling to temporary files in batches (the server default,
+-- 4MB, split each of them 16 to 32 ways). For the diff's transaction only.
+SET LOCAL work_mem = '128MB';
+
 -- name: match_snapshot
 -- Pair each listed asset with its row, for this transaction's finders: by asset_id where both know
--- it (it survives renames and moves), else by (public_id, resource_type, type).
+-- it (it survives renames and moves), else by (public_id, resource_type, type) — an asset no row
+-- knows by id, with a row no listed asset claims by id. Carries the listed facts the finders
+-- compare, so they need not join the snapshot again.
 CREATE TEMP TABLE listing_match ON COMMIT DROP AS
-WITH snap AS MATERIALIZED (
-    SELECT public_id, resource_type, type, asset_id FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s
-), by_id AS MATERIALIZED (
-    SELECT s.public_id, s.resource_type, s.type, m.id AS media_file_id
-      FROM snap s JOIN public.media_files m ON m.asset_id = s.asset_id
-), by_name AS (
-    SELECT s.public_id, s.resource_type, s.type, m.id AS media_file_id
-      FROM snap s
-      JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
-     WHERE NOT EXISTS (SELECT 1 FROM by_id b WHERE b.public_id = s.public_id AND b.resource_type = s.resource_type
-                                               AND b.type = s.type)
-       AND NOT EXISTS (SELECT 1 FROM by_id b WHERE b.media_file_id = m.id)
-)
-SELECT * FROM by_id UNION ALL SELECT * FROM by_name;
+SELECT s.public_id, s.resource_type, s.type, m.id AS media_file_id, s.bytes, s.format, s.version, s.etag, s.asset_id,
+       s.asset_folder, s.display_name
+  FROM mediasync.listing_snapshot s JOIN public.media_files m ON m.asset_id = s.asset_id
+ WHERE s.inventory_key = %(key)s
+UNION ALL
+SELECT s.public_id, s.resource_type, s.type, m.id, s.bytes, s.format, s.version, s.etag, s.asset_id, s.asset_folder,
+       s.display_name
+  FROM mediasync.listing_snapshot s
+  JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
+ WHERE s.inventory_key = %(key)s
+   AND NOT EXISTS (SELECT 1 FROM public.media_files i WHERE i.asset_id = s.asset_id)
+   AND NOT EXISTS (SELECT 1 FROM mediasync.listing_snapshot o WHERE o.inventory_key = %(key)s AND o.asset_id = m.asset_id);
 
 -- name: analyze_match
 ANALYZE listing_match;
@@ -169,11 +183,8 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
 SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
        jsonb_build_object('deleted_at', m.deleted_at, 'bytes', s.bytes, 'asset_id', s.asset_id)
-  FROM listing_match x
-  JOIN mediasync.listing_snapshot s
-    ON s.inventory_key = %(key)s AND s.public_id = x.public_id AND s.resource_type = x.resource_type
-   AND s.type = x.type
-  JOIN public.media_files m ON m.id = x.media_file_id
+  FROM listing_match s  -- the listed asset's facts, paired with its row
+  JOIN public.media_files m ON m.id = s.media_file_id
  WHERE m.status = 'deleted'
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
                     WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
@@ -183,7 +194,9 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
 -- Active rows of the scope whose asset is not in the listing. Rows created after the listing began
 -- are skipped: their asset may have been uploaded behind the listing's cursor. An incremental run
 -- listed only recent uploads, so it judges only rows created after %(rows_created_after)s (its
--- window's start plus the overlap: their assets were uploaded inside the window).
+-- window's start plus the overlap: their assets were uploaded inside the window). In fixed folder
+-- mode a row is in folder F (or below) exactly when its public_id starts with "F/" — the same test
+-- as on its folder part (the public_id without its last segment), without a regexp per row.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
 SELECT %(run_id)s, %(kind)s, m.public_id, m.resource_type, m.type, m.id,
        jsonb_build_object('secure_url', m.secure_url, 'row_created_at', m.created_at, 'asset_id', m.asset_id)
@@ -193,8 +206,8 @@ SELECT %(run_id)s, %(kind)s, m.public_id, m.resource_type, m.type, m.id,
    AND (%(rows_created_after)s::timestamptz IS NULL OR m.created_at > %(rows_created_after)s::timestamptz)
    AND (%(whole_account)s OR EXISTS (
         SELECT 1 FROM unnest(%(folders)s::text[]) AS f(folder)
-         WHERE starts_with(CASE WHEN %(mode)s = 'dynamic' THEN coalesce(m.asset_folder, m.folder, '')
-                                ELSE regexp_replace(m.public_id, '/?[^/]*$', '') END || '/', f.folder || '/')))
+         WHERE starts_with(CASE WHEN %(mode)s = 'dynamic' THEN coalesce(m.asset_folder, m.folder, '') || '/'
+                                ELSE m.public_id END, f.folder || '/')))
    AND NOT EXISTS (SELECT 1 FROM listing_match x WHERE x.media_file_id = m.id);
 
 -- name: find_mismatches
@@ -210,11 +223,8 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
                                                            'format', s.format, 'version', s.version, 'etag', s.etag,
                                                            'asset_id', s.asset_id, 'asset_folder', s.asset_folder,
                                                            'display_name', s.display_name))
-  FROM listing_match x
-  JOIN mediasync.listing_snapshot s
-    ON s.inventory_key = %(key)s AND s.public_id = x.public_id AND s.resource_type = x.resource_type
-   AND s.type = x.type
-  JOIN public.media_files m ON m.id = x.media_file_id
+  FROM listing_match s  -- the listed asset's facts, paired with its row
+  JOIN public.media_files m ON m.id = s.media_file_id
  WHERE m.status = 'active'
    AND (s.bytes IS DISTINCT FROM m.bytes OR s.format IS DISTINCT FROM m.format
         OR s.version IS DISTINCT FROM m.version OR (s.etag IS NOT NULL AND s.etag IS DISTINCT FROM m.etag)

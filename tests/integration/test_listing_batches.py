@@ -1,0 +1,61 @@
+"""The listing stores pages in batches while reading ahead: an asset listed twice keeps its latest
+facts (the COPY conflicts, the batch is merged), and a listing cut short keeps every page it
+fetched before the failure, with the checkpoint after the last of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mediasync.errors import StoreRateLimited
+from mediasync.scope import ManagedScope
+from mediasync.services.reconcile.listing import SnapshotLister
+from mediasync.store import ListingPage, ListingSource, StoredAsset
+
+SCOPE = ManagedScope(("main-uploads",), "fixed")
+
+
+def asset(n: int, bytes: int = 1024) -> StoredAsset:
+    return StoredAsset(public_id=f"main-uploads/a{n:04d}", resource_type="image", type="upload", format="png",
+                       bytes=bytes, version=1, etag=None, secure_url=None, asset_id=f"id{n}")
+
+
+class PagedStore:
+    """Pages of the image source as given; other resource types are empty. `fail_after` pages,
+    the listing is rate-limited."""
+
+    def __init__(self, pages: list[list[StoredAsset]], fail_after: int | None = None) -> None:
+        self.pages, self.fail_after, self.fetched = pages, fail_after, 0
+
+    def iter_source_pages(self, source: ListingSource, cursor: str | None = None) -> Iterator[ListingPage]:
+        if source.resource_type != "image":
+            yield ListingPage([], None)
+            return
+        for i in range(int(cursor or 0), len(self.pages)):
+            if self.fail_after is not None and self.fetched >= self.fail_after:
+                raise StoreRateLimited("Rate Limit Exceeded", None)
+            self.fetched += 1
+            yield ListingPage(self.pages[i], str(i + 1) if i + 1 < len(self.pages) else None)
+
+
+def test_an_asset_listed_twice_keeps_its_latest_facts(db, conn):
+    pages = [[asset(1), asset(2)], [asset(2, bytes=7), asset(3)], [asset(3, bytes=9)]]  # one batch, repeats
+    outcome = SnapshotLister(db, PagedStore(pages), ("image", "video"), admin_api_reserve=0).list(SCOPE)
+
+    assert outcome.complete
+    rows = conn.execute("SELECT public_id, bytes FROM mediasync.listing_snapshot ORDER BY public_id").fetchall()
+    assert [(r["public_id"], r["bytes"]) for r in rows] == [
+        ("main-uploads/a0001", 1024), ("main-uploads/a0002", 7), ("main-uploads/a0003", 9)]
+
+
+def test_a_listing_cut_short_keeps_the_pages_it_fetched(db, conn):
+    pages = [[asset(n)] for n in range(5)]
+    outcome = SnapshotLister(db, PagedStore(pages, fail_after=3), ("image",), admin_api_reserve=0).list(SCOPE)
+
+    assert not outcome.complete and "rate limit" in outcome.message
+    checkpoint = conn.execute("SELECT cursor, assets_listed, pages FROM mediasync.listing_checkpoints").fetchone()
+    assert (checkpoint["cursor"], checkpoint["assets_listed"], checkpoint["pages"]) == ("3", 3, 3)
+    assert conn.execute("SELECT count(*) AS n FROM mediasync.listing_snapshot").fetchone()["n"] == 3
+
+    resumed = SnapshotLister(db, PagedStore(pages), ("image",), admin_api_reserve=0).list(SCOPE)
+    assert resumed.complete
+    assert conn.execute("SELECT count(*) AS n FROM mediasync.listing_snapshot").fetchone()["n"] == 5
