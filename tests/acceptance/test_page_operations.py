@@ -114,17 +114,18 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
                      "VALUES ('main-uploads/lost-in-cloudinary', 'png', 10, 1, 'lost-in-cloudinary')")
     context, page = open_page(browser, api_server)
     page.locator("#start-run input[name=folder]").fill("main-uploads")
+    page.locator("#start-run select[name=kind]").select_option("full")
     page.get_by_role("button", name="Start reconciliation").click()
     queued = page.locator("[data-testid=run-row][data-run-id='']").first
     expect(queued.locator("[data-testid=run-status]")).to_have_text("requested", timeout=10_000)
     expect(queued.locator("[data-testid=run-by]")).to_have_text("admin (media library page)")
-    expect(queued.locator("[data-testid=run-kind]")).to_have_text("auto")  # the DAG decides when it runs
+    expect(queued.locator("[data-testid=run-kind]")).to_have_text("full")  # as asked on the page
     dag_run_id = queued.get_attribute("data-dag-run-id")
     assert dag_run_id
 
     with api_server.client() as http:  # a normal DAG run, with the page's choices as its Params
         dag_run = http.get(f"{api_server.base_url}/api/v2/dags/mediasync_reconcile/dagRuns/{dag_run_id}").json()
-    assert dag_run["conf"] == {"apply": False, "force": False, "folder": "main-uploads"}
+    assert dag_run["conf"] == {"apply": False, "force": False, "folder": "main-uploads", "kind": "full"}
     assert dag_run["run_type"] == "manual" and dag_run["triggering_user_name"] == "admin"
 
     ran = _airflow(api_server, "tasks", "test", "mediasync_reconcile", "reconcile", dag_run_id)
@@ -135,7 +136,7 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
     row = page.locator(f"[data-testid=run-row][data-dag-run-id='{dag_run_id}']")
     expect(row.locator("[data-testid=run-status]")).to_have_text("completed", timeout=10_000)  # live
     expect(row.locator("[data-testid=run-by]")).to_have_text("admin (media library page)")
-    expect(row.locator("[data-testid=run-kind]")).to_have_text("full")  # the inventory's first run lists in full
+    expect(row.locator("[data-testid=run-kind]")).to_have_text("full")
     page.locator("#drift-chart rect[data-kind]").first.wait_for()
     page.locator("#queue-chart rect[data-series=completed]").first.wait_for()
     expect(page.locator("[data-testid=thumb-badge]")).to_have_text(["missing"])
