@@ -133,6 +133,17 @@ class ChangeApplier:
     def _row(self, conn: Connection, ref: AssetRef, public_id: str | None = None) -> Row | None:
         return self.repo.lock_row(conn, ref.asset_id, public_id or ref.public_id, ref.resource_type, ref.type)
 
+    def _target(self, row: Row | None, what: str, result: Applied, destination_ours: bool = False) -> Row | None:
+        """The active, managed row a change applies to (or one moving into a managed folder:
+        `destination_ours`); None after recording why the change does nothing."""
+        if row is None or row["status"] == "deleted":
+            result.add("no_change", f"{what}: no active row")
+            return None
+        if not (self.scope.contains_row(row) or destination_ours):
+            result.add("out_of_scope", f"{what}: outside the managed folders")
+            return None
+        return row
+
     def _fresh(self, conn: Connection, ref: AssetRef, aspect: str, event_at: datetime) -> bool:
         """Not older than what was applied to this aspect, nor than the asset's deletion."""
         deleted_at = self.repo.clock(conn, ref.key, "existence") if aspect != "existence" else None
@@ -165,12 +176,10 @@ class ChangeApplier:
     def _renamed(self, conn: Connection, event_at: datetime, change: Renamed, result: Applied) -> None:
         ref, to = change.ref, change.to_public_id
         what = f"rename {ref.public_id} -> {to}"
-        row = self._row(conn, ref) or self._row(conn, AssetRef(to, ref.resource_type, change.to_type, ref.asset_id))
-        if row is None or row["status"] == "deleted":
-            result.add("no_change", f"{what}: no active row")
-            return
-        if not (self.scope.contains_row(row) or self.scope.contains(to, change.asset_folder)):
-            result.add("out_of_scope", f"{what}: outside the managed folders")
+        row = self._target(
+            self._row(conn, ref) or self._row(conn, AssetRef(to, ref.resource_type, change.to_type, ref.asset_id)),
+            what, result, destination_ours=self.scope.contains(to, change.asset_folder))
+        if row is None:
             return
         if not self._fresh(conn, ref, "location", event_at):
             result.add("stale", f"{what}: older than the row's location")
@@ -192,12 +201,9 @@ class ChangeApplier:
     def _moved(self, conn: Connection, event_at: datetime, change: Moved, result: Applied) -> None:
         ref = change.ref
         what = f"move {ref.public_id} -> {change.to_asset_folder or '(root)'}"
-        row = self._row(conn, ref)
-        if row is None or row["status"] == "deleted":
-            result.add("no_change", f"{what}: no active row")
-            return
-        if not (self.scope.contains_row(row) or self.scope.contains(ref.public_id, change.to_asset_folder)):
-            result.add("out_of_scope", f"{what}: outside the managed folders")
+        row = self._target(self._row(conn, ref), what, result,
+                           destination_ours=self.scope.contains(ref.public_id, change.to_asset_folder))
+        if row is None:
             return
         if not self._fresh(conn, ref, "location", event_at):
             result.add("stale", f"{what}: older than the row's location")
@@ -223,26 +229,20 @@ class ChangeApplier:
                       result: Applied) -> None:
         ref = change.ref
         what = f"display name of {ref.public_id}"
-        row = self._row(conn, ref)
-        if row is None or row["status"] == "deleted":
-            result.add("no_change", f"{what}: no active row")
-        elif not self.scope.contains_row(row):
-            result.add("out_of_scope", f"{what}: outside the managed folders")
-        elif not self._fresh(conn, ref, "display_name", event_at):
+        row = self._target(self._row(conn, ref), what, result)
+        if row is None:
+            return
+        if not self._fresh(conn, ref, "display_name", event_at):
             result.add("stale", f"{what}: older than the row's")
-        else:
-            changed = self.repo.set_display_name(conn, row["id"], change.display_name)
-            result.add("applied" if changed else "no_change", what, int(changed))
+            return
+        changed = self.repo.set_display_name(conn, row["id"], change.display_name)
+        result.add("applied" if changed else "no_change", what, int(changed))
 
     def _tags(self, conn: Connection, event_at: datetime, change: TagsChanged, result: Applied) -> None:
         ref = change.ref
         what = f"tags of {ref.public_id}"
-        row = self._row(conn, ref)
-        if row is None or row["status"] == "deleted":
-            result.add("no_change", f"{what}: no active row")
-            return
-        if not self.scope.contains_row(row):
-            result.add("out_of_scope", f"{what}: outside the managed folders")
+        row = self._target(self._row(conn, ref), what, result)
+        if row is None:
             return
         added = [t for t in change.added if self._fresh(conn, ref, f"tag:{t}", event_at)]
         removed = [t for t in change.removed if self._fresh(conn, ref, f"tag:{t}", event_at)]
