@@ -38,11 +38,16 @@ class RunPlan:
         return None if self.uploaded_after is None else self.uploaded_after + INCREMENTAL_OVERLAP
 
 
+def check_kind(requested: str) -> None:
+    """Refuse a kind that is not auto, full or incremental (before a run spends any call)."""
+    if requested not in KIND_CHOICES:
+        raise InvalidInput(f"kind must be one of {', '.join(KIND_CHOICES)}, got {requested!r}", 422)
+
+
 def plan_run(requested: str, cadence: dict[str, Any], full_every: timedelta, now: datetime) -> RunPlan:
     """The plan for a run asked as `requested` (auto, full or incremental), given the inventory's
     history (`ReconciliationRepository.cadence`). `full_every` zero: every auto run is full."""
-    if requested not in KIND_CHOICES:
-        raise InvalidInput(f"kind must be one of {', '.join(KIND_CHOICES)}, got {requested!r}", 422)
+    check_kind(requested)
     if requested == "full":
         return RunPlan("full", "a full listing was asked for")
     last_full: datetime | None = cadence.get("last_full_started_at")
@@ -52,9 +57,9 @@ def plan_run(requested: str, cadence: dict[str, Any], full_every: timedelta, now
             raise InvalidInput("an incremental reconciliation lists only what changed since a complete full one, "
                                "and this inventory has none yet: run kind=full (or auto) first", 422)
         return RunPlan("full", "no complete full listing of this inventory yet")
-    incremental = RunPlan("incremental", "", last_complete - INCREMENTAL_OVERLAP)
+    since = last_complete - INCREMENTAL_OVERLAP
     if requested == "incremental":
-        return RunPlan("incremental", "an incremental listing was asked for", incremental.uploaded_after)
+        return RunPlan("incremental", "an incremental listing was asked for", since)
     if full_every <= timedelta(0):
         return RunPlan("full", "every run lists in full (MEDIASYNC_RECONCILE_FULL_EVERY_DAYS=0)")
     if now - last_full >= full_every:
@@ -65,7 +70,7 @@ def plan_run(requested: str, cadence: dict[str, Any], full_every: timedelta, now
         return RunPlan("full", f"the last complete run found {missed} drift items Cloudinary had notified: "
                                f"notifications let drift through")
     return RunPlan("incremental", f"the last full listing started {_age(now - last_full)} ago and the last run "
-                                  f"found no drift the notifications missed", incremental.uploaded_after)
+                                  f"found no drift the notifications missed", since)
 
 
 def _age(delta: timedelta) -> str:

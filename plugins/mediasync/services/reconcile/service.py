@@ -32,7 +32,7 @@ from mediasync.results import Result
 from mediasync.scope import SCOPES, ManagedScope, ResolvedFolderMode
 from mediasync.services.content import safe_folder
 from mediasync.services.queue_processor import CleanupQueueProcessor
-from mediasync.services.reconcile.cadence import KIND_CHOICES, RunKind, RunPlan, plan_run
+from mediasync.services.reconcile.cadence import RunKind, RunPlan, check_kind, plan_run
 from mediasync.services.reconcile.listing import SnapshotLister
 from mediasync.services.reconcile.repair import DriftRepair
 from mediasync.services.reconcile.reports import SupabaseReportStore, write_reports
@@ -116,8 +116,7 @@ class Reconciler:
             raise InvalidInput("grace_minutes must not be negative", 422)
         if scope not in SCOPES:
             raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", 422)
-        if kind not in KIND_CHOICES:
-            raise InvalidInput(f"kind must be one of {', '.join(KIND_CHOICES)}, got {kind!r}", 422)
+        check_kind(kind)
         narrowed = safe_folder(folder) if folder else None
         params: dict[str, Any] = {"apply": apply, "folder": narrowed, "force": force, "max_delete_fraction": fraction,
                                   "grace_minutes": grace, "scope": scope, "kind": kind}
