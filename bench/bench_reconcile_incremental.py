@@ -2,10 +2,12 @@
 were uploaded since the last complete run; the run lists only those, through the Search API.
 Figures: Admin API calls (target ≤ 30) beside what a full listing of the same library costs, time,
 what it found. The history (a complete full run a day ago, rows for every asset) is arranged in
-the database directly; bench_reconcile measures full listings. BENCH_INCREMENTAL_ASSETS sets N."""
+the database directly; bench_reconcile measures full listings. The emulator runs in a process of its
+own, as there. BENCH_INCREMENTAL_ASSETS sets N."""
 
 import math
 import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import Timer, emulator, fresh_database, machine, peak_rss_mb, report, store_for
+from _harness import Timer, emulator_process, fresh_database, machine, peak_rss_mb, report, store_for
 from mediasync.config import Settings
 from mediasync.services.reconcile import Reconciler
 from mediasync.store import MAX_LISTING_PAGE, RESOURCE_TYPES
@@ -25,26 +27,28 @@ ORPHANS = max(1, CHURN // 100)  # of those, without a row (an upload whose save 
 KEY = "upload:fixed:main-uploads"
 
 
-def rows(running, prefix: str, count: int, created_at: datetime) -> Iterator[tuple]:
-    """Rows for the first `count` assets under `prefix`, streamed (the arranging stays out of peak RSS)."""
-    with running.emulator.state.tx() as lite:  # the identity Cloudinary gave each asset, as a row carries it
-        found = lite.execute("SELECT public_id, asset_id, version, bytes FROM assets WHERE public_id LIKE ? "
-                             "ORDER BY public_id LIMIT ?", (f"{prefix}%", count))
-        for pid, aid, version, size in found:
-            yield pid, aid, "main-uploads", pid.rsplit("/", 1)[1], "png", size, version, "main-uploads", created_at
+def rows(store: sqlite3.Connection, prefix: str, count: int, created_at: datetime) -> Iterator[tuple]:
+    """Rows for the first `count` assets under `prefix` with the identity Cloudinary gave each, read
+    from the emulator's own store (WAL: a reader beside the server) and streamed (flat peak RSS)."""
+    found = store.execute("SELECT public_id, asset_id, version, bytes FROM assets WHERE public_id LIKE ? "
+                          "ORDER BY public_id LIMIT ?", (f"{prefix}%", count))
+    for pid, aid, version, size in found:
+        yield pid, aid, "main-uploads", pid.rsplit("/", 1)[1], "png", size, version, "main-uploads", created_at
 
 
-with fresh_database() as db, emulator() as running, tempfile.TemporaryDirectory() as reports:
+with fresh_database() as db, emulator_process() as running, tempfile.TemporaryDirectory() as reports:
     last_run = datetime.now(timezone.utc) - timedelta(days=1)
     running.seed(N - CHURN, prefix="main-uploads/old", age_seconds=2 * 86400)
     running.seed(CHURN, prefix="main-uploads/new")  # uploaded since the last run
+    store = sqlite3.connect(f"file:{running.data_dir / 'emulator.sqlite3'}?mode=ro", uri=True)
     with psycopg.connect(db.url, autocommit=True) as conn:  # arranging data, as a test would
         with conn.cursor().copy("COPY media_files (public_id, asset_id, asset_folder, display_name, format, bytes, "
                                 "version, folder, created_at) FROM STDIN") as copy:
-            for row in rows(running, "main-uploads/old", N - CHURN, last_run - timedelta(days=1)):
+            for row in rows(store, "main-uploads/old", N - CHURN, last_run - timedelta(days=1)):
                 copy.write_row(row)
-            for row in rows(running, "main-uploads/new", CHURN - ORPHANS, datetime.now(timezone.utc)):
+            for row in rows(store, "main-uploads/new", CHURN - ORPHANS, datetime.now(timezone.utc)):
                 copy.write_row(row)
+        store.close()
         conn.execute("INSERT INTO mediasync.reconciliation_runs (mode, status, params, inventory_key, kind, "
                      "started_at, finished_at, listing_complete, assets_listed, counts) "
                      "VALUES ('apply', 'completed', '{}', %s, 'full', %s, %s, true, %s, '{}')",

@@ -350,11 +350,11 @@ class AssetStore:
         they are created last-numbered first, so a newest-first listing meets them in name order.
         `age_seconds`: uploaded that long ago (an account's history, for incremental listings)."""
         uploaded = datetime.now(timezone.utc) - timedelta(seconds=age_seconds)
-        now, version = uploaded.strftime("%Y-%m-%dT%H:%M:%SZ"), int(uploaded.timestamp())
+        created, version = uploaded.strftime("%Y-%m-%dT%H:%M:%SZ"), int(uploaded.timestamp())
         folder, _, stem = prefix.rpartition("/")
         name = prefix if folder_mode == "fixed" else stem
         rows = ((secrets.token_hex(16), resource_type, type, f"{name}{i:07d}", version, secrets.token_hex(16), "png",
-                 bytes_each, 1, 1, 1, _md5(f"{prefix}{i}".encode()), now, folder,
+                 bytes_each, 1, 1, 1, _md5(f"{prefix}{i}".encode()), created, folder,
                  f"{stem}{i:07d}", None, "[]", None) for i in reversed(range(n)))
         with self.tx() as db:
             db.executemany(f"INSERT OR REPLACE INTO assets ({','.join(COLUMNS[1:])}) VALUES "
