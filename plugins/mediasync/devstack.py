@@ -116,7 +116,7 @@ def start_emulator(stack: ExitStack) -> Cloudinary:
     process = subprocess.Popen([str(VENV_BIN / "mediasync"), "emulator", "--port", str(EMULATOR_PORT),
                                 "--data-dir", str(STATE / "emulator")], stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
-    stack.callback(_stop, process)
+    stack.callback(stop_process_group, process)
     wait_for(f"http://127.0.0.1:{EMULATOR_PORT}/_emulator/health", "the Cloudinary emulator", 30, process)
     say(f"Cloudinary emulator on http://127.0.0.1:{EMULATOR_PORT} (data in {STATE / 'emulator'})")
     from mediasync.emulator.server import credentials_from_env
@@ -190,7 +190,9 @@ def write_settings_file(db_url: str, cloudinary: Cloudinary) -> None:
               "set -a; . THIS_FILE; set +a")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process_group(process: subprocess.Popen) -> None:
+    """Stop a process started with `start_new_session=True` and everything it spawned (Airflow's
+    API server, scheduler and workers fork children): SIGTERM to the group, SIGKILL after 30 s."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -270,7 +272,7 @@ def main() -> int:
             log = (STATE / "airflow.log").open("a")
             airflow = subprocess.Popen([str(VENV_BIN / "airflow"), "standalone"], env=env, stdout=log,
                                        stderr=subprocess.STDOUT, start_new_session=True, cwd=STATE)
-            stack.callback(_stop, airflow)
+            stack.callback(stop_process_group, airflow)
             wait_for(f"{execution_api_url().removesuffix('/execution/')}/api/v2/version", "Airflow", 300, airflow)
             shown = "localhost" if AIRFLOW_HOST in ("127.0.0.1", *ANY_INTERFACE) else AIRFLOW_HOST
             base = f"http://{shown}:{AIRFLOW_PORT}"

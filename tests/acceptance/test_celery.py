@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import psycopg
 import pytest
 
 from fixtures.database import create_database, drop_database
+from mediasync.devstack import stop_process_group
 from mediasync.emulator.testing import RunningEmulator, free_port
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]
@@ -173,16 +173,6 @@ def _start(name: str, args: list[str], env: dict[str, str], home: Path) -> subpr
                             stdin=subprocess.DEVNULL, start_new_session=True, cwd=home)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def celery_cluster(redis_available, tmp_path_factory, pg_server_url, template_database) -> Iterator[CeleryCluster]:
     home = tmp_path_factory.mktemp("airflow-celery")
@@ -260,7 +250,7 @@ def celery_cluster(redis_available, tmp_path_factory, pg_server_url, template_da
         yield cluster
     finally:
         for process in reversed(list(cluster.processes.values())):
-            _stop(process)
+            stop_process_group(process)
         emulator.stop()
         try:
             client = redis_client()

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import pytest
 import yaml
 
 from fixtures.database import create_database, drop_database
+from mediasync.devstack import stop_process_group
 from mediasync.emulator.testing import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -262,15 +262,6 @@ def clean_env(bin_dir: Path, home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -350,7 +341,7 @@ print(json.dumps({"dags": sorted(bag.dag_ids), "errors": {k: str(v) for k, v in 
         assert stats.status_code == 200 and stats.json()["pending"] == 0
     finally:
         for process in processes:
-            _stop(process)
+            stop_process_group(process)
         drop_database(pg_server_url, name)
 
 
