@@ -70,6 +70,50 @@ def test_cleanup_queue_is_event_driven_with_an_hourly_safety_net(dagbag):
     DagSerialization.to_dict(dagbag.get_dag("mediasync_cleanup_queue"))  # serialisable for the scheduler
 
 
+def _declarations(dagbag) -> dict[tuple[str, str], list[tuple[str, frozenset]]]:
+    """Every declaration of every asset, as the DAG processor reads them from the serialized DAGs
+    (schedules, task inlets and outlets), with the watchers each declaration carries."""
+    from airflow.dag_processing.collection import _find_all_assets
+    from airflow.serialization.encoders import encode_trigger
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+
+    found: dict[tuple[str, str], list[tuple[str, frozenset]]] = {}
+    for dag_id in dagbag.dag_ids:
+        lazy = LazyDeserializedDAG.from_dag(dagbag.get_dag(dag_id))
+        for asset in _find_all_assets([lazy]):
+            watchers = frozenset((w.name, repr(encode_trigger(w.trigger))) for w in asset.watchers)
+            found.setdefault((asset.name, asset.uri), []).append((dag_id, watchers))
+    return found
+
+
+def test_an_asset_with_a_watcher_carries_it_wherever_it_is_declared(dagbag):
+    """Airflow keeps one declaration per asset, the last it meets, and drops the watchers of an
+    active asset declared without them: a bare lineage Asset used as an inlet once switched the
+    event-driven cleanup off in a real Airflow. Every declaration of a watched asset must carry the
+    same watchers, in every DAG."""
+    declarations = _declarations(dagbag)
+    for key, seen in declarations.items():
+        variants = {watchers for _, watchers in seen}
+        assert len(variants) == 1, f"asset {key} is declared with different watchers: {seen}"
+    watched = {name for (name, _), seen in declarations.items() if seen[0][1]}
+    assert watched == {"mediasync_cleanup_queue", "mediasync_cloudinary_notification_channel"}
+
+
+def test_airflow_keeps_both_watchers_when_it_collects_the_dags(dagbag):
+    """What the DAG processor stores, per file and for all files at once: each watched asset keeps
+    its watcher (the asset_watcher rows the triggerer runs come from these)."""
+    from airflow.dag_processing.collection import AssetModelOperation
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+
+    lazies = {dag_id: LazyDeserializedDAG.from_dag(dagbag.get_dag(dag_id)) for dag_id in dagbag.dag_ids}
+    batches = [lazies] + [{dag_id: lazy} for dag_id, lazy in lazies.items()]  # all files, then one file each
+    for batch in batches:
+        collected = AssetModelOperation.collect(batch).assets
+        for (name, _), asset in collected.items():
+            if name in ("mediasync_cleanup_queue", "mediasync_cloudinary_notification_channel"):
+                assert [w.name for w in asset.watchers], f"{name} lost its watcher collecting {sorted(batch)}"
+
+
 def run_dag(dagbag, dag_id: str, run_type: str = "manual", **conf):
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState

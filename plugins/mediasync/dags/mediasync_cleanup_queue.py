@@ -11,25 +11,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, DeltaTriggerTimetable, dag, task
+from airflow.sdk import AssetOrTimeSchedule, DeltaTriggerTimetable, dag, task
 
-from mediasync.lineage import CLEANUP_QUEUE
-from mediasync.triggers.queue import CleanupQueueTrigger
+from mediasync.lineage import CLEANUP_QUEUE, managed_folders
 
 TIME_BUDGET_SECONDS = 240  # stop claiming after this; the run finishes what is in flight
 SAFETY_NET = timedelta(hours=1)
 
-# The queue as lineage declares it (mediasync.lineage.CLEANUP_QUEUE), plus the watcher that turns
-# the queue's notification into an asset event: one asset, one name, one URI.
-cleanup_queue_asset = Asset(
-    name=CLEANUP_QUEUE.name, uri=CLEANUP_QUEUE.uri, group=CLEANUP_QUEUE.group, extra=CLEANUP_QUEUE.extra,
-    watchers=[AssetWatcher(name="mediasync_cleanup_queue_notifications", trigger=CleanupQueueTrigger())],
-)
-
 
 @dag(
     dag_id="mediasync_cleanup_queue",
-    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(SAFETY_NET), assets=cleanup_queue_asset),
+    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(SAFETY_NET), assets=CLEANUP_QUEUE),
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -46,9 +38,8 @@ deleted how many. Hourly runs are the safety net.
 """,
 )
 def mediasync_cleanup_queue():
-    from mediasync.lineage import CLEANUP_QUEUE, managed_folders
-
-    # Not an outlet of the queue itself: this DAG is scheduled on it, and would re-trigger itself.
+    # CLEANUP_QUEUE carries its watcher wherever it is referenced (mediasync.lineage). Not an outlet of
+    # the queue itself: this DAG is scheduled on it, and would re-trigger itself.
     @task(inlets=[CLEANUP_QUEUE], outlets=[*managed_folders()])
     def drain_cleanup_queue() -> dict:
         import logging

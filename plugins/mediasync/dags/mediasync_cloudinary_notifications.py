@@ -8,25 +8,16 @@ its commit. A slow timetable is the safety net (a missed wake-up costs at most t
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, DeltaTriggerTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, DeltaTriggerTimetable, Param, dag, task
 
-from mediasync.triggers.notifications import CloudinaryNotificationTrigger
-
-# Read at parse time from the environment only (no DB or network work): the channel name.
-CHANNEL = os.environ.get("MEDIASYNC_NOTIFICATION_CHANNEL", "").strip() or "mediasync"
-
-channel_has_messages = Asset(
-    "mediasync_cloudinary_notification_channel",
-    watchers=[AssetWatcher(name="cloudinary_poll_channel", trigger=CloudinaryNotificationTrigger(channel=CHANNEL))],
-)
+from mediasync.lineage import NOTIFICATION_CHANNEL
 
 
 @dag(
     dag_id="mediasync_cloudinary_notifications",
-    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(timedelta(minutes=5)), assets=channel_has_messages),
+    schedule=AssetOrTimeSchedule(timetable=DeltaTriggerTimetable(timedelta(minutes=5)), assets=NOTIFICATION_CHANNEL),
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
