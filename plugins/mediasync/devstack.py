@@ -3,7 +3,8 @@
 Starts an embedded PostgreSQL (unless MEDIASYNC_DATABASE_URL is set) and the Cloudinary emulator
 (unless CLOUDINARY_URL is set), applies the migrations, creates the Airflow connections
 `mediasync_db` and `cloudinary_default` in Airflow's metadata DB (visible and testable under
-Admin → Connections), runs `airflow standalone` with the packaged DAGs unpaused, writes
+Admin → Connections), runs Airflow (API server first, then the scheduler, DAG processor and
+triggerer; `mediasync.processes`) with the packaged DAGs unpaused, writes
 `mediasync.env` for the `mediasync` CLI, and prints where to go. Everything lives under
 .mediasync/ (or MEDIASYNC_HOME); Ctrl-C stops all it started.
 
@@ -27,11 +28,12 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 from psycopg.conninfo import conninfo_to_dict
 
 from mediasync import settings_file
+from mediasync.db.dsn import airflow_connection_fields
 from mediasync.errors import MediasyncError
+from mediasync.processes import AirflowStack, Registration, stop_leftovers, stop_process_group, wait_for_http
 
 STATE = Path(os.environ.get("MEDIASYNC_HOME") or Path.cwd() / ".mediasync").absolute()
 VENV_BIN = Path(sys.executable).parent
@@ -50,20 +52,6 @@ def say(message: str) -> None:
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-def wait_for(url: str, what: str, timeout: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise MediasyncError(f"{what} exited with code {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise MediasyncError(f"{what} did not answer at {url} within {int(timeout)} s")
 
 
 def start_database(stack: ExitStack) -> str:
@@ -116,8 +104,11 @@ def start_emulator(stack: ExitStack) -> Cloudinary:
     process = subprocess.Popen([str(VENV_BIN / "mediasync"), "emulator", "--port", str(EMULATOR_PORT),
                                 "--data-dir", str(STATE / "emulator")], stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
+    registration = Registration()  # a `make run` killed outright: the next one stops this emulator
+    registration.add(process.pid)
+    stack.callback(registration.remove)
     stack.callback(stop_process_group, process)
-    wait_for(f"http://127.0.0.1:{EMULATOR_PORT}/_emulator/health", "the Cloudinary emulator", 30, process)
+    wait_for_http(f"http://127.0.0.1:{EMULATOR_PORT}/_emulator/health", "the Cloudinary emulator", 30, process)
     say(f"Cloudinary emulator on http://127.0.0.1:{EMULATOR_PORT} (data in {STATE / 'emulator'})")
     from mediasync.emulator.server import credentials_from_env
 
@@ -128,13 +119,9 @@ def start_emulator(stack: ExitStack) -> Cloudinary:
 def airflow_connections(db_url: str, cloudinary: Cloudinary) -> list[dict]:
     """`mediasync_db` and `cloudinary_default` as Airflow connections (field form: Unix-socket
     hosts stay intact, and the UI's form shows every field)."""
-    info = conninfo_to_dict(db_url)
-    extra = {k: v for k, v in info.items() if k not in ("host", "user", "password", "dbname", "port")}
     return [
-        {"conn_id": "mediasync_db", "conn_type": "postgres", "description": "mediasync's database (make run)",
-         "host": info.get("host", "localhost"), "login": info.get("user"), "password": info.get("password"),
-         "schema": info.get("dbname", "postgres"), "port": int(str(info.get("port", 5432))),
-         "extra": json.dumps(extra) if extra else None},
+        {"conn_id": "mediasync_db", "description": "mediasync's database (make run)",
+         **airflow_connection_fields(db_url)},
         {"conn_id": "cloudinary_default", "conn_type": "cloudinary",
          "description": "Cloudinary (make run: the local emulator)" if cloudinary.base_url else "Cloudinary",
          "login": cloudinary.api_key, "password": cloudinary.api_secret,
@@ -190,17 +177,6 @@ def write_settings_file(db_url: str, cloudinary: Cloudinary) -> None:
               "set -a; . THIS_FILE; set +a")
 
 
-def stop_process_group(process: subprocess.Popen) -> None:
-    """Stop a process started with `start_new_session=True` and everything it spawned (Airflow's
-    API server, scheduler and workers fork children): SIGTERM to the group, SIGKILL after 30 s."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 def dags_folder() -> Path:
     """The DAG files the package ships (the same files in a wheel and in the repository)."""
     return Path(str(files("mediasync").joinpath("dags")))
@@ -217,6 +193,8 @@ def airflow_environment(db_url: str, cloudinary: Cloudinary) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",  # the Test button under Admin → Connections
         "AIRFLOW__CORE__PARALLELISM": str(parallelism()),
@@ -253,6 +231,7 @@ def main() -> int:
         signal.signal(signum, _interrupt)
     with ExitStack() as stack:
         try:
+            stop_leftovers()  # an earlier `make run` killed outright leaves its processes behind
             if not port_free(AIRFLOW_PORT):
                 raise MediasyncError(f"port {AIRFLOW_PORT} is in use; stop what uses it or set MEDIASYNC_AIRFLOW_PORT")
             db_url = start_database(stack)
@@ -267,13 +246,12 @@ def main() -> int:
             env = airflow_environment(db_url, cloudinary)
             say("setting up Airflow's metadata DB and the connections mediasync_db, cloudinary_default")
             setup_airflow(env, airflow_connections(db_url, cloudinary))
-            say(f"starting Airflow (standalone: API server on {AIRFLOW_HOST}:{AIRFLOW_PORT}, scheduler, "
-                f"DAG processor, triggerer; {parallelism()} LocalExecutor workers) — about a minute")
-            log = (STATE / "airflow.log").open("a")
-            airflow = subprocess.Popen([str(VENV_BIN / "airflow"), "standalone"], env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True, cwd=STATE)
-            stack.callback(stop_process_group, airflow)
-            wait_for(f"{execution_api_url().removesuffix('/execution/')}/api/v2/version", "Airflow", 300, airflow)
+            say(f"starting Airflow: the API server on {AIRFLOW_HOST}:{AIRFLOW_PORT}, then the scheduler, "
+                f"DAG processor and triggerer ({parallelism()} LocalExecutor workers) — about a minute")
+            airflow = AirflowStack(env, STATE / "airflow.log", execution_api_url().removesuffix("/execution/"),
+                                   cwd=STATE, airflow=str(VENV_BIN / "airflow"))
+            stack.callback(airflow.stop)
+            airflow.start(timeout=300)
             shown = "localhost" if AIRFLOW_HOST in ("127.0.0.1", *ANY_INTERFACE) else AIRFLOW_HOST
             base = f"http://{shown}:{AIRFLOW_PORT}"
             default_file = (Path.cwd() / ".mediasync" / settings_file.FILE_NAME).absolute() == SETTINGS_FILE
@@ -290,9 +268,9 @@ def main() -> int:
     Logs            {STATE}/airflow.log, {STATE}/emulator.log
   Press Ctrl-C to stop everything.
 """, flush=True)
-            while airflow.poll() is None:
+            while (stopped := airflow.exited()) is None:
                 time.sleep(1)
-            say(f"Airflow exited with code {airflow.returncode}; see {STATE / 'airflow.log'}")
+            say(f"Airflow's {stopped[0]} exited with code {stopped[1]}; see {STATE / 'airflow.log'}")
             return 1
         except KeyboardInterrupt:
             say("stopping…")

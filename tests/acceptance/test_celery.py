@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -31,8 +32,8 @@ import psycopg
 import pytest
 
 from fixtures.database import create_database, drop_database
-from mediasync.devstack import stop_process_group
 from mediasync.emulator.testing import RunningEmulator, free_port
+from mediasync.processes import stop_process_group
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]
 
@@ -285,6 +286,7 @@ def test_two_workers_drain_a_10000_item_queue_and_no_asset_is_deleted_twice(cele
     # every task to start and take part.
     emulator.control(latency_ms=400)
     admin_calls_before = emulator.admin_calls()
+    calls_logged_before = len(emulator.admin_call_log())
     celery_cluster.wait_for_dags(["mediasync_test_cleanup_fanout"])
     run_id = celery_cluster.run_dag("mediasync_test_cleanup_fanout", timeout=420)
     emulator.control(latency_ms=0)
@@ -303,7 +305,11 @@ def test_two_workers_drain_a_10000_item_queue_and_no_asset_is_deleted_twice(cele
         assert conn.execute("SELECT count(*) FROM cloudinary_cleanup_queue WHERE completed_at IS NULL "
                             "OR jsonb_array_length(coalesce(errors, '[]'::jsonb)) > 0").fetchone()[0] == 0
     assert emulator.settings()["assets"] == 0
-    assert emulator.admin_calls() - admin_calls_before == QUEUE_ITEMS // 100  # 100 ids per delete_resources
+    # The invariant: the drain's only Admin API calls are delete_resources, 100 ids each, so 10,000
+    # queued assets cost exactly 100 calls (and the log names any other call that crept in).
+    drain_calls = emulator.admin_call_log()[calls_logged_before:]
+    assert drain_calls == ["DELETE resources/image/upload"] * (QUEUE_ITEMS // 100), Counter(drain_calls)
+    assert emulator.admin_calls() - admin_calls_before == QUEUE_ITEMS // 100
 
     deletions = httpx.get(f"{emulator.base_url}/_emulator/deletions", timeout=10)
     if deletions.status_code != 404:  # the emulator's deletion ledger (being added in parallel)

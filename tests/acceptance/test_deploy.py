@@ -29,8 +29,8 @@ import pytest
 import yaml
 
 from fixtures.database import create_database, drop_database
-from mediasync.devstack import stop_process_group
 from mediasync.emulator.testing import free_port
+from mediasync.processes import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "plugins" / "mediasync"
