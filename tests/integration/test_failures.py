@@ -13,6 +13,7 @@ import time
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg.conninfo import make_conninfo
 
 from fixtures.media import tiny_png
 from mediasync.db import Database, PooledDatabase
@@ -117,7 +118,7 @@ def test_a_value_the_database_refuses_is_bad_input_not_an_outage(db):
 
 
 def test_upload_while_the_database_is_gone_leaves_no_asset(services, cloudinary_store, db_url):
-    broken = build_services(Database(db_url.replace("/mediasync_test_", "/missing_db_"), max_attempts=3),
+    broken = build_services(Database(make_conninfo(db_url, dbname="missing_db"), max_attempts=3),
                             cloudinary_store, services.settings)
     with pytest.raises(DatabaseUnavailable):
         broken.media.upload(tiny_png(40), "gone.png")
@@ -125,9 +126,11 @@ def test_upload_while_the_database_is_gone_leaves_no_asset(services, cloudinary_
 
 
 def test_the_pool_works_again_as_soon_as_the_database_is_back(pg_server_url, template_database, db_url):
+    from psycopg.conninfo import conninfo_to_dict
+
     from fixtures.database import create_database, drop_database
 
-    name = db_url.rsplit("/", 1)[1]
+    name = conninfo_to_dict(db_url)["dbname"]  # a Unix-socket URL ends in ?host=/dir, not the database
     pooled = PooledDatabase(db_url, wait_seconds=10)
     try:
         with pooled.transaction() as connection:

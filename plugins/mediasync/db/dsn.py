@@ -8,11 +8,15 @@ not percent-encoded must not slip through because a URL parser gave up on it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from mediasync.config import DATABASE_URL_VARS, first_env
 from mediasync.errors import ConfigError
@@ -60,6 +64,25 @@ def dsn_from_airflow_connection(conn: AirflowConnection) -> str:
         params = [f"host={quote(host, safe='/')}"] + ([f"port={port}"] if port else []) + ([query] if query else [])
         return f"postgresql://{auth}/{database}?{'&'.join(params)}"
     return f"postgresql://{auth}{host}{f':{port}' if port else ''}/{database}" + (f"?{query}" if query else "")
+
+
+def airflow_connection_fields(dsn: str) -> dict[str, Any]:
+    """The fields of an Airflow `postgres` connection for `dsn` (the inverse of
+    `dsn_from_airflow_connection`), as `airflow connections add --conn-json` and the Connection
+    model take them. A Unix-socket directory stays in the host field (a URI like
+    `postgresql://u@/db?host=/run/postgresql` would put it in the extras and leave the form's host
+    empty); other libpq parameters (sslmode, ...) go to the extras."""
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"the database URL is malformed: {scrub(str(exc), dsn)}") from None
+    extra = {k: v for k, v in info.items() if k not in ("host", "user", "password", "dbname", "port")}
+    port = str(info.get("port") or 5432)
+    if not port.isdigit():
+        raise ConfigError("an Airflow connection holds one host and port; give the database URL a single host")
+    return {"conn_type": "postgres", "host": info.get("host") or "localhost", "login": info.get("user"),
+            "password": info.get("password"), "schema": info.get("dbname") or "postgres", "port": int(port),
+            "extra": json.dumps(extra) if extra else None}
 
 
 def _parts(dsn: str) -> dict[str, str]:
