@@ -136,6 +136,13 @@ def deletions(emulator: Emulator = Depends(control_guard)) -> dict:
     return emulator.actions.deletions.report()
 
 
+@router.get("/_emulator/admin-calls")
+def admin_calls(emulator: Emulator = Depends(control_guard)) -> dict:
+    """The Admin API calls the meter counted since the last reset (the latest 2000): method and path."""
+    with emulator.meter.lock:
+        return {"total": emulator.meter.total, "calls": list(emulator.meter.calls)}
+
+
 @router.get("/_emulator/notifications")
 def notifications(emulator: Emulator = Depends(control_guard)) -> dict:
     """The notifications emitted since the last reset (the latest 1000), with each delivery's attempts."""

@@ -12,6 +12,7 @@ import json
 import random
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -28,16 +29,21 @@ if TYPE_CHECKING:
 UNLIMITED_ALLOWANCE = 5000  # what the headers report while no rate limit is set: it never runs down
 
 
+CALL_LOG_SIZE = 2000
+
+
 @dataclass
 class AdminMeter:
-    """Counts Admin API calls in windows (an hour, as Cloudinary's rate limit does)."""
+    """Counts Admin API calls in windows (an hour, as Cloudinary's rate limit does), and keeps the
+    latest calls (method and path) so a test can say which call an unexpected count was."""
 
     window_start: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     in_window: int = 0
     total: int = 0
+    calls: deque[str] = field(default_factory=lambda: deque(maxlen=CALL_LOG_SIZE), repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def take(self, limit: int, window_seconds: int = 3600) -> tuple[bool, int, datetime]:
+    def take(self, limit: int, window_seconds: int = 3600, call: str = "") -> tuple[bool, int, datetime]:
         """(allowed, remaining, reset_at) for one more call."""
         with self.lock:
             now = datetime.now(timezone.utc)
@@ -49,11 +55,13 @@ class AdminMeter:
             if allowed:
                 self.in_window += 1
                 self.total += 1
+                self.calls.append(call)
             return allowed, max(0, limit - self.in_window) if limit > 0 else UNLIMITED_ALLOWANCE, reset_at
 
     def reset(self) -> None:
         with self.lock:
             self.window_start, self.in_window, self.total = datetime.now(timezone.utc), 0, 0
+            self.calls.clear()
 
 
 def emulator_of(request: Request) -> Emulator:
@@ -91,7 +99,8 @@ async def admin_gate(request: Request, response: Response, cloud: str) -> Emulat
     emulator = await _faults_and_cloud(request, cloud)
     check_basic_auth(request, emulator)
     faults = emulator.faults
-    allowed, remaining, reset_at = emulator.meter.take(faults.rate_limit, faults.rate_limit_window_seconds)
+    call = f"{request.method} {request.url.path.removeprefix(f'/v1_1/{cloud}/')}"
+    allowed, remaining, reset_at = emulator.meter.take(faults.rate_limit, faults.rate_limit_window_seconds, call)
     reset = format_datetime(reset_at, usegmt=True)
     headers = {"X-FeatureRateLimit-Limit": str(faults.rate_limit or UNLIMITED_ALLOWANCE),
                "X-FeatureRateLimit-Remaining": str(remaining), "X-FeatureRateLimit-Reset": reset}

@@ -123,6 +123,10 @@ class RunningEmulator:
     def upload_api_calls(self) -> int:
         return self.settings()["upload_api_calls"]
 
+    def admin_call_log(self) -> list[str]:
+        """The counted Admin API calls, oldest first: "DELETE resources/image/upload", ..."""
+        return self._get("/_emulator/admin-calls")["calls"]
+
     def deletions(self) -> dict:
         return self._get("/_emulator/deletions")
 
