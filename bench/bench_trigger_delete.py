@@ -1,9 +1,11 @@
-"""Trigger overhead of a bulk DELETE of N media_files rows (issue 13.5), on the same rows three ways:
-- mediasync: statement-level triggers with transition tables queue every asset in one
-  INSERT ... SELECT, send one live-update and one queue notification, and guard re-use;
+"""Trigger overhead of a bulk DELETE of N media_files rows, on the same rows four ways:
+- mediasync: statement-level triggers with transition tables open one deletion batch, journal every
+  row for undo, queue every asset in one INSERT ... SELECT (held: the delete brake holds a mass
+  DELETE by default), send one live-update and one queue notification, and guard re-use;
+- mediasync with the brake off (every rule 0: the batch flows, its entries are pending);
 - no triggers at all (the floor);
 - the seed's row-level trigger (`FOR EACH ROW` insert into the queue).
-Figures: seconds of each DELETE, rows queued, mediasync / no-trigger and seed / no-trigger ratios."""
+Figures: seconds of each DELETE, rows queued, the ratios to no triggers."""
 
 import os
 import sys
@@ -28,7 +30,7 @@ CREATE TRIGGER seed_enqueue_row AFTER DELETE ON public.media_files
 
 
 def fill(conn) -> None:
-    conn.sql("TRUNCATE cloudinary_cleanup_queue")
+    conn.sql("TRUNCATE cloudinary_cleanup_queue, mediasync.deletion_batches, mediasync.deleted_media_files")
     conn.sql("ALTER TABLE media_files DISABLE TRIGGER USER")  # filling is not what is measured
     conn.sql("INSERT INTO media_files (public_id, format, bytes, folder) "
              "SELECT 'main-uploads/a' || g, 'png', g, 'main-uploads' FROM generate_series(1, %(n)s) g", {"n": N})
@@ -40,8 +42,15 @@ def fill(conn) -> None:
 def timed_delete(conn) -> tuple[float, int]:
     with Timer() as t:
         conn.sql("DELETE FROM media_files")
-    queued = conn.sql("SELECT count(*) AS n FROM cloudinary_cleanup_queue WHERE status = 'pending'")[0]["n"]
+    queued = conn.sql("SELECT count(*) AS n FROM cloudinary_cleanup_queue WHERE status IN ('pending', 'held')")[0]["n"]
     return t.seconds, queued
+
+
+def brake(conn, on: bool) -> None:
+    value = {"delete_hold_threshold": "1000", "delete_hold_fraction": "0.1", "delete_hold_window": "5000"}
+    for name, default in value.items():
+        conn.sql("UPDATE mediasync.runtime_settings SET value = %(v)s WHERE name = %(n)s",
+                 {"v": default if on else "0", "n": name})
 
 
 with fresh_database() as db, db.session() as conn:
@@ -51,6 +60,11 @@ with fresh_database() as db, db.session() as conn:
         fill(conn)
         best["mediasync"] = min(best.get("mediasync", 1e9), (r := timed_delete(conn))[0])
         queued["mediasync"] = r[1]
+        fill(conn)
+        brake(conn, on=False)
+        best["mediasync_brake_off"] = min(best.get("mediasync_brake_off", 1e9), (r := timed_delete(conn))[0])
+        queued["mediasync_brake_off"] = r[1]
+        brake(conn, on=True)
         fill(conn)
         conn.sql("ALTER TABLE media_files DISABLE TRIGGER USER")
         best["no_triggers"] = min(best.get("no_triggers", 1e9), (r := timed_delete(conn))[0])
@@ -63,8 +77,10 @@ with fresh_database() as db, db.session() as conn:
         queued["seed_row_trigger"] = r[1]
         conn.sql("DROP TRIGGER seed_enqueue_row ON media_files")
         conn.sql("ALTER TABLE media_files ENABLE TRIGGER USER")
-    assert queued["mediasync"] == N and queued["seed_row_trigger"] == N and queued["no_triggers"] == 0, queued
+    assert queued["mediasync"] == queued["mediasync_brake_off"] == queued["seed_row_trigger"] == N, queued
+    assert queued["no_triggers"] == 0, queued
     report("trigger_bulk_delete", rows=N, rounds=ROUNDS, seconds=best, queued=queued,
            mediasync_vs_no_triggers=round(best["mediasync"] / best["no_triggers"], 2),
+           mediasync_brake_off_vs_no_triggers=round(best["mediasync_brake_off"] / best["no_triggers"], 2),
            seed_vs_no_triggers=round(best["seed_row_trigger"] / best["no_triggers"], 2),
            rows_per_second=round(N / best["mediasync"]), machine=machine())

@@ -70,6 +70,22 @@ class Settings:
     notification_max_age_seconds: int = 7200  # as the SDK's verify_notification_signature(valid_for=)
     notification_max_body_bytes: int = 1024 * 1024
     notification_channel: str = "mediasync"  # the poll channel (poll://<channel> triggers)
+    # The delete brake (the database reads these through mediasync.runtime_settings; 0 disables a rule).
+    delete_hold_threshold: int = 1000  # a batch of more assets is held
+    delete_hold_fraction: float = 0.1  # ... or of more than this fraction of the library's active assets
+    delete_hold_window: int = 5000  # ... or when flowing batches of the last hour would pass this many
+    delete_delay_seconds: int = 0  # the trash window before any Cloudinary call
+    undo_days: int = 30  # how long a batch can be undone (its journal is kept this long)
+    alert_notifier: str | None = None  # dotted path of an Airflow notifier (class or instance) for held batches
+    alert_notifier_kwargs: str = "{}"  # JSON keyword arguments when the notifier is a class
+
+    def database_settings(self) -> dict[str, str]:
+        """The settings the database reads itself (triggers run for plain SQL too), as stored in
+        mediasync.runtime_settings."""
+        return {"max_attempts": str(self.max_attempts), "delete_hold_threshold": str(self.delete_hold_threshold),
+                "delete_hold_fraction": f"{self.delete_hold_fraction:.9f}".rstrip("0").rstrip(".") or "0",
+                "delete_hold_window": str(self.delete_hold_window),
+                "delete_delay_seconds": str(self.delete_delay_seconds), "undo_days": str(self.undo_days)}
 
     @property
     def owned_folders(self) -> tuple[str, ...]:
@@ -122,6 +138,18 @@ class Settings:
                                               cls.notification_max_body_bytes, int, lambda v: v >= 1024,
                                               "an integer of at least 1024"),
             notification_channel=env.get("MEDIASYNC_NOTIFICATION_CHANNEL", "").strip() or cls.notification_channel,
+            delete_hold_threshold=_read(env, "MEDIASYNC_DELETE_HOLD_THRESHOLD", cls.delete_hold_threshold, int,
+                                        lambda v: v >= 0, "a non-negative integer (0 turns the rule off)"),
+            delete_hold_fraction=_read(env, "MEDIASYNC_DELETE_HOLD_FRACTION", cls.delete_hold_fraction, float,
+                                       lambda v: 0 <= v <= 1, "a number from 0 to 1 (0 turns the rule off)"),
+            delete_hold_window=_read(env, "MEDIASYNC_DELETE_HOLD_WINDOW", cls.delete_hold_window, int,
+                                     lambda v: v >= 0, "a non-negative integer (0 turns the rule off)"),
+            delete_delay_seconds=_read(env, "MEDIASYNC_DELETE_DELAY_SECONDS", cls.delete_delay_seconds, int,
+                                       lambda v: 0 <= v <= 30 * 86400, "seconds from 0 to 2592000 (30 days)"),
+            undo_days=_read(env, "MEDIASYNC_UNDO_DAYS", cls.undo_days, int, lambda v: v >= 1, positive),
+            alert_notifier=env.get("MEDIASYNC_ALERT_NOTIFIER", "").strip() or None,
+            alert_notifier_kwargs=_read(env, "MEDIASYNC_ALERT_NOTIFIER_KWARGS", cls.alert_notifier_kwargs,
+                                        _json_object, lambda v: True, "a JSON object"),
         )
 
 
@@ -147,6 +175,14 @@ def _signature_algorithm(raw: str) -> SignatureAlgorithm:
     if algorithm not in ("sha1", "sha256"):
         raise ValueError(raw)
     return algorithm  # type: ignore[return-value]
+
+
+def _json_object(raw: str) -> str:
+    import json
+
+    if not isinstance(json.loads(raw), dict):
+        raise ValueError(raw)
+    return raw
 
 
 def _boolean(raw: str) -> bool:

@@ -14,6 +14,7 @@ from mediasync.clients.cloudinary import CloudinaryClient
 from mediasync.config import Settings
 from mediasync.db import Database, PooledDatabase, database_url_from_env
 from mediasync.services.cleanup_queue import CleanupQueue
+from mediasync.services.deletions import DeletionService
 from mediasync.services.media_library import MediaLibraryService
 from mediasync.services.notifications import NotificationService
 from mediasync.services.notifications.channel import NotificationChannel
@@ -32,6 +33,7 @@ class Services:
     processor: CleanupQueueProcessor
     reconciler: Reconciler
     retention: Retention
+    deletions: DeletionService
     notifications: NotificationService
 
     @property
@@ -48,7 +50,8 @@ def build_services(db: Database, store: AssetStore, settings: Settings | None = 
         media=MediaLibraryService(db, store, settings, queue=processor.queue),
         processor=processor,
         reconciler=Reconciler(db, store, settings, processor=processor),
-        retention=Retention(db),
+        retention=Retention(db, undo_days=settings.undo_days),
+        deletions=DeletionService(db, store, settings),
         notifications=NotificationService(db, settings,
                                           channel=store if isinstance(store, NotificationChannel) else None),
     )

@@ -159,3 +159,30 @@ class AssetStore(AssetDeleter, Protocol):
     def ping(self) -> None:
         """One cheap authenticated call; raises a store error when the store cannot be used."""
         ...
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """What Cloudinary answered for one asset asked back from its backups."""
+
+    restored: bool
+    message: str | None = None
+    public_id: str | None = None
+    asset_id: str | None = None
+    bytes: int | None = None
+    version: int | None = None
+
+
+@runtime_checkable
+class AssetRestorer(Protocol):
+    """A store that can bring deleted assets back from the account's backups (Admin API `restore`,
+    ≤ 100 ids a call; the implementation splits larger inputs)."""
+
+    def restore(self, public_ids: Sequence[str], resource_type: str = "image",
+                type: str = DELIVERY_TYPE) -> dict[str, RestoreOutcome]:
+        """Keyed by public_id; ids Cloudinary could not restore come back with `restored=False`."""
+        ...
+
+    def restore_by_asset_ids(self, asset_ids: Sequence[str]) -> dict[str, RestoreOutcome]:
+        """Keyed by asset_id."""
+        ...

@@ -63,7 +63,8 @@ def test_console_delete_marks_the_row_deleted_by_cloudinary_with_no_cleanup_left
     assert (after["status"], after["deleted_by"]) == ("deleted", "cloudinary")
     queue = conn.execute("SELECT status FROM public.cloudinary_cleanup_queue WHERE media_file_id = %s",
                          (row["id"],)).fetchall()
-    assert [q["status"] for q in queue] == ["completed"]  # nothing left to delete: the asset is gone
+    assert queue == []  # nothing queued, nothing to complete: Cloudinary already deleted the asset
+    assert conn.execute("SELECT count(*) AS n FROM mediasync.deletion_batches").fetchone()["n"] == 0
     assert stored(conn) == [{"notification_type": "delete", "outcome": "applied", "changed_rows": 1,
                              "transport": "webhook"}]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.brake import without_delete_brake
 from fixtures.emulator import seeded_public_id
 from fixtures.media import tiny_png
 from mediasync.errors import InvalidInput
@@ -89,6 +90,7 @@ def test_managed_folders_setting_decides_the_scope(services, cloudinary_store, s
 def test_assets_already_queued_are_not_counted_again_or_held_against_the_cap(services, emulator, conn,
                                                                             emulator_folder_mode):
     emulator.seed(180, prefix="main-uploads/bulk")
+    without_delete_brake(conn, services)  # the cap is what this test is about: 80 of 180 assets would be held
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES (%s, 'db_delete')",
                         [(seeded_public_id(emulator_folder_mode, "main-uploads/bulk", i),) for i in range(100)])

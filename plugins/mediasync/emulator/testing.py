@@ -123,6 +123,10 @@ class RunningEmulator:
     def upload_api_calls(self) -> int:
         return self.settings()["upload_api_calls"]
 
+    def assets(self) -> int:
+        """How many assets the emulator holds (all resource types)."""
+        return int(self.settings()["assets"])
+
     def admin_call_log(self) -> list[str]:
         """The counted Admin API calls, oldest first: "DELETE resources/image/upload", ..."""
         return self._get("/_emulator/admin-calls")["calls"]

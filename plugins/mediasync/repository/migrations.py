@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -92,8 +93,10 @@ def pending(conn: Connection, migrations: list[Migration]) -> list[Migration]:
     return [m for m in migrations if m.version not in done]
 
 
-def upgrade(db: Database, directory: Path | Traversable | None = None) -> list[str]:
-    """Apply pending migrations; returns the applied `NNN_name`s (empty when up to date)."""
+def upgrade(db: Database, directory: Path | Traversable | None = None,
+            database_settings: Mapping[str, str] | None = None) -> list[str]:
+    """Apply pending migrations; returns the applied `NNN_name`s (empty when up to date). With
+    `database_settings` (`Settings.database_settings()`), publish them for the triggers too."""
     migrations = discover(directory)
     applied: list[str] = []
     with db.session() as conn:
@@ -104,13 +107,25 @@ def upgrade(db: Database, directory: Path | Traversable | None = None) -> list[s
                 _apply(conn, migration)
                 applied.append(f"{migration.version}_{migration.name}")
             _harden_at_end(conn)
-            if db.max_attempts is not None:  # the trigger's copy of MEDIASYNC_MAX_ATTEMPTS
-                with conn.transaction():
+            _sync_journals(conn)
+            with conn.transaction():
+                if db.max_attempts is not None:  # the trigger's copy of MEDIASYNC_MAX_ATTEMPTS
                     RuntimeSettingsRepository().publish_max_attempts(conn, db.max_attempts)
+                if database_settings:
+                    RuntimeSettingsRepository().publish(conn, database_settings)
         finally:
             if not conn.broken:
                 conn.execute("migrations.unlock")
     return applied
+
+
+def _sync_journals(conn: Connection) -> None:
+    """Give the undo journals any column media_files (or its child tables) gained (from 070 on)."""
+    if _exists(conn, "mediasync.sync_deletion_journals()"):
+        with conn.transaction():
+            added = int(conn.scalar("migrations.sync_deletion_journals") or 0)
+        if added:
+            log.info("undo journals: %d column(s) added to follow media_files", added)
 
 
 def _exists(conn: Connection, signature: str) -> bool:

@@ -63,13 +63,10 @@ class NotificationRepository:
                                                    "type": type})
 
     def mark_deleted_by_cloudinary(self, conn: Connection, media_id: UUID) -> bool:
-        """Soft delete with deleted_by='cloudinary'; the cleanup the trigger queues is completed
-        at once (the asset is already gone). False when the row was already deleted."""
+        """Soft delete with deleted_by='cloudinary': the trigger queues nothing (the asset is already
+        gone) and opens no deletion batch. False when the row was already deleted."""
         conn.execute("notifications.set_deleted_by_cloudinary")
-        if conn.one("notifications.mark_deleted", {"id": media_id}) is None:
-            return False
-        conn.all("notifications.complete_cleanup", {"id": media_id})
-        return True
+        return conn.one("notifications.mark_deleted", {"id": media_id}) is not None
 
     def move_row(self, conn: Connection, media_id: UUID, **fields: Any) -> bool:
         """New public_id/type/folder/display name/URL; False when nothing differed."""

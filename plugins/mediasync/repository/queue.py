@@ -40,17 +40,24 @@ class Failure:
 class QueueRepository:
     """Named queue queries over a `mediasync.db.Connection` (rows as dicts)."""
 
-    def enqueue(self, conn: Connection, *, public_id: str, resource_type: str, type: str,
-                reason: str, media_file_id: UUID | None = None, max_attempts: int = 3) -> int:
+    def enqueue(self, conn: Connection, *, public_id: str, resource_type: str, type: str, reason: str,
+                batch_id: int, media_file_id: UUID | None = None, max_attempts: int = 3) -> int:
+        """Queue an asset in deletion batch `batch_id` (held if the batch is); the open entry's id."""
         return conn.scalar("queue.enqueue", {
-            "public_id": public_id, "resource_type": resource_type, "type": type,
+            "public_id": public_id, "resource_type": resource_type, "type": type, "batch_id": batch_id,
             "media_file_id": media_file_id, "reason": reason, "max_attempts": max_attempts,
         })
 
     def open_entry_for_asset(self, conn: Connection, public_id: str, resource_type: str,
                              type: str) -> int | None:
+        """The asset's pending, processing or held entry, if any."""
         return conn.scalar("queue.open_entry_for_asset",
                            {"public_id": public_id, "resource_type": resource_type, "type": type})
+
+    def open_entry(self, conn: Connection, public_id: str, resource_type: str, type: str) -> Row | None:
+        """The asset's open entry with its batch's status and hold reason, and the database's now()."""
+        return conn.one("queue.open_entry_with_batch",
+                        {"public_id": public_id, "resource_type": resource_type, "type": type})
 
     def claim(self, conn: Connection, limit: int, lease_seconds: float,
               ids: Sequence[int] | None = None) -> list[ClaimedItem]:
@@ -79,13 +86,15 @@ class QueueRepository:
     def analyze(self, conn: Connection) -> None:
         conn.execute("queue.analyze")
 
-    def complete(self, conn: Connection, items: Sequence[ClaimedItem],
+    def complete(self, conn: Connection, items: Sequence[ClaimedItem], outcomes: Sequence[str],
                  notes: Sequence[str | None] | None = None) -> int:
+        """Settle claimed entries with Cloudinary's answer per entry (`deleted`, `not_found`,
+        `skipped_in_use`)."""
         if not items:
             return 0
         notes = list(notes) if notes is not None else [None] * len(items)
-        return conn.execute("queue.complete", {"ids": [i.id for i in items],
-                                               "attempts": [i.attempts for i in items], "notes": notes})
+        return conn.execute("queue.complete", {"ids": [i.id for i in items], "attempts": [i.attempts for i in items],
+                                               "notes": notes, "outcomes": list(outcomes)})
 
     def fail(self, conn: Connection, failures: Sequence[Failure]) -> dict[int, str]:
         """Record failed attempts; returns id -> new status (`pending` or `failed`)."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from mediasync.db import Connection, Row
 from mediasync.drift import DRIFT_CLASSES, DRIFT_KINDS, with_action
 from mediasync.errors import Conflict
+from mediasync.repository.deletions import DeletionRepository
 from mediasync.scope import ManagedScope
 from mediasync.store import ListingSource, StoredAsset
 
@@ -142,11 +143,26 @@ class ReconciliationRepository:
         rows = conn.all("reconciliation.counts_by_kind", {"run_id": run_id, "kinds": list(DRIFT_KINDS)})
         return {r["kind"]: r["n"] for r in rows}
 
-    def queue_deletions(self, conn: Connection, run_id: int) -> int:
-        """Queue the assets of every deleting drift class, with that class's queue reason."""
+    def queue_deletions(self, conn: Connection, run_id: int, assets_listed: int,
+                        forced_by: str | None = None) -> tuple[int, Row | None]:
+        """Queue the assets of every deleting drift class, with that class's queue reason, as one
+        deletion batch (source `reconcile`) that the delete brake may hold — unless the run was
+        forced, which is a decision: a held batch is then released at once in `forced_by`'s name.
+        Returns the items queued and the batch (None when nothing was to be deleted)."""
         deleting = with_action("queue_deletion")
-        return conn.execute("reconciliation.queue_deletions", {
-            "run_id": run_id, "kinds": [c.kind for c in deleting], "reasons": [c.queue_reason for c in deleting]})
+        kinds = {"run_id": run_id, "kinds": [c.kind for c in deleting], "reasons": [c.queue_reason for c in deleting]}
+        marked = conn.execute("reconciliation.mark_deletions", kinds)
+        if not marked:
+            return 0, None
+        batches = DeletionRepository()
+        batch = batches.open(conn, operation="RECONCILE", reason="reconcile", rows=0, assets=marked,
+                             source="reconcile", requested_by=forced_by, library=assets_listed)
+        batches.add_queued(conn, batch["id"], conn.execute("reconciliation.queue_marked_deletions",
+                                                           {**kinds, "batch_id": batch["id"]}))
+        if batch["status"] == "held" and forced_by:
+            batches.release(conn, batch["id"], forced_by)
+            batch = batches.get(conn, batch["id"]) or batch
+        return marked, batch
 
     def update_metadata(self, conn: Connection, run_id: int, key: str) -> int:
         """Copy Cloudinary's facts onto the rows of every row-updating drift class."""

@@ -26,6 +26,7 @@ from uuid import UUID
 
 from mediasync.db import Connection, Database, PooledDatabase
 from mediasync.errors import StoreError, StoreRateLimited
+from mediasync.repository.deletions import DeletionRepository
 from mediasync.repository.queue import ClaimedItem, Failure, QueueRepository
 from mediasync.services.queue.deleter import BudgetAwareDeleter, ChunkOutcome
 from mediasync.services.queue.results import BatchResult, FailedEntry, ProcessResult, QueueStats
@@ -58,16 +59,23 @@ class CleanupQueue:
         self.concurrency = max(1, concurrency)
         self.admin_reserve = admin_reserve
         self.destroy_concurrency = destroy_concurrency
+        self.batches = DeletionRepository()
         self._strategy: BudgetAwareDeleter | None = None
 
     # --- producing -----------------------------------------------------------------------
 
     def enqueue(self, *, public_id: str, resource_type: str = "image", type: str = "upload",
-                reason: str, media_file_id: UUID | None = None) -> int:
-        """Queue an asset for deletion (idempotent per asset); returns the open entry's id."""
+                reason: str, media_file_id: UUID | None = None, source: str = "api",
+                requested_by: str | None = None) -> int:
+        """Queue an asset for deletion (idempotent per asset) as a deletion batch of its own, which
+        the brake may hold; returns the open entry's id."""
         with self.db.transaction() as conn:
+            if (open_entry := self.repo.open_entry_for_asset(conn, public_id, resource_type, type)) is not None:
+                return open_entry
+            batch = self.batches.open(conn, operation="ENQUEUE", reason=reason, rows=0, assets=1,
+                                      source=source, requested_by=requested_by)
             return self.repo.enqueue(conn, public_id=public_id, resource_type=resource_type, type=type,
-                                     reason=reason, media_file_id=media_file_id,
+                                     reason=reason, batch_id=batch["id"], media_file_id=media_file_id,
                                      max_attempts=self.db.max_attempts or 3)
 
     # --- consuming -----------------------------------------------------------------------
@@ -177,7 +185,7 @@ class CleanupQueue:
             in_use_ids = self.repo.assets_in_use(conn, [i.id for i in mine])
             in_use = [i for i in mine if i.id in in_use_ids]
             if in_use:
-                self.repo.complete(conn, in_use, [IN_USE_NOTE] * len(in_use))
+                self.repo.complete(conn, in_use, ["skipped_in_use"] * len(in_use), [IN_USE_NOTE] * len(in_use))
                 result.skipped_in_use = len(in_use)
             todo = [i for i in mine if i.id not in in_use_ids]
             if todo:
@@ -212,7 +220,7 @@ class CleanupQueue:
         result.upload_api_calls += answer.upload_api_calls
         result.store_calls += answer.admin_calls + answer.upload_api_calls
         done = [i for i in chunk if i.public_id in outcomes]
-        self.repo.complete(conn, done, [None] * len(done))
+        self.repo.complete(conn, done, [outcomes[i.public_id] for i in done])
         result.deleted += sum(outcomes[i.public_id] == "deleted" for i in done)
         result.not_found += sum(outcomes[i.public_id] == "not_found" for i in done)
         if answer.path == "admin":
@@ -322,9 +330,11 @@ class CleanupQueue:
             pending = self.repo.pending_summary(conn)
             expired = self.repo.expired_leases(conn)
             failures = self.repo.recent_failures(conn, recent_errors)
+            held_batches = self.batches.held_summary(conn)["batches"]
         return QueueStats(
             pending=counts["pending"], processing=counts["processing"], completed=counts["completed"],
-            failed=counts["failed"], due=pending["due"], expired_leases=expired,
+            failed=counts["failed"], held=counts["held"], cancelled=counts["cancelled"], held_batches=held_batches,
+            due=pending["due"], expired_leases=expired,
             oldest_pending_age_seconds=(round(pending["oldest_pending_age_seconds"], 3)
                                         if pending["oldest_pending_age_seconds"] is not None else None),
             next_retry_at=pending["next_retry_at"],

@@ -1,9 +1,11 @@
 """Live media changes: one LISTEN connection per process, fanned out to any number of subscribers.
 
 The `media_files` triggers send one `pg_notify('mediasync_media_changes', ...)` per statement,
-whatever wrote the rows (the API, a DAG, psql). The page's Server-Sent Events stream subscribes
-here. If the database connection drops, the listener reconnects with backoff and tells
-subscribers to resynchronise (`{"op": "RESYNC"}`), since notifications sent meanwhile are lost.
+whatever wrote the rows (the API, a DAG, psql), and the delete brake one
+`pg_notify('mediasync_deletion_batches', ...)` when it holds a batch. The page's Server-Sent Events
+stream subscribes here: each event is (kind, payload), kind `media` or `deletion`. If the database
+connection drops, the listener reconnects with backoff and tells subscribers to resynchronise
+(`{"op": "RESYNC"}`), since notifications sent meanwhile are lost.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import logging
 from collections.abc import AsyncGenerator
 
 from mediasync.db import Database
-from mediasync.db.listen import notifications
+from mediasync.db.listen import notifications_on
 from mediasync.errors import MediasyncError
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "mediasync_media_changes"
+CHANNELS = {CHANNEL: "media", "mediasync_deletion_batches": "deletion"}  # channel -> the SSE event's name
 QUEUE_LIMIT = 1000
+Event = tuple[str, dict]
+RESYNC: Event = ("media", {"op": "RESYNC"})
 
 
 class MediaChangeBroadcaster:
@@ -31,8 +36,8 @@ class MediaChangeBroadcaster:
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
 
-    async def subscribe(self) -> AsyncGenerator[dict, None]:
-        """Yield change events until the caller stops iterating."""
+    async def subscribe(self) -> AsyncGenerator[Event, None]:
+        """Yield (kind, event) until the caller stops iterating."""
         self._ensure_running()
         queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self._subscribers.add(queue)
@@ -46,13 +51,13 @@ class MediaChangeBroadcaster:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._listen_forever(), name="mediasync-listen")
 
-    def _publish(self, event: dict) -> None:
+    def _publish(self, event: Event) -> None:
         for queue in list(self._subscribers):
             if queue.full():  # a stalled client: drop its backlog and ask it to resynchronise
                 with contextlib.suppress(asyncio.QueueEmpty):
                     while True:
                         queue.get_nowait()
-                queue.put_nowait({"op": "RESYNC"})
+                queue.put_nowait(RESYNC)
             else:
                 queue.put_nowait(event)
 
@@ -60,15 +65,15 @@ class MediaChangeBroadcaster:
         delay = 0.5
         while True:
             try:
-                async for payload in notifications(self.db, CHANNEL):
-                    if not payload:  # LISTEN is in place
+                async for channel, payload in notifications_on(self.db, tuple(CHANNELS)):
+                    if not channel:  # LISTEN is in place
                         self.connected.set()
                         if delay > 0.5:
-                            self._publish({"op": "RESYNC"})
+                            self._publish(RESYNC)
                         delay = 0.5
                         continue
                     try:
-                        self._publish(json.loads(payload))
+                        self._publish((CHANNELS[channel], json.loads(payload)))
                     except json.JSONDecodeError:
                         log.warning("ignoring a malformed notification: %r", payload[:200])
             except asyncio.CancelledError:

@@ -78,13 +78,16 @@ CloudinaryState = Literal["deleted", "not_found", "queued"]
 
 
 class DeleteResult(Result):
-    """What a delete did: the row change is done; `cloudinary` says whether the asset is gone yet."""
+    """What a delete did: the row change is done; `cloudinary` says whether the asset is gone yet,
+    and the deletion batch it belongs to (held by the delete brake, or waiting out the trash window)."""
 
     id: str
     public_id: str
     mode: Literal["soft", "hard"]
     cloudinary: CloudinaryState
     queue_id: int | None
+    batch_id: int | None = None
+    batch_status: Literal["flowing", "held", "released", "undone"] | None = None
     message: str
 
 
@@ -179,35 +182,55 @@ class MediaLibraryService:
 
     # --- delete --------------------------------------------------------------------------
 
-    def soft_delete(self, media_id: UUID | str) -> DeleteResult:
+    def soft_delete(self, media_id: UUID | str, requested_by: str | None = None) -> DeleteResult:
         """Mark the row deleted (trigger queues the asset), then remove the asset right away."""
-        return self._delete(media_id, self.repo.soft_delete, "soft_delete", "soft")
+        return self._delete(media_id, self.repo.soft_delete, "soft_delete", "soft", requested_by)
 
-    def hard_delete(self, media_id: UUID | str) -> DeleteResult:
+    def hard_delete(self, media_id: UUID | str, requested_by: str | None = None) -> DeleteResult:
         """Delete the row with its tags and usage (trigger queues the asset), then remove the asset."""
-        return self._delete(media_id, self.repo.hard_delete, "hard_delete", "hard")
+        return self._delete(media_id, self.repo.hard_delete, "hard_delete", "hard", requested_by)
 
     def _delete(self, media_id: UUID | str, change_row: Callable[[Connection, UUID], Row | None],
-                reason: str, mode: Literal["soft", "hard"]) -> DeleteResult:
-        """Change the row and make sure its asset is queued, in one transaction; then process that entry."""
+                reason: str, mode: Literal["soft", "hard"], requested_by: str | None) -> DeleteResult:
+        """Change the row and make sure its asset is queued, in one transaction (one deletion batch,
+        source `api`); then process that entry, unless the brake holds it or the trash window delays it."""
         key = _media_id(media_id)
         with self.db.transaction() as conn:
+            self.queue.batches.say_who(conn, "api", requested_by)
             row = change_row(conn, key)
             if row is None:
                 raise NotFound(f"media {media_id} not found")
-            entry = self._ensure_queued(conn, row, reason)
+            entry = self._ensure_queued(conn, row, reason, requested_by)
         return self._remove_now(row, entry, mode)
 
-    def _ensure_queued(self, conn: Connection, row: Row, reason: str) -> int:
-        """The open queue entry for the row's asset (the trigger's, or a new one when a previous
-        cleanup of an already-deleted row ended failed)."""
-        return self.queue_repo.enqueue(conn, public_id=row["public_id"], resource_type=row["resource_type"],
-                                       type=row["type"], reason=reason, media_file_id=row["id"],
-                                       max_attempts=self.db.max_attempts or 3)
+    def _ensure_queued(self, conn: Connection, row: Row, reason: str, requested_by: str | None) -> Row:
+        """The open queue entry for the row's asset (the trigger's, or a new one, in a batch of its
+        own, when a previous cleanup of an already-deleted row ended failed), with its batch."""
+        entry = self.queue_repo.open_entry(conn, row["public_id"], row["resource_type"], row["type"])
+        if entry is None:
+            batch = self.queue.batches.open(conn, operation="ENQUEUE", reason=reason, rows=0, assets=1,
+                                            source="api", requested_by=requested_by)
+            self.queue_repo.enqueue(conn, public_id=row["public_id"], resource_type=row["resource_type"],
+                                    type=row["type"], reason=reason, batch_id=batch["id"], media_file_id=row["id"],
+                                    max_attempts=self.db.max_attempts or 3)
+            entry = self.queue_repo.open_entry(conn, row["public_id"], row["resource_type"], row["type"])
+        assert entry is not None  # just queued, in this transaction
+        return entry
 
-    def _remove_now(self, row: Row, entry_id: int, mode: Literal["soft", "hard"]) -> DeleteResult:
+    def _remove_now(self, row: Row, entry: Row, mode: Literal["soft", "hard"]) -> DeleteResult:
         base: dict[str, Any] = {"id": str(row["id"]), "public_id": row["public_id"], "mode": mode,
-                                "queue_id": entry_id}
+                                "queue_id": entry["id"], "batch_id": entry["batch_id"],
+                                "batch_status": entry["batch_status"]}
+        if entry["status"] == "held":
+            return DeleteResult(**base, cloudinary="queued",
+                                message=f"deletion batch {entry['batch_id']} is held by the delete brake "
+                                        f"({entry['hold_reason']}); release or undo it")
+        if entry["available_at"] > entry["now"]:
+            return DeleteResult(**base, cloudinary="queued",
+                                message=f"the asset is removed at {entry['available_at']:%Y-%m-%d %H:%M:%S %Z} "
+                                        f"(MEDIASYNC_DELETE_DELAY_SECONDS); undo batch {entry['batch_id']} "
+                                        "before then to keep it")
+        entry_id = entry["id"]
         try:
             batch = self.queue.process_batch(1, ids=[entry_id])
         except MediasyncError as exc:  # the row change is committed; the queue will finish the job

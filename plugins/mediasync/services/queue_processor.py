@@ -35,10 +35,10 @@ class CleanupQueueProcessor:
         return self.queue.process(batch_size=size, retry_failed=retry_failed, time_budget=time_budget)
 
     def publish_settings(self) -> None:
-        """Give the database this deployment's MEDIASYNC_MAX_ATTEMPTS: the enqueue trigger reads it
-        for every path that enqueues, a `DELETE` typed in psql included."""
+        """Give the database this deployment's MEDIASYNC_MAX_ATTEMPTS and delete brake: the enqueue
+        trigger reads them for every path that enqueues, a `DELETE` typed in psql included."""
         with self.db.transaction() as conn:
-            RuntimeSettingsRepository().publish_max_attempts(conn, self.settings.max_attempts)
+            RuntimeSettingsRepository().publish(conn, self.settings.database_settings())
 
     def stats(self) -> QueueStats:
         return self.queue.stats()

@@ -1,7 +1,9 @@
-"""Retention: purge completed cleanup-queue entries older than N days, in bounded batches.
+"""Retention: purge completed cleanup-queue entries older than N days, and the undo journals of
+deletion batches past MEDIASYNC_UNDO_DAYS, in bounded batches.
 
 Each batch is its own short transaction, so a purge of millions of rows never holds locks for
-long or bloats one transaction; `failed` entries are kept for people to look at.
+long or bloats one transaction; `failed` entries are kept for people to look at, and so are the
+deletion batches themselves (only what undo needed goes).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from mediasync.db import Database
 from mediasync.errors import InvalidInput
+from mediasync.repository.deletions import DeletionRepository
 from mediasync.repository.queue import QueueRepository
 from mediasync.results import Result
 
@@ -23,14 +26,19 @@ class PurgeResult(Result):
     cutoff: datetime
     deleted: int
     batches: int
+    undo_days: int
+    undo_journals_purged: int = 0  # deletion batches whose journal went (past MEDIASYNC_UNDO_DAYS)
     duration_seconds: float
 
 
 class Retention:
-    def __init__(self, db: Database, batch_size: int = 5000, repository: QueueRepository | None = None) -> None:
+    def __init__(self, db: Database, batch_size: int = 5000, repository: QueueRepository | None = None,
+                 undo_days: int = 30) -> None:
         self.db = db
         self.batch_size = batch_size
         self.repo = repository or QueueRepository()
+        self.journals = DeletionRepository()
+        self.undo_days = undo_days
 
     def purge(self, days: int = 30) -> PurgeResult:
         """Delete completed entries whose completion is older than `days` days."""
@@ -46,8 +54,26 @@ class Retention:
             batches += 1
             if count < self.batch_size:
                 break
+        journals = self._purge_journals()
         result = PurgeResult(retention_days=days, cutoff=cutoff, deleted=deleted, batches=batches,
+                             undo_days=self.undo_days, undo_journals_purged=journals,
                              duration_seconds=round(time.monotonic() - started, 3))
         log.info("retention: deleted %d completed entries older than %d days (cutoff %s) in %d batches",
                  deleted, days, cutoff.isoformat(), batches)
         return result
+
+    def _purge_journals(self, batches_per_round: int = 20) -> int:
+        """Drop the undo journals of deletion batches older than the undo horizon, a few batches a
+        transaction (a batch may have journaled a whole library)."""
+        cutoff = datetime.now(timezone.utc) - timedelta(days=self.undo_days)
+        purged = 0
+        while True:
+            with self.db.transaction() as conn:
+                count = self.journals.purge_journals(conn, cutoff, batches_per_round)
+            purged += count
+            if count < batches_per_round:
+                break
+        if purged:
+            log.info("retention: dropped the undo journals of %d deletion batches older than %d days",
+                     purged, self.undo_days)
+        return purged

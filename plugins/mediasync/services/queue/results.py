@@ -78,6 +78,9 @@ class QueueStats(Result):
     processing: int
     completed: int
     failed: int
+    held: int = Field(0, description="entries of deletion batches the delete brake holds")
+    cancelled: int = Field(0, description="entries an undo took back")
+    held_batches: int = Field(0, description="deletion batches waiting for a release or an undo")
     due: int
     expired_leases: int
     oldest_pending_age_seconds: float | None

@@ -6,6 +6,7 @@ What each drift class is and what an applied run does about it is declared in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +42,9 @@ class Diff:
 class Repairs:
     queued_deletions: int
     updated_rows: int
+    deletion_batch: int | None = None
+    batch_status: str | None = None
+    hold_reason: str | None = None
 
 
 class DriftRepair:
@@ -57,10 +61,14 @@ class DriftRepair:
                                     rows_created_after=rows_created_after)
         return Diff(counts, assets_listed)
 
-    def apply(self, run_id: int, key: str, max_attempts: int) -> Repairs:
-        """Queue the deletions (with the configured attempt budget) and update the rows, in one transaction."""
+    def apply(self, run_id: int, key: str, database_settings: Mapping[str, str], *, assets_listed: int,
+              forced_by: str | None = None) -> Repairs:
+        """Queue the deletions (with the configured attempt budget and brake, as one deletion batch)
+        and update the rows, in one transaction."""
         with self.db.transaction() as conn:
-            RuntimeSettingsRepository().publish_max_attempts(conn, max_attempts)
-            queued = self.repo.queue_deletions(conn, run_id)
+            RuntimeSettingsRepository().publish(conn, database_settings)
+            queued, batch = self.repo.queue_deletions(conn, run_id, assets_listed, forced_by)
             updated = self.repo.update_metadata(conn, run_id, key)
-        return Repairs(queued, updated)
+        if batch is None:
+            return Repairs(queued, updated)
+        return Repairs(queued, updated, batch["id"], batch["status"], batch["hold_reason"])

@@ -209,7 +209,7 @@ class Reconciler:
                                 rows_created_after=plan.rows_created_after)
         cap = diff.cap(fraction)
         result.counts = {**diff.counts, "assets_listed": result.assets_listed, "unmanaged": summary["unmanaged"],
-                         "deletion_cap": cap, "queued_deletions": 0, "updated_rows": 0,
+                         "deletion_cap": cap, "queued_deletions": 0, "held_deletions": 0, "updated_rows": 0,
                          "found_by_reconciliation": diff.total,
                          "repaired_by_notifications": self._notification_repairs(result.run_id, key)}
         if apply and diff.deletions > cap and not force:
@@ -218,12 +218,18 @@ class Reconciler:
                               f"(max(100, {fraction:g} × {result.assets_listed} assets)); nothing was changed — "
                               f"check the report, then re-run with force=true if this is intended")
         elif apply:
-            repairs = self.repair.apply(result.run_id, key, self.settings.max_attempts)
+            repairs = self.repair.apply(result.run_id, key, self.settings.database_settings(),
+                                        assets_listed=result.assets_listed,
+                                        forced_by=f"reconciliation run {result.run_id} (force)" if force else None)
             result.counts["queued_deletions"] = repairs.queued_deletions
             result.counts["updated_rows"] = repairs.updated_rows
+            result.counts["held_deletions"] = repairs.queued_deletions if repairs.batch_status == "held" else 0
             result.status = "completed"
             result.message = (f"{diff.total} drift items; queued {repairs.queued_deletions} deletions, "
                               f"updated {repairs.updated_rows} rows")
+            if repairs.batch_status == "held":
+                result.message += (f"; deletion batch {repairs.deletion_batch} is held by the delete brake "
+                                   f"({repairs.hold_reason}): release or undo it")
             if process_queue and self.processor and repairs.queued_deletions:
                 drained = self.processor.process(time_budget=QUEUE_DRAIN_SECONDS)
                 result.counts["processed_deletions"] = drained.completed

@@ -32,3 +32,7 @@ SELECT identity, kind FROM mediasync.schema_objects(ARRAY['public']::name[]) WHE
 -- A migration created this object in public: it is mediasync's, so the hardening covers it.
 INSERT INTO mediasync.public_objects (identity, kind, migration) VALUES (%(identity)s, %(kind)s, %(migration)s)
 ON CONFLICT (identity) DO NOTHING;
+
+-- name: sync_deletion_journals
+-- The undo journals follow media_files, media_tags and media_usage: missing columns are added.
+SELECT mediasync.sync_deletion_journals();

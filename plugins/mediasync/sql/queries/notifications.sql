@@ -50,22 +50,13 @@ SELECT * FROM public.media_files
    FOR UPDATE;
 
 -- name: set_deleted_by_cloudinary
--- The soft-delete trigger records deleted_by = 'cloudinary' for rows deleted in this transaction.
+-- The soft-delete trigger records deleted_by = 'cloudinary' for rows deleted in this transaction, and
+-- queues nothing for them (Cloudinary already deleted the asset).
 SELECT set_config('mediasync.deleted_by', 'cloudinary', true);
 
 -- name: mark_deleted
 UPDATE public.media_files SET status = 'deleted'
  WHERE id = %(id)s AND status = 'active'
-RETURNING id;
-
--- name: complete_cleanup
--- The soft-delete trigger queued a cleanup of an asset Cloudinary already deleted: complete the
--- entries this transaction queued for the row, saying why (nothing is left to delete).
-UPDATE public.cloudinary_cleanup_queue
-   SET status = 'completed', completed_at = now(), updated_at = now(), locked_until = NULL,
-       errors = errors || jsonb_build_array(jsonb_build_object(
-           'at', now(), 'note', 'asset already deleted in Cloudinary (notification); nothing to delete'))
- WHERE media_file_id = %(id)s AND status = 'pending' AND created_at = now()
 RETURNING id;
 
 -- name: move_row

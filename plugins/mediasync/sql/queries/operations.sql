@@ -60,7 +60,7 @@ WITH hours AS (
 ), recent AS (
     SELECT created_at, status, completed_at, updated_at FROM public.cloudinary_cleanup_queue
      WHERE created_at >= now() - %(hours)s * interval '1 hour' - interval '1 hour'
-        OR status IN ('pending', 'processing')
+        OR status IN ('pending', 'processing', 'held')
         OR completed_at >= now() - %(hours)s * interval '1 hour' - interval '1 hour'
         OR (status = 'failed' AND updated_at >= now() - %(hours)s * interval '1 hour' - interval '1 hour')
 )
@@ -71,7 +71,7 @@ SELECT h.hour,
                           AND r.updated_at < h.hour + interval '1 hour') AS failed,
        count(*) FILTER (WHERE r.created_at < h.hour + interval '1 hour'
                           AND NOT (r.status = 'completed' AND r.completed_at < h.hour + interval '1 hour')
-                          AND NOT (r.status = 'failed' AND r.updated_at < h.hour + interval '1 hour')) AS backlog
+                          AND NOT (r.status IN ('failed', 'cancelled') AND r.updated_at < h.hour + interval '1 hour')) AS backlog
   FROM hours h LEFT JOIN recent r ON true
  GROUP BY h.hour ORDER BY h.hour;
 

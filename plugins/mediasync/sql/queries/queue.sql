@@ -1,24 +1,37 @@
 -- Named queries of the cleanup queue (public.cloudinary_cleanup_queue). See docs/queue.md for the states.
 
 -- name: enqueue
--- Queue one asset; a no-op (returning the open entry) when one is already pending/processing.
-WITH inserted AS (
-    INSERT INTO public.cloudinary_cleanup_queue (public_id, resource_type, type, media_file_id, reason, max_attempts)
-    VALUES (%(public_id)s, %(resource_type)s, %(type)s, %(media_file_id)s, %(reason)s, %(max_attempts)s)
-    ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing') DO NOTHING
+-- Queue one asset as part of deletion batch %(batch_id)s (held when the batch is, after its trash
+-- window); a no-op (returning the open entry) when one is already pending, processing or held.
+WITH batch AS (
+    SELECT id, status, available_at FROM mediasync.deletion_batches WHERE id = %(batch_id)s
+), inserted AS (
+    INSERT INTO public.cloudinary_cleanup_queue
+           (public_id, resource_type, type, media_file_id, reason, max_attempts, batch_id, status, available_at)
+    SELECT %(public_id)s, %(resource_type)s, %(type)s, %(media_file_id)s, %(reason)s, %(max_attempts)s, b.id,
+           CASE WHEN b.status = 'held' THEN 'held' ELSE 'pending' END, b.available_at
+      FROM batch b
+    ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing', 'held') DO NOTHING
     RETURNING id
 )
 SELECT id FROM inserted
 UNION ALL
 SELECT id FROM public.cloudinary_cleanup_queue
  WHERE public_id = %(public_id)s AND resource_type = %(resource_type)s AND type = %(type)s
-   AND status IN ('pending', 'processing')
+   AND status IN ('pending', 'processing', 'held')
 LIMIT 1;
 
 -- name: open_entry_for_asset
-SELECT id, status FROM public.cloudinary_cleanup_queue
+SELECT id, status, batch_id FROM public.cloudinary_cleanup_queue
  WHERE public_id = %(public_id)s AND resource_type = %(resource_type)s AND type = %(type)s
-   AND status IN ('pending', 'processing');
+   AND status IN ('pending', 'processing', 'held');
+
+-- name: open_entry_with_batch
+SELECT q.id, q.status, q.available_at, q.batch_id, b.status AS batch_status, b.hold_reason, now() AS now
+  FROM public.cloudinary_cleanup_queue q
+  LEFT JOIN mediasync.deletion_batches b ON b.id = q.batch_id
+ WHERE q.public_id = %(public_id)s AND q.resource_type = %(resource_type)s AND q.type = %(type)s
+   AND q.status IN ('pending', 'processing', 'held');
 
 -- name: claim
 -- Take up to %(limit)s due entries; SKIP LOCKED lets any number of processors run at once.
@@ -75,15 +88,17 @@ SELECT coalesce(s.n_mod_since_analyze, 0) AS modified, greatest(c.reltuples, 0):
 ANALYZE public.cloudinary_cleanup_queue;
 
 -- name: complete
--- Mark claimed entries done. Matching on the attempt number means a processor whose lease was
--- rescued (and re-claimed by another) cannot overwrite the newer claim.
+-- Mark claimed entries done with what Cloudinary answered (`deleted`, `not_found`, `skipped_in_use`:
+-- undo needs to know which assets are gone). Matching on the attempt number means a processor whose
+-- lease was rescued (and re-claimed by another) cannot overwrite the newer claim.
 UPDATE public.cloudinary_cleanup_queue q
    SET status = 'completed', completed_at = now(), locked_until = NULL, updated_at = now(),
-       last_error = NULL,
+       last_error = NULL, outcome = u.outcome,
        errors = CASE WHEN u.note IS NULL THEN q.errors
                      ELSE q.errors || jsonb_build_array(jsonb_build_object(
                           'attempt', q.attempts, 'at', now(), 'note', u.note)) END
-  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(notes)s::text[]) AS u(id, attempt, note)
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(notes)s::text[], %(outcomes)s::text[])
+       AS u(id, attempt, note, outcome)
  WHERE q.id = u.id AND q.attempts = u.attempt AND q.status = 'processing';
 
 -- name: fail
@@ -141,12 +156,12 @@ UPDATE public.cloudinary_cleanup_queue q
    AND (%(ids)s::bigint[] IS NULL OR q.id = ANY (%(ids)s::bigint[]))
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue o
                     WHERE o.public_id = q.public_id AND o.resource_type = q.resource_type
-                      AND o.type = q.type AND o.status IN ('pending', 'processing'))
+                      AND o.type = q.type AND o.status IN ('pending', 'processing', 'held'))
 RETURNING q.id;
 
 -- name: counts_by_status
 SELECT s.status, coalesce(c.n, 0) AS n
-  FROM unnest(ARRAY['pending', 'processing', 'completed', 'failed']) AS s(status)
+  FROM unnest(ARRAY['pending', 'processing', 'completed', 'failed', 'held', 'cancelled']) AS s(status)
   LEFT JOIN (SELECT status, count(*) AS n FROM public.cloudinary_cleanup_queue GROUP BY status) c
          ON c.status = s.status;
 
@@ -157,10 +172,12 @@ SELECT count(*) FILTER (WHERE available_at <= now())                          AS
   FROM public.cloudinary_cleanup_queue WHERE status = 'pending';
 
 -- name: due_work
--- Entries a processor would act on now: due pending ones and expired leases (what the queue's
--- Airflow trigger checks between notifications, so retries and lost notifications wake the DAG).
+-- What a cleanup run would act on now: due pending entries, expired leases, and held batches no run
+-- has reported yet (what the queue's Airflow trigger checks between notifications, so retries,
+-- lost notifications and new holds wake the DAG).
 SELECT (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'pending' AND available_at <= now())
      + (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'processing' AND locked_until < now())
+     + (SELECT count(*) FROM mediasync.deletion_batches WHERE status = 'held' AND alerted_at IS NULL)
        AS n;
 
 -- name: expired_leases
@@ -172,11 +189,16 @@ SELECT id, public_id, resource_type, type, reason, attempts, last_error, updated
  ORDER BY updated_at DESC LIMIT %(limit)s;
 
 -- name: purge_completed
--- One bounded batch of retention; the caller loops until a short batch.
+-- One bounded batch of retention (completed entries, and entries an undo cancelled); the caller
+-- loops until a short batch.
 DELETE FROM public.cloudinary_cleanup_queue
  WHERE id IN (SELECT id FROM public.cloudinary_cleanup_queue
                WHERE status = 'completed' AND completed_at < %(cutoff)s
                ORDER BY completed_at, id
+               LIMIT %(limit)s)
+    OR id IN (SELECT id FROM public.cloudinary_cleanup_queue
+               WHERE status = 'cancelled' AND updated_at < %(cutoff)s
+               ORDER BY updated_at, id
                LIMIT %(limit)s);
 
 -- name: get

@@ -176,7 +176,7 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
    AND NOT EXISTS (SELECT 1 FROM public.media_files m WHERE m.asset_id = s.asset_id)
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
                     WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
-                      AND q.status IN ('pending', 'processing'));
+                      AND q.status IN ('pending', 'processing', 'held'));
 
 -- name: find_undeleted
 -- Rows soft-deleted, asset still in Cloudinary, and its deletion not already waiting in the queue.
@@ -188,7 +188,7 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
  WHERE m.status = 'deleted'
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
                     WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
-                      AND q.status IN ('pending', 'processing'));
+                      AND q.status IN ('pending', 'processing', 'held'));
 
 -- name: find_missing
 -- Active rows of the scope whose asset is not in the listing. Rows created after the listing began
@@ -260,26 +260,30 @@ SELECT k.kind, coalesce(c.n, 0) AS n
 UPDATE mediasync.reconciliation_items SET action = 'reported'
  WHERE run_id = %(run_id)s AND kind = ANY (%(kinds)s::text[]);
 
--- name: queue_deletions
+-- name: mark_deletions
 -- Orphans and undeleted assets go through the cleanup queue; never an asset an active row uses
--- (a row may have appeared since the diff).
+-- (a row may have appeared since the diff). Marks the items to queue; returns how many.
+UPDATE mediasync.reconciliation_items i SET action = 'queued'
+  FROM unnest(%(kinds)s::text[]) AS d(kind)
+ WHERE i.run_id = %(run_id)s AND i.kind = d.kind
+   AND NOT EXISTS (SELECT 1 FROM public.media_files m
+                    WHERE m.public_id = i.public_id AND m.resource_type = i.resource_type
+                      AND m.type = i.type AND m.status = 'active')
+   AND NOT EXISTS (SELECT 1 FROM public.media_files m
+                    WHERE m.asset_id = i.details ->> 'asset_id' AND m.status = 'active');
+
+-- name: queue_marked_deletions
+-- The marked items into the queue as deletion batch %(batch_id)s (held when the brake held it).
 -- %(kinds)s and %(reasons)s pair each deleting drift class with its queue reason.
-WITH targets AS (
-    SELECT i.id, i.public_id, i.resource_type, i.type, i.media_file_id, d.reason
-      FROM mediasync.reconciliation_items i
-      JOIN unnest(%(kinds)s::text[], %(reasons)s::text[]) AS d(kind, reason) ON d.kind = i.kind
-     WHERE i.run_id = %(run_id)s
-       AND NOT EXISTS (SELECT 1 FROM public.media_files m
-                        WHERE m.public_id = i.public_id AND m.resource_type = i.resource_type
-                          AND m.type = i.type AND m.status = 'active')
-       AND NOT EXISTS (SELECT 1 FROM public.media_files m
-                        WHERE m.asset_id = i.details ->> 'asset_id' AND m.status = 'active')
-), queued AS (
-    INSERT INTO public.cloudinary_cleanup_queue (public_id, resource_type, type, media_file_id, reason, max_attempts)
-    SELECT public_id, resource_type, type, media_file_id, reason, mediasync.max_attempts() FROM targets
-    ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing') DO NOTHING
-)
-UPDATE mediasync.reconciliation_items i SET action = 'queued' FROM targets t WHERE i.id = t.id;
+INSERT INTO public.cloudinary_cleanup_queue
+       (public_id, resource_type, type, media_file_id, reason, max_attempts, batch_id, status, available_at)
+SELECT i.public_id, i.resource_type, i.type, i.media_file_id, d.reason, mediasync.max_attempts(), b.id,
+       CASE WHEN b.status = 'held' THEN 'held' ELSE 'pending' END, b.available_at
+  FROM mediasync.reconciliation_items i
+  JOIN unnest(%(kinds)s::text[], %(reasons)s::text[]) AS d(kind, reason) ON d.kind = i.kind
+  JOIN mediasync.deletion_batches b ON b.id = %(batch_id)s
+ WHERE i.run_id = %(run_id)s AND i.action = 'queued'
+ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing', 'held') DO NOTHING;
 
 -- name: update_metadata
 -- Cloudinary is the truth for an asset's bytes, name and place: copy its facts onto the row (a

@@ -9,3 +9,6 @@ ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
 
 -- name: get
 SELECT value FROM mediasync.runtime_settings WHERE name = %(name)s;
+
+-- name: all
+SELECT name, value FROM mediasync.runtime_settings ORDER BY name;
