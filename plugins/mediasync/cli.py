@@ -6,25 +6,27 @@ stderr and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from mediasync import settings_file
-from mediasync.errors import ConfigError, InvalidInput, MediasyncError
-from mediasync.results import Result
-
-if TYPE_CHECKING:
-    from mediasync.db import Database
-    from mediasync.runtime import Services
+from mediasync.cli_deletions import deletions_app
+from mediasync.cli_support import (
+    RUN_FAILED,
+    cli_database,
+    cli_errors,
+    cli_services,
+    cli_user,
+    emit,
+    key_values,
+    setup_logging,
+    silent_logs,
+)
+from mediasync.errors import InvalidInput
 
 app = typer.Typer(help="Keep media_files, Cloudinary and the media library in sync.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -34,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(queue_app, name="queue")
 notifications_app = typer.Typer(help="Cloudinary notifications (Cloudinary -> database).", no_args_is_help=True)
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(deletions_app, name="deletions")
 
 
 class KindOption(str, Enum):
@@ -51,104 +54,14 @@ class ScopeOption(str, Enum):
     account = "account"
 
 
-RUN_FAILED = 3  # a reconciliation that failed, aborted or could not complete (README)
-
-
-@contextmanager
-def _cli_errors(exit_code: int = 1) -> Iterator[None]:
-    """Turn failures into one line on stderr and `exit_code` (1 unless documented otherwise):
-    expected ones as they are, anything else with its type (MEDIASYNC_DEBUG=1 shows the traceback)."""
-    try:
-        yield
-    except MediasyncError as exc:
-        typer.echo(f"mediasync: error: {_one_line(str(exc))}", err=True)
-        refused = isinstance(exc, InvalidInput | ConfigError)  # the request itself was wrong: always 1
-        raise typer.Exit(1 if refused else exit_code) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        if _tracebacks_wanted():
-            raise
-        typer.echo(f"mediasync: unexpected error: {type(exc).__name__}: {_one_line(str(exc))} "
-                   f"(MEDIASYNC_DEBUG=1 shows the traceback)", err=True)
-        raise typer.Exit(1) from None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-class _OneLineWarnings(logging.Handler):
-    """What the services log as warnings, one line each on stderr, never a traceback."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = f"mediasync: {record.levelname.lower()}: {record.getMessage()}"
-            if record.exc_info and record.exc_info[1] is not None:
-                line += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
-            sys.stderr.write(_one_line(line) + "\n")
-        except Exception:  # noqa: BLE001 - a log line must never break the command
-            self.handleError(record)
-
-
-def _tracebacks_wanted() -> bool:
-    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
-               for name in ("MEDIASYNC_DEBUG", "MEDIASYNC_LOG_TRACEBACKS"))
-
-
-def _setup_logging() -> None:
-    if _tracebacks_wanted():
-        return
-    logger = logging.getLogger("mediasync")
-    if not any(isinstance(h, _OneLineWarnings) for h in logger.handlers):
-        handler = _OneLineWarnings(logging.WARNING)
-        logger.addHandler(handler)
-        logger.propagate = False
-
-
-@contextmanager
-def _silent_logs() -> Iterator[None]:
-    """For `verify`: its table is the whole output; what the scenarios log on purpose (simulated
-    outages, retries) would only alarm."""
-    logger = logging.getLogger("mediasync")
-    handlers, logger.handlers = logger.handlers, [logging.NullHandler()]
-    try:
-        yield
-    finally:
-        logger.handlers = handlers
-
-
-def _emit(result: Result, as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
-    """The result as its one JSON form (`--json`), or rendered for people."""
-    data = result.as_dict()
-    typer.echo(json.dumps(data, sort_keys=True) if as_json else render(data))
-
-
-def _key_values(result: dict[str, Any]) -> str:
-    width = max((len(k) for k in result), default=0)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in result.items())
-
-
-def _database() -> Database:
-    from mediasync.config import Settings
-    from mediasync.db import Database, database_url_from_env
-
-    return Database(database_url_from_env(), max_attempts=Settings.from_env().max_attempts)
-
-
-def _services() -> Services:
-    from mediasync.runtime import services_from_env
-
-    return services_from_env()
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations from sql/ in order (idempotent; safe to run concurrently)."""
+    from mediasync.config import Settings
     from mediasync.repository.migrations import upgrade
 
-    with _cli_errors():
-        applied = upgrade(_database())
+    with cli_errors():
+        applied = upgrade(cli_database(), database_settings=Settings.from_env().database_settings())
         if applied:
             for version in applied:
                 typer.echo(f"applied {version}")
@@ -160,12 +73,12 @@ def queue_stats(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     """Counts per status, oldest pending age, recent errors."""
     from mediasync.services.cleanup_queue import CleanupQueue
 
-    with _cli_errors():
-        _emit(CleanupQueue(_database()).stats(), as_json, _render_stats)
+    with cli_errors():
+        emit(CleanupQueue(cli_database()).stats(), as_json, _render_stats)
 
 
 def _render_stats(stats: dict[str, Any]) -> str:
-    lines = [_key_values({k: v for k, v in stats.items() if k != "recent_errors"})]
+    lines = [key_values({k: v for k, v in stats.items() if k != "recent_errors"})]
     for err in stats.get("recent_errors", []):
         lines.append(f"  failed {err['public_id']} ({err['attempts']} attempts): {err['last_error']}")
     return "\n".join(lines)
@@ -182,14 +95,14 @@ def queue_process(
     """Process the cleanup queue now: delete queued assets from Cloudinary in batches."""
     from mediasync.cli_progress import progress
 
-    with _cli_errors():
-        services = _services()
+    with cli_errors():
+        services = cli_services()
         stats = services.processor.stats()
         backlog = stats.pending + (stats.failed if retry_failed else 0)
         with progress("queue process", total=backlog or None):
             result = services.processor.process(batch_size=batch_size, retry_failed=retry_failed,
                                                 time_budget=time_budget)
-        _emit(result, as_json, _key_values)
+        emit(result, as_json, key_values)
 
 
 @app.command("reconcile")
@@ -215,33 +128,23 @@ def reconcile(
     from mediasync.cli_progress import progress
     from mediasync.services.operations import Operations
 
-    with _cli_errors(RUN_FAILED):
-        services = _services()
+    with cli_errors(RUN_FAILED):
+        services = cli_services()
         with progress("reconcile"):
             result = services.reconciler.run(apply=apply, force=force, folder=folder, scope=scope.value,
                                              max_delete_fraction=max_delete_fraction,
                                              grace_minutes=grace_minutes, kind=kind.value)
-        Operations(services.db).attribute(result.run_id, _cli_user(), dag_run_id=None)
-        _emit(result, as_json, _render_reconcile)
+        Operations(services.db).attribute(result.run_id, cli_user(), dag_run_id=None)
+        emit(result, as_json, _render_reconcile)
         if result.status in ("failed", "incomplete", "aborted"):
             raise typer.Exit(RUN_FAILED)
-
-
-def _cli_user() -> str:
-    import getpass
-    import socket
-
-    try:
-        return f"{getpass.getuser()}@{socket.gethostname()} (CLI)"
-    except (KeyError, OSError):
-        return "CLI"
 
 
 def _render_reconcile(result: dict[str, Any]) -> str:
     head = {k: result[k] for k in ("run_id", "mode", "kind", "kind_reason", "listed_since", "status", "message",
                                     "resume_at", "assets_listed", "report_csv", "report_html", "report_url")
             if result.get(k) not in (None, "")}
-    return _key_values(head) + "\n" + _key_values({f"  {k}": v for k, v in sorted(result["counts"].items())})
+    return key_values(head) + "\n" + key_values({f"  {k}": v for k, v in sorted(result["counts"].items())})
 
 
 @notifications_app.command("setup")
@@ -254,26 +157,26 @@ def notifications_setup(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create the Cloudinary triggers for the followed event types (idempotent: existing ones are kept)."""
-    with _cli_errors():
-        services = _services()
+    with cli_errors():
+        services = cli_services()
         if transport == "webhook" and url and not channel:
             result = services.notifications.setup("webhook", url)
         elif transport == "poll" and not url:
             result = services.notifications.setup("poll", channel or services.settings.notification_channel)
         else:
             raise InvalidInput("use --transport webhook --url URL, or --transport poll [--channel NAME]")
-        _emit(result, as_json, _key_values)
+        emit(result, as_json, key_values)
 
 
 @notifications_app.command("status")
 def notifications_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """The triggers configured in Cloudinary and the notifications received (last one first)."""
-    with _cli_errors():
-        _emit(_services().notifications.status(), as_json, _render_notification_status)
+    with cli_errors():
+        emit(cli_services().notifications.status(), as_json, _render_notification_status)
 
 
 def _render_notification_status(status: dict[str, Any]) -> str:
-    lines = [_key_values({k: v for k, v in status.items() if k not in ("triggers", "triggers_error")})]
+    lines = [key_values({k: v for k, v in status.items() if k not in ("triggers", "triggers_error")})]
     if status.get("triggers_error"):
         lines.append(f"triggers: could not list ({status['triggers_error']})")
     for t in status.get("triggers") or []:
@@ -289,9 +192,9 @@ def notifications_poll(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Drain the poll channel once: apply each notification, acknowledge it after commit."""
-    with _cli_errors():
-        result = _services().notifications.drain(channel)
-        _emit(result, as_json, _key_values)
+    with cli_errors():
+        result = cli_services().notifications.drain(channel)
+        emit(result, as_json, key_values)
         if result.failed:
             raise typer.Exit(1)
 
@@ -301,8 +204,8 @@ def verify() -> None:
     """End-to-end check of every sync feature against the configured database and Cloudinary."""
     from mediasync.verify import SyncVerifier
 
-    with _cli_errors(), _silent_logs():
-        results = SyncVerifier(_services()).run()
+    with cli_errors(), silent_logs():
+        results = SyncVerifier(cli_services()).run()
     width = max(len(r.name) for r in results)
     for r in results:
         typer.echo(f"{r.outcome}  {r.name.ljust(width)}  {r.seconds:6.2f}s  {r.detail}")
@@ -319,13 +222,15 @@ def retention(
                                        "(default MEDIASYNC_RETENTION_DAYS or 30)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Purge completed cleanup-queue entries older than N days, in batches."""
+    """Purge completed cleanup-queue entries older than N days (and undo journals past
+    MEDIASYNC_UNDO_DAYS), in batches."""
     from mediasync.config import Settings
     from mediasync.services.retention import Retention
 
-    with _cli_errors():
-        keep = days if days is not None else Settings.from_env().retention_days
-        _emit(Retention(_database()).purge(keep), as_json, _key_values)
+    with cli_errors():
+        settings = Settings.from_env()
+        keep = days if days is not None else settings.retention_days
+        emit(Retention(cli_database(), undo_days=settings.undo_days).purge(keep), as_json, key_values)
 
 
 @app.command("emulator")
@@ -364,7 +269,7 @@ def emulator(
         typer.echo(f"mediasync: error: {exc}", err=True)
         raise typer.Exit(1) from None
     credentials = Credentials(cloud_name or base.cloud_name, api_key or base.api_key, api_secret or base.api_secret)
-    with _cli_errors():
+    with cli_errors():
         try:
             serve(host=host, port=port, data_dir=data_dir, latency_ms=latency_ms, fail_rate=fail_rate,
                   rate_limit=rate_limit, credentials=credentials, folder_mode=folder_mode,
@@ -376,7 +281,7 @@ def emulator(
 
 def main() -> None:
     settings_file.load()  # `make run`'s .mediasync/mediasync.env, when nothing else configures mediasync
-    _setup_logging()
+    setup_logging()
     try:
         app()
     except KeyboardInterrupt:

@@ -235,10 +235,11 @@ def main() -> int:
             if not port_free(AIRFLOW_PORT):
                 raise MediasyncError(f"port {AIRFLOW_PORT} is in use; stop what uses it or set MEDIASYNC_AIRFLOW_PORT")
             db_url = start_database(stack)
+            from mediasync.config import Settings
             from mediasync.db import Database
             from mediasync.repository.migrations import upgrade
 
-            applied = upgrade(Database(db_url))
+            applied = upgrade(Database(db_url), database_settings=Settings.from_env().database_settings())
             say(f"database is up to date ({len(applied)} migration(s) applied)")
             cloudinary = start_emulator(stack)
             write_settings_file(db_url, cloudinary)

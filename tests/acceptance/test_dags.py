@@ -3,10 +3,12 @@ job against real PostgreSQL and the emulator, through the Airflow connections.""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from airflow.dag_processing.dagbag import DagBag
 
 from fixtures import dagruns
 from fixtures.media import tiny_png
@@ -115,7 +117,6 @@ def test_airflow_keeps_both_watchers_when_it_collects_the_dags(dagbag):
 
 
 def run_dag(dagbag, dag_id: str, run_type: str = "manual", **conf):
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState
 
     # A freshly parsed DAG per run, as a worker has: in-process, an earlier run's conf would stay
@@ -137,6 +138,36 @@ def test_cleanup_queue_dag_drains_the_queue(dagbag, airflow_metadata, airflow_co
     assert conn.execute("SELECT status, count(*) AS n FROM cloudinary_cleanup_queue GROUP BY status"
                         ).fetchall() == [{"status": "completed", "n": 3}]
     assert list(cloudinary_store.iter_resources()) == []
+
+
+def test_a_cleanup_run_that_finds_a_held_batch_fails_and_calls_the_operators_notifier(
+        dagbag, airflow_metadata, airflow_connections, monkeypatch, services, conn, cloudinary_store, tmp_path):
+    """A held batch turns the run red (not a green run with a line in the log), names the batch and
+    the commands that decide it, and fires the notifier configured in MEDIASYNC_ALERT_NOTIFIER;
+    flowing deletions in the same run still happen, and a batch is reported once."""
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    alerts = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("MEDIASYNC_ALERT_NOTIFIER", "fixtures.notifier.RecordingNotifier")
+    monkeypatch.setenv("MEDIASYNC_ALERT_NOTIFIER_KWARGS", json.dumps({"path": str(alerts)}))
+    ids = [services.media.upload(tiny_png(70 + i), f"held{i}.png").id for i in range(14)]
+    conn.execute("DELETE FROM media_files WHERE id = %s", (ids[0],))  # one asset: flows
+    conn.execute("DELETE FROM media_files WHERE id <> %s", (ids[1],))  # 12 of 13: held by the fraction rule
+    batch = conn.execute("SELECT id FROM mediasync.deletion_batches WHERE status = 'held'").fetchone()["id"]
+
+    dag = DagBag(dag_folder=str(DAGS / "mediasync_cleanup_queue.py")).get_dag("mediasync_cleanup_queue")
+    run = dagruns.run_dag(dag)
+    assert run.state == DagRunState.FAILED
+    (ti,) = run.get_task_instances()
+    assert ti.state == TaskInstanceState.FAILED
+    (alert,) = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert f"batch {batch}" in alert["exception"] and f"mediasync deletions release {batch}" in alert["exception"]
+    assert "MEDIASYNC_DELETE_HOLD_FRACTION" in alert["exception"]
+    assert alert["message"] == "drain_cleanup_queue of mediasync_cleanup_queue failed"  # the template was rendered
+    assert len(list(cloudinary_store.iter_resources())) == 13  # the flowing one went, the held twelve did not
+
+    again = dagruns.run_dag(dag)  # reported once: the next run is green
+    assert again.state == DagRunState.SUCCESS and len(alerts.read_text().splitlines()) == 1
 
 
 def test_reconcile_dag_finds_planted_drift_as_a_dry_run(dagbag, airflow_metadata, airflow_connections, monkeypatch,

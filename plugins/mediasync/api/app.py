@@ -15,13 +15,23 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from mediasync.api import errors
 from mediasync.api.deps import AppState
 from mediasync.api.limits import BodyLimit
-from mediasync.api.routes import charts, delivery, docs, events, media, notifications, queue, reconciliation
+from mediasync.api.routes import (
+    charts,
+    deletions,
+    delivery,
+    docs,
+    events,
+    media,
+    notifications,
+    queue,
+    reconciliation,
+)
 from mediasync.api.security import OriginGuard, airflow_user_dependency, configured_origins
 from mediasync.runtime import Services
 
@@ -55,9 +65,13 @@ def create_app(services_factory: Callable[[], Services] | None = None,
     app.add_middleware(BodyLimit, max_upload_bytes=state.max_upload_bytes)
     app.add_middleware(OriginGuard, trusted_origins=trusted_origins)  # added last: runs first
 
-    authenticated = [Depends(user_dependency)]
+    async def signed_in(request: Request, user: Any = Depends(user_dependency)) -> Any:
+        request.state.mediasync_user = user  # who decided, for deletion batches (deps.requester)
+        return user
+
+    authenticated = [Depends(signed_in)]
     api = APIRouter(prefix="/api/v1", dependencies=authenticated, responses=errors.ERROR_RESPONSES)
-    for module in (media, queue, reconciliation, events, charts, delivery):
+    for module in (media, queue, reconciliation, deletions, events, charts, delivery):
         api.include_router(module.router)
     app.include_router(api)
     # Signature-verified, not behind Airflow login; its answers are ErrorBody like every other route's.

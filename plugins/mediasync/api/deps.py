@@ -62,6 +62,19 @@ def get_live(request: Request) -> MediaChangeBroadcaster:
     return _state(request).live()
 
 
+def requester(request: Request) -> str:
+    """Who is asking, as deletion batches and decisions record it: the Airflow user's name."""
+    user = getattr(request.state, "mediasync_user", None)
+    name = None
+    if user is not None:
+        get_name = getattr(user, "get_name", None)
+        name = get_name() if callable(get_name) else getattr(user, "username", None)
+        if name is None and isinstance(user, str):
+            name = user
+    return f"{name or 'an Airflow user'} (API)"
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 LiveDep = Annotated[MediaChangeBroadcaster, Depends(get_live)]
+RequesterDep = Annotated[str, Depends(requester)]
 UserDep = Callable[..., Any]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, DeltaTriggerTimetable, dag, task
 
+from mediasync.alerts import notify_operator
 from mediasync.lineage import CLEANUP_QUEUE, managed_folders
 
 TIME_BUDGET_SECONDS = 240  # stop claiming after this; the run finishes what is in flight
@@ -26,7 +27,7 @@ SAFETY_NET = timedelta(hours=1)
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=10),
-    default_args={"retries": 0},
+    default_args={"retries": 0, "on_failure_callback": notify_operator},
     tags=["mediasync", "cloudinary"],
     doc_md="""
 Runs seconds after rows are queued (a SQL `DELETE`, a soft delete, reconciliation): claims due
@@ -35,6 +36,10 @@ few chunks in flight — Admin API `delete_resources` (≤100 ids a call) while 
 is above the reconciliation's reserve, Upload API `destroy` below it — records each outcome,
 retries with backoff, and rescues entries whose processor died. The log line says which API
 deleted how many. Hourly runs are the safety net.
+
+A deletion batch the delete brake held (a mass `DELETE`, a `TRUNCATE`, a row-by-row loop) is never
+sent to Cloudinary: the run that first finds it **fails on purpose** with the batch, its reason and
+the commands that release or undo it, and calls the notifier set in `MEDIASYNC_ALERT_NOTIFIER`.
 """,
 )
 def mediasync_cleanup_queue():
@@ -44,15 +49,23 @@ def mediasync_cleanup_queue():
     def drain_cleanup_queue() -> dict:
         import logging
 
+        from airflow.exceptions import AirflowFailException
+
+        from mediasync.alerts import held_batches_message
         from mediasync.runtime import services_from_airflow
 
-        result = services_from_airflow().processor.process(time_budget=TIME_BUDGET_SECONDS).as_dict()
-        logging.getLogger("airflow.task").info(
+        services = services_from_airflow()
+        result = services.processor.process(time_budget=TIME_BUDGET_SECONDS).as_dict()
+        log = logging.getLogger("airflow.task")
+        log.info(
             "cleanup queue: claimed=%(claimed)d deleted=%(deleted)d not_found=%(not_found)d "
             "skipped_in_use=%(skipped_in_use)d retrying=%(retrying)d failed=%(failed)d rate_limited=%(rate_limited)d "
             "rescued=%(rescued)d via_admin=%(deleted_via_admin)d (admin_calls=%(admin_calls)d) "
             "via_upload_api=%(deleted_via_upload_api)d (upload_api_calls=%(upload_api_calls)d) "
             "batches=%(batches)d stopped_by=%(stopped_by)s in %(duration_seconds).2fs", result)
+        held = services.deletions.take_new_holds()
+        if held:  # red in the grid, and the operator's notifier (on_failure_callback) fires
+            raise AirflowFailException(held_batches_message(held))
         return result
 
     drain_cleanup_queue()

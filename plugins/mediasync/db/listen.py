@@ -6,7 +6,7 @@ driver errors mapped (a lost connection is `DatabaseUnavailable`, which the call
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import psycopg
 from psycopg import sql
@@ -18,15 +18,23 @@ from mediasync.db.errors import map_driver_error
 async def notifications(db: Database, channel: str) -> AsyncIterator[str]:
     """Payloads sent on `channel`, for as long as the caller iterates; the first item is an empty
     string once LISTEN is in place, so the caller knows when it is connected."""
+    async for _, payload in notifications_on(db, (channel,)):
+        yield payload
+
+
+async def notifications_on(db: Database, channels: Sequence[str]) -> AsyncIterator[tuple[str, str]]:
+    """(channel, payload) for every notification on any of `channels`, over one connection; the
+    first item is ("", "") once LISTEN is in place on all of them."""
     try:
         conn = await psycopg.AsyncConnection.connect(db.url, autocommit=True, **db.connect_kwargs())
     except psycopg.Error as exc:
         raise map_driver_error(exc, db.url, connecting=True) from None
     try:
         async with conn:
-            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-            yield ""
+            for channel in channels:
+                await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            yield "", ""
             async for note in conn.notifies():
-                yield note.payload
+                yield note.channel, note.payload
     except psycopg.Error as exc:
         raise map_driver_error(exc, db.url) from exc

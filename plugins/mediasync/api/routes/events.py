@@ -1,4 +1,5 @@
-"""/api/v1/events: Server-Sent Events for media INSERT/UPDATE/DELETE, fed by LISTEN/NOTIFY."""
+"""/api/v1/events: Server-Sent Events for media INSERT/UPDATE/DELETE and held deletion batches,
+fed by LISTEN/NOTIFY."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ HEARTBEAT_SECONDS = 15.0
 
 
 @router.get("/events", summary="Server-Sent Events: media INSERT/UPDATE/DELETE", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}, "description": "`event: media` per change"}})
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "`event: media` per change; `event: deletion` when a deletion "
+                                            "batch is held"}})
 async def events(request: Request, live: LiveDep) -> StreamingResponse:
     return StreamingResponse(_sse(request, live), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -40,9 +43,9 @@ async def _sse(request: Request, live: MediaChangeBroadcaster) -> AsyncIterator[
             if not done:
                 yield b": heartbeat\n\n"
                 continue
-            event = pending.result()
+            kind, event = pending.result()
             pending = asyncio.ensure_future(stream.__anext__())
-            yield f"event: media\ndata: {json.dumps(event)}\n\n".encode()
+            yield f"event: {kind}\ndata: {json.dumps(event)}\n\n".encode()
     finally:
         pending.cancel()
         with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from mediasync.api.deps import ServicesDep
+from mediasync.api.deps import RequesterDep, ServicesDep
 from mediasync.api.errors import route_errors
 from mediasync.services.media_library import DeleteResult, MediaPage, MediaRecord
 
@@ -39,5 +39,7 @@ def get_media(services: ServicesDep, media_id: str) -> MediaRecord:
 
 @router.delete("/media/{media_id}", summary="Soft delete, or hard delete with permanent=true",
                responses=route_errors(404, 502))
-def delete_media(services: ServicesDep, media_id: str, permanent: bool = False) -> DeleteResult:
-    return services.media.hard_delete(media_id) if permanent else services.media.soft_delete(media_id)
+def delete_media(services: ServicesDep, who: RequesterDep, media_id: str, permanent: bool = False) -> DeleteResult:
+    if permanent:
+        return services.media.hard_delete(media_id, requested_by=who)
+    return services.media.soft_delete(media_id, requested_by=who)
