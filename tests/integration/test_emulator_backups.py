@@ -5,6 +5,11 @@ in both folder modes, and without backups the behaviour of an account that keeps
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import cloudinary.api
 import cloudinary.search
 import cloudinary.uploader
@@ -14,7 +19,7 @@ from cloudinary.exceptions import BadRequest, NotFound, RateLimited
 
 from fixtures.emulator import sdk
 from fixtures.media import tiny_png
-from mediasync.emulator.testing import RunningEmulator
+from mediasync.emulator.testing import RunningEmulator, free_port
 
 
 def upload(emulator, seed: int, name: str, **options) -> dict:
@@ -205,3 +210,25 @@ def test_control_backups_setting_is_validated(emulator):
     response = httpx.post(f"{emulator.base_url}/_emulator/control", json={"backups": "yes"}, timeout=10)
     assert response.status_code == 422 and "backups" in response.json()["detail"]
     assert emulator.control(backups=True)["backups"] is True
+
+
+def test_the_command_line_starts_an_account_with_backups(tmp_path):
+    port = free_port()
+    process = subprocess.Popen([str(Path(sys.executable).parent / "mediasync"), "emulator", "--port", str(port),
+                                "--data-dir", str(tmp_path), "--backups"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "the emulator did not start"
+            time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/_emulator/control", timeout=5).json()["backups"] is True
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    assert "with backups" in output
