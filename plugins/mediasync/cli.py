@@ -256,6 +256,8 @@ def emulator(
     latency_ms: int = typer.Option(0, "--latency-ms", min=0, help="Added to every response."),
     fail_rate: float = typer.Option(0.0, "--fail-rate", min=0.0, max=1.0, help="Share of requests answered 500."),
     rate_limit: int = typer.Option(0, "--rate-limit", min=0, help="Admin API calls per hour (0: unlimited)."),
+    backups: bool = typer.Option(False, "--backups", envvar="MEDIASYNC_EMULATOR_BACKUPS",
+                                 help="Automatic backup: deleted assets leave placeholders that restore brings back."),
 ) -> None:
     """Run the local Cloudinary-compatible server (credentials also from CLOUDINARY_URL in its environment)."""
     from mediasync.emulator.app import serve
@@ -273,7 +275,7 @@ def emulator(
         try:
             serve(host=host, port=port, data_dir=data_dir, latency_ms=latency_ms, fail_rate=fail_rate,
                   rate_limit=rate_limit, credentials=credentials, folder_mode=folder_mode,
-                  allow_remote_fetch=allow_remote_fetch, control_token=control_token)
+                  allow_remote_fetch=allow_remote_fetch, control_token=control_token, backups=backups)
         except ValueError as exc:
             typer.echo(f"mediasync: error: {exc}", err=True)
             raise typer.Exit(2) from None

@@ -20,6 +20,7 @@ DELIVERY_TYPE = "upload"
 MAX_IDS_PER_ADMIN_DELETE = 100   # public ids per delete_resources call
 MAX_LISTING_PAGE = 500           # resources per listing page (max_results)
 MAX_NOTIFICATION_ACKS = 100      # receipt handles per ack_notifications call
+MAX_IDS_PER_RESTORE = 100        # public ids / asset ids per restore call
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class StoredAsset:
     asset_id: str | None = None  # Cloudinary's immutable id: survives renames and moves
     asset_folder: str | None = None  # the folder in dynamic folder mode (in fixed mode, the public_id prefix)
     display_name: str | None = None
+    # Deleted in an account that keeps backups: Cloudinary still lists it (bytes 0), but it is no
+    # live asset — never an orphan, never a row's asset; `restore` can bring it back.
+    placeholder: bool = False
 
     def as_params(self) -> dict[str, Any]:
         """The asset as named query parameters."""
@@ -130,6 +134,42 @@ class AssetDestroyer(Protocol):
     def admin_allowance(self) -> AdminAllowance | None: ...
 
 
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """What Cloudinary answered for one id of a restore: `restored`, or why not (`message`, e.g.
+    Cloudinary's `no_backup`); the restored asset's facts when it gave them."""
+
+    restored: bool
+    message: str | None = None
+    public_id: str | None = None
+    asset_id: str | None = None
+    resource_type: str | None = None
+    type: str | None = None
+    bytes: int | None = None
+    version: int | None = None
+    format: str | None = None
+    etag: str | None = None
+    secure_url: str | None = None
+
+
+@runtime_checkable
+class AssetRestorer(Protocol):
+    """Brings deleted assets back from Cloudinary's backups (Admin API `restore`, rate-limited,
+    MAX_IDS_PER_RESTORE ids a call; longer inputs take several calls). Ids Cloudinary cannot restore
+    (no backup, unknown) come back `restored=False` with its message; a failed call raises a
+    `StoreError` (`StoreRateLimited` for the rate limit) — restoring twice is harmless, so a caller
+    retries the whole input."""
+
+    def restore(self, public_ids: Sequence[str], resource_type: str = "image",
+                type: str = DELIVERY_TYPE) -> dict[str, RestoreOutcome]:
+        """By public_id (one resource type and delivery type), keyed by public_id."""
+        ...
+
+    def restore_by_asset_ids(self, asset_ids: Sequence[str]) -> dict[str, RestoreOutcome]:
+        """By asset_id (any resource type, delivery type, folder or name), keyed by asset_id."""
+        ...
+
+
 class AssetStore(AssetDeleter, Protocol):
     """The full store interface used by the media library and the reconciler."""
 
@@ -158,31 +198,4 @@ class AssetStore(AssetDeleter, Protocol):
 
     def ping(self) -> None:
         """One cheap authenticated call; raises a store error when the store cannot be used."""
-        ...
-
-
-@dataclass(frozen=True)
-class RestoreOutcome:
-    """What Cloudinary answered for one asset asked back from its backups."""
-
-    restored: bool
-    message: str | None = None
-    public_id: str | None = None
-    asset_id: str | None = None
-    bytes: int | None = None
-    version: int | None = None
-
-
-@runtime_checkable
-class AssetRestorer(Protocol):
-    """A store that can bring deleted assets back from the account's backups (Admin API `restore`,
-    ≤ 100 ids a call; the implementation splits larger inputs)."""
-
-    def restore(self, public_ids: Sequence[str], resource_type: str = "image",
-                type: str = DELIVERY_TYPE) -> dict[str, RestoreOutcome]:
-        """Keyed by public_id; ids Cloudinary could not restore come back with `restored=False`."""
-        ...
-
-    def restore_by_asset_ids(self, asset_ids: Sequence[str]) -> dict[str, RestoreOutcome]:
-        """Keyed by asset_id."""
         ...

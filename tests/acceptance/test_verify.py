@@ -113,3 +113,14 @@ def test_twice_on_real_data_leaves_everything_outside_its_namespace_unchanged(se
         assert result.returncode == 0, result.stdout + result.stderr
 
     assert _state(conn, cloudinary_store, report_dir) == before
+
+
+def test_every_sync_scenario_passes_in_an_account_with_backups(services, cloudinary_store, conn, emulator):
+    """Deleted assets stay as placeholders there: verify does not take one for an asset still there."""
+    emulator.control(backups=True)
+    results = SyncVerifier(services).run()
+    assert [r.name for r in results if not r.ok] == [], [(r.name, r.detail) for r in results if not r.ok]
+    live = [a.public_id for rt in ("image", "video", "raw") for a in cloudinary_store.iter_resources(rt)
+            if not a.placeholder and (a.public_id.startswith("mediasync-verify/")
+                                      or (a.asset_folder or "").startswith("mediasync-verify"))]
+    assert live == []

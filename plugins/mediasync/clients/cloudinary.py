@@ -28,6 +28,7 @@ import cloudinary.utils
 from cloudinary.api_client.execute_request import EXCEPTION_CODES
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from mediasync.clients.cloudinary_restore import RestoreCalls
 from mediasync.errors import (
     ConfigError,
     StoreAuthError,
@@ -209,8 +210,8 @@ def _rate_limit_state(response: Any) -> dict[str, Any]:
             "rate_limit_reset_at": datetime(*reset[:6]).replace(tzinfo=timezone.utc) if reset else None}
 
 
-class CloudinaryClient:
-    """The `AssetStore` over the cloudinary SDK."""
+class CloudinaryClient(RestoreCalls):
+    """The `AssetStore` (and `AssetRestorer`, from `cloudinary_restore`) over the cloudinary SDK."""
 
     def __init__(self, credentials: CloudinaryCredentials, *, retry_attempts: int = 4,
                  retry_initial_wait: float = 0.5, retry_max_wait: float = 10.0, timeout: float = 60.0) -> None:
@@ -389,7 +390,8 @@ class CloudinaryClient:
                            version=int(r.get("version", 0)), etag=r.get("etag"),
                            secure_url=r.get("secure_url"), created_at=_parse_time(r.get("created_at")),
                            width=r.get("width"), height=r.get("height"), asset_id=r.get("asset_id"),
-                           asset_folder=r.get("asset_folder"), display_name=r.get("display_name"))
+                           asset_folder=r.get("asset_folder"), display_name=r.get("display_name"),
+                           placeholder=r.get("placeholder") is True or r.get("status") == "deleted")
 
     def ping(self) -> None:
         """One cheap authenticated Admin call; raises a store error when it fails."""

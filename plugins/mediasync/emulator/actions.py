@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mediasync.emulator.backups import wants_backup
 from mediasync.emulator.errors import CloudinaryError
 from mediasync.emulator.media import inspect
 from mediasync.emulator.naming import filename_stem, resolve
@@ -83,6 +84,8 @@ class Actions:
             format=found.format if found.resource_type != "raw" else None, width=found.width, height=found.height,
             pages=found.pages, asset_folder=naming.asset_folder, display_name=naming.display_name,
             original_filename=filename_stem(filename) or "file", tags=tags)
+        if wants_backup(self.emulator.settings.backups, settings):
+            self.emulator.backups.keep(asset, data)
         return asset, overwritten, False
 
     # --- delete --------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def _list(emulator: Emulator, request: Request, gate_response: Response, resourc
 @router.get("/v1_1/{cloud}/resources/{resource_type}/{type}/{public_id:path}")
 async def get_resource(request: Request, resource_type: str, type: str, public_id: str,
                        emulator: Emulator = Depends(admin_gate)) -> dict:
-    asset = emulator.state.get(resource_type, type, public_id)
+    asset = emulator.state.get(resource_type, type, public_id, placeholders=True)  # a deleted, backed-up one too
     if asset is None:
         raise CloudinaryError(404, f"Resource not found - {public_id}")
     return resource(emulator, str(request.base_url), asset, detail=True)

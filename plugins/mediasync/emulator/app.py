@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
-from mediasync.emulator import admin_api, control, delivery, notify_api, search, upload_api
+from mediasync.emulator import admin_api, backups_api, control, delivery, notify_api, search, upload_api
 from mediasync.emulator.config import Credentials, Faults, Settings, is_loopback
 from mediasync.emulator.errors import CloudinaryError, ControlError, handle_cloudinary_error, handle_control_error
 from mediasync.emulator.runtime import Emulator
@@ -42,8 +42,8 @@ def build_app(emulator: Emulator) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
 
-    for router in (control.router, search.router, notify_api.router, admin_api.router, upload_api.router,
-                   delivery.router):
+    for router in (control.router, search.router, notify_api.router, backups_api.router, admin_api.router,
+                   upload_api.router, delivery.router):
         app.include_router(router)
     return app
 
@@ -51,7 +51,7 @@ def build_app(emulator: Emulator) -> FastAPI:
 def serve(host: str = "127.0.0.1", port: int = 9444, data_dir: Path = Path(".mediasync/emulator"),
           latency_ms: int = 0, fail_rate: float = 0.0, rate_limit: int = 0, *, credentials: Credentials | None = None,
           folder_mode: str = "fixed", allow_remote_fetch: bool = False, control_token: str | None = None,
-          public_url: str | None = None) -> None:
+          public_url: str | None = None, backups: bool = False) -> None:
     """Run the emulator in the foreground until interrupted. Off loopback the control API needs a
     token: refuse to start without one."""
     import os
@@ -65,10 +65,12 @@ def serve(host: str = "127.0.0.1", port: int = 9444, data_dir: Path = Path(".med
                          "(--control-token or MEDIASYNC_EMULATOR_CONTROL_TOKEN)")
     credentials = credentials or credentials_from_env()
     settings = Settings(folder_mode=folder_mode, allow_remote_fetch=allow_remote_fetch, control_token=control_token,
-                        public_url=public_url or os.environ.get("MEDIASYNC_EMULATOR_PUBLIC_URL") or None)
+                        public_url=public_url or os.environ.get("MEDIASYNC_EMULATOR_PUBLIC_URL") or None,
+                        backups=backups)
     emulator = Emulator(Path(data_dir), credentials, Faults(latency_ms, fail_rate, rate_limit), settings=settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only names what to print
-    print(f"mediasync emulator on http://{host}:{port} ({folder_mode} folders, data in {data_dir})\n"
+    print(f"mediasync emulator on http://{host}:{port} ({folder_mode} folders, {'with' if backups else 'no'} "
+          f"backups, data in {data_dir})\n"
           f"CLOUDINARY_URL=cloudinary://{credentials.api_key}:{credentials.api_secret}@{credentials.cloud_name}"
           f"?upload_prefix=http://{shown}:{port}", flush=True)
     try:

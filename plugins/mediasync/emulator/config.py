@@ -36,9 +36,10 @@ class Faults:
 
 @dataclass
 class Settings:
-    """Behaviour switches fixed at start (folder mode and notification delays also at run time)."""
+    """Behaviour switches fixed at start (folder mode, backups and notification delays also at run time)."""
 
     folder_mode: str = "fixed"
+    backups: bool = False  # the account's automatic backup: deleted assets leave restorable placeholders
     allow_remote_fetch: bool = False
     control_token: str | None = None
     public_url: str | None = None  # delivery host browsers can reach (e.g. behind Docker)

@@ -61,6 +61,7 @@ def _status(emulator: Emulator) -> dict[str, Any]:
             "admin_calls_in_window": emulator.meter.in_window, "upload_api_calls": emulator.counters.upload_api_calls,
             "notification_api_calls": emulator.counters.notification_api_calls,
             "api_requests": emulator.counters.api_requests, "assets": emulator.state.count(),
+            "placeholders": emulator.backups.placeholders(), "backups": emulator.settings.backups,
             "folder_mode": emulator.settings.folder_mode,
             "webhook_retry_delays": list(emulator.settings.webhook_retry_delays),
             "notification_signature_algorithm": emulator.settings.notification_signature_algorithm}
@@ -94,6 +95,9 @@ async def change(request: Request, emulator: Emulator = Depends(control_guard)) 
     algorithm = changes.get("notification_signature_algorithm")
     if algorithm is not None and algorithm not in ("sha1", "sha256"):
         raise ControlError(422, "notification_signature_algorithm must be sha1 or sha256")
+    backups = changes.get("backups")
+    if backups is not None and not isinstance(backups, bool):
+        raise ControlError(422, "backups must be true or false")
     for key, value in updates.items():
         setattr(emulator.faults, key, value)
     if delays is not None:
@@ -102,6 +106,8 @@ async def change(request: Request, emulator: Emulator = Depends(control_guard)) 
         emulator.settings.folder_mode = mode
     if algorithm:
         emulator.settings.notification_signature_algorithm = algorithm
+    if backups is not None:
+        emulator.settings.backups = backups
     if changes.get("reset_meter"):
         emulator.meter.reset()
     return _status(emulator)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mediasync.emulator.actions import Actions
+from mediasync.emulator.backups import BackupStore
 from mediasync.emulator.config import Credentials, Faults, Settings
 from mediasync.emulator.gate import AdminMeter
 from mediasync.emulator.notifications import Notifier
@@ -37,6 +38,7 @@ class Emulator:
             self.settings.public_url = public_url.rstrip("/")
         self.initial_settings = replace(self.settings)
         self.state = AssetStore(Path(data_dir))
+        self.backups = BackupStore(self.state)  # deleted assets with a backup leave placeholders
         self.credentials = credentials or Credentials()
         self.faults = faults or Faults()
         self.meter = AdminMeter()
@@ -60,15 +62,16 @@ class Emulator:
 
     def reset(self) -> None:
         """Empty store, default presets, no triggers or messages, counters zero, no faults, and the
-        run-time settings (folder mode, webhook retry delays, signature algorithm) as started."""
+        run-time settings (folder mode, backups, webhook retry delays, signature algorithm) as started."""
         self.notifier.reset()
         self.state.reset()
+        self.backups.reset()
         self.meter.reset()
         self.counters.reset()
         self.actions.deletions.reset()
         self.faults.latency_ms, self.faults.fail_rate, self.faults.rate_limit = 0, 0.0, 0
         self.faults.rate_limit_window_seconds = 3600
-        for name in ("folder_mode", "webhook_retry_delays", "notification_signature_algorithm"):
+        for name in ("folder_mode", "backups", "webhook_retry_delays", "notification_signature_algorithm"):
             setattr(self.settings, name, getattr(self.initial_settings, name))
 
     def close(self) -> None:

@@ -25,7 +25,8 @@ def display_name(asset: Asset) -> str:
 
 def resource(emulator: Emulator, base_url: str, asset: Asset, *, detail: bool = False) -> dict[str, Any]:
     """Admin API resource: listing entries carry no etag or tags; `resource` details do. Fixed-mode
-    accounts also name the `folder` (the public_id's path); both modes carry `asset_folder`."""
+    accounts also name the `folder` (the public_id's path); both modes carry `asset_folder`. A
+    placeholder (deleted, backed up) says so, with `bytes` 0, in details and listings alike."""
     url = delivery_url(emulator, base_url, asset)
     body: dict[str, Any] = {"asset_id": asset.asset_id, "public_id": asset.public_id, "format": asset.format,
                             "version": asset.version, "resource_type": asset.resource_type, "type": asset.type,
@@ -40,8 +41,10 @@ def resource(emulator: Emulator, base_url: str, asset: Asset, *, detail: bool = 
     if asset.width is None:
         del body["width"], body["height"]
     if detail:
-        body.update({"tags": asset.tags, "pages": asset.pages, "etag": asset.etag, "placeholder": False,
+        body.update({"tags": asset.tags, "pages": asset.pages, "etag": asset.etag, "placeholder": asset.placeholder,
                      "version_id": asset.version_id, "original_filename": asset.original_filename})
+    elif asset.placeholder:
+        body["placeholder"] = True
     return body
 
 
@@ -89,4 +92,6 @@ def search_entry(emulator: Emulator, base_url: str, asset: Asset, with_fields: s
         body["folder"] = asset.public_id.rpartition("/")[0]
     if "tags" in with_fields:
         body["tags"] = asset.tags
+    if asset.placeholder:
+        body["placeholder"] = True
     return {k: v for k, v in body.items() if v is not None}

@@ -3,6 +3,7 @@
 Every listing is an index range scan from the cursor's key, so page N of a million assets costs
 what page 1 costs. `seq` (the rowid) is the creation order: listings without a prefix walk it
 newest first, so assets added between pages never shift the pages still to come.
+A deleted asset with a backup stays as a placeholder row (bytes 0, no blob; `emulator.backups`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mediasync.emulator.errors import CloudinaryError
 
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS assets (
     version INTEGER NOT NULL, version_id TEXT NOT NULL, format TEXT, bytes INTEGER NOT NULL,
     width INTEGER, height INTEGER, pages INTEGER NOT NULL DEFAULT 1, etag TEXT NOT NULL,
     created_at TEXT NOT NULL, asset_folder TEXT NOT NULL DEFAULT '', display_name TEXT,
-    original_filename TEXT, tags TEXT NOT NULL DEFAULT '[]', blob TEXT
+    original_filename TEXT, tags TEXT NOT NULL DEFAULT '[]', blob TEXT, placeholder INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS assets_identity ON assets (resource_type, type, public_id);
 CREATE INDEX IF NOT EXISTS assets_created ON assets (resource_type, type, seq);
@@ -69,6 +70,7 @@ class Asset:
     original_filename: str | None
     tags: list[str]
     blob: str | None
+    placeholder: bool = False  # deleted, backup kept: Cloudinary still answers for it (bytes 0)
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Asset:
@@ -76,6 +78,7 @@ class Asset:
         a listing page builds 500 of these, a million-asset listing two million."""
         values = list(row)
         values[_TAGS] = [] if values[_TAGS] == "[]" else json.loads(values[_TAGS])
+        values[_PLACEHOLDER] = bool(values[_PLACEHOLDER])
         return cls(*values)
 
     def as_row(self) -> tuple:
@@ -84,6 +87,7 @@ class Asset:
 
 COLUMNS = tuple(f.name for f in fields(Asset))
 _TAGS = COLUMNS.index("tags")
+_PLACEHOLDER = COLUMNS.index("placeholder")
 _SELECT = f"SELECT {','.join(COLUMNS)} FROM assets"
 
 
@@ -112,8 +116,17 @@ class Page:
     next_cursor: str | None
 
 
+class BackupIndex(Protocol):
+    """Which assets have a backup (so their deletion leaves a placeholder), and forgetting one."""
+
+    def backed_up(self, asset_ids: Sequence[str]) -> set[str]: ...
+
+    def forget(self, asset_ids: Sequence[str]) -> None: ...
+
+
 class AssetStore:
-    """Thread-safe: one SQLite connection behind a lock (every statement is short)."""
+    """Thread-safe: one SQLite connection behind a lock (every statement is short). `backups`,
+    when set, decides which deleted assets stay as placeholders."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
@@ -125,7 +138,9 @@ class AssetStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._migrate_v1()
         self.db.executescript(_SCHEMA)
+        self._migrate_placeholders()
         self._ensure_default_presets()
+        self.backups: BackupIndex | None = None
 
     def _migrate_v1(self) -> None:
         """Data dirs written before assets had a creation sequence: keep their assets."""
@@ -140,6 +155,11 @@ class AssetStore:
             " etag, created_at, coalesce(asset_folder, ''), original_filename, tags, blob FROM assets_v1"
             " ORDER BY created_at")
         self.db.execute("DROP TABLE assets_v1")
+
+    def _migrate_placeholders(self) -> None:
+        """Data dirs written before backups: every asset there is live."""
+        if "placeholder" not in [r[1] for r in self.db.execute("PRAGMA table_info(assets)")]:
+            self.db.execute("ALTER TABLE assets ADD COLUMN placeholder INTEGER NOT NULL DEFAULT 0")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -182,15 +202,19 @@ class AssetStore:
 
     # --- single assets -------------------------------------------------------------------
 
-    def get(self, resource_type: str, type: str, public_id: str) -> Asset | None:
-        rows = self.query(f"{_SELECT} WHERE resource_type = ? AND type = ? AND public_id = ?",
+    def get(self, resource_type: str, type: str, public_id: str, *, placeholders: bool = False) -> Asset | None:
+        """The live asset (a placeholder too with `placeholders`: only `api.resource` answers for one)."""
+        live = "" if placeholders else " AND placeholder = 0"
+        rows = self.query(f"{_SELECT} WHERE resource_type = ? AND type = ? AND public_id = ?{live}",
                           (resource_type, type, public_id))
         return Asset.from_row(rows[0]) if rows else None
 
-    def by_asset_ids(self, asset_ids: Sequence[str]) -> list[Asset]:
+    def by_asset_ids(self, asset_ids: Sequence[str], *, placeholders: bool = False) -> list[Asset]:
+        """Live ones unless asked: `resources_by_asset_ids` never returns deleted, backed-up assets."""
         if not asset_ids:
             return []
-        rows = self.query(f"{_SELECT} WHERE asset_id IN ({','.join('?' * len(asset_ids))}) ORDER BY seq DESC",
+        live = "" if placeholders else " AND placeholder = 0"
+        rows = self.query(f"{_SELECT} WHERE asset_id IN ({','.join('?' * len(asset_ids))}){live} ORDER BY seq DESC",
                           list(asset_ids))
         return [Asset.from_row(r) for r in rows]
 
@@ -201,12 +225,16 @@ class AssetStore:
     def put(self, *, resource_type: str, type: str, public_id: str, data: bytes, format: str | None,
             width: int | None, height: int | None, pages: int, asset_folder: str, display_name: str | None,
             original_filename: str | None, tags: list[str]) -> tuple[Asset, bool]:
-        """Store an asset, or overwrite one (same asset_id, new version); returns (asset, overwritten)."""
+        """Store an asset, or overwrite one (same asset_id, new version); returns (asset, overwritten).
+        Onto a placeholder: a new upload of that asset (its asset_id), overwriting nothing live."""
         with self.lock:
-            existing = self.get(resource_type, type, public_id)
-            asset_id = existing.asset_id if existing else secrets.token_hex(16)
+            held = self.get(resource_type, type, public_id, placeholders=True)
+            existing = held if held and not held.placeholder else None
+            if held and held.placeholder:
+                self.delete_rows([held])
+            asset_id = held.asset_id if held else secrets.token_hex(16)
             (self.blob_dir / asset_id).write_bytes(data)
-            version = max(int(time.time()), existing.version + 1 if existing else 0)
+            version = max(int(time.time()), held.version + 1 if held else 0)
             asset = Asset(seq=existing.seq if existing else 0, asset_id=asset_id, resource_type=resource_type,
                           type=type, public_id=public_id, version=version, version_id=secrets.token_hex(16),
                           format=format, bytes=len(data), width=width, height=height, pages=pages,
@@ -225,19 +253,36 @@ class AssetStore:
             return asset, existing is not None
 
     def update(self, asset: Asset, **changes: Any) -> Asset:
-        """Change metadata in place (public_id, type, asset_folder, display_name, tags); asset_id stays."""
+        """Change metadata in place (public_id, type, asset_folder, display_name, tags); asset_id stays.
+        A placeholder holding the new public_id gives way (with its backup)."""
         updated = replace(asset, **changes)
+        displaced: list[str] = []
         with self.tx() as db:
+            if (updated.type, updated.public_id) != (asset.type, asset.public_id):
+                key = (updated.resource_type, updated.type, updated.public_id)
+                where = "resource_type = ? AND type = ? AND public_id = ? AND placeholder = 1"
+                displaced = [r[0] for r in db.execute(f"SELECT asset_id FROM assets WHERE {where}", key)]
+                db.execute(f"DELETE FROM assets WHERE {where}", key)
             db.execute(f"UPDATE assets SET ({','.join(COLUMNS[1:])}) = ({','.join('?' * (len(COLUMNS) - 1))})"
                        " WHERE seq = ?", (*updated.as_row()[1:], asset.seq))
+        if displaced and self.backups:
+            self.backups.forget(displaced)
         return updated
 
     def delete_assets(self, assets: Sequence[Asset]) -> None:
+        """Delete assets; those with a backup stay as placeholders (bytes 0, no blob)."""
+        kept = self.backups.backed_up([a.asset_id for a in assets]) if self.backups and assets else set()
+        self.delete_rows([a for a in assets if a.asset_id not in kept])
         with self.tx() as db:
-            db.executemany("DELETE FROM assets WHERE seq = ?", [(a.seq,) for a in assets])
+            db.executemany("UPDATE assets SET placeholder = 1, bytes = 0, blob = NULL WHERE seq = ?",
+                           [(a.seq,) for a in assets if a.asset_id in kept])
         for asset in assets:
             if asset.blob:
                 (self.blob_dir / asset.blob).unlink(missing_ok=True)
+
+    def delete_rows(self, assets: Sequence[Asset]) -> None:
+        with self.tx() as db:
+            db.executemany("DELETE FROM assets WHERE seq = ?", [(a.seq,) for a in assets])
 
     def delete(self, resource_type: str, type: str, public_ids: Sequence[str]) -> tuple[dict[str, str], list[Asset]]:
         """({public_id: "deleted" | "not_found"}, the deleted assets) — Cloudinary's answer shape."""
@@ -340,7 +385,8 @@ class AssetStore:
     # --- bulk ----------------------------------------------------------------------------
 
     def count(self) -> int:
-        return self.query("SELECT count(*) FROM assets")[0][0]
+        """Live assets (placeholders are deleted assets)."""
+        return self.query("SELECT count(*) FROM assets WHERE placeholder = 0")[0][0]
 
     def seed(self, n: int, prefix: str = "main-uploads/seed", resource_type: str = "image", type: str = "upload",
              bytes_each: int = 1024, folder_mode: str = "fixed", age_seconds: int = 0) -> int:
@@ -355,7 +401,7 @@ class AssetStore:
         name = prefix if folder_mode == "fixed" else stem
         rows = ((secrets.token_hex(16), resource_type, type, f"{name}{i:07d}", version, secrets.token_hex(16), "png",
                  bytes_each, 1, 1, 1, _md5(f"{prefix}{i}".encode()), created, folder,
-                 f"{stem}{i:07d}", None, "[]", None) for i in reversed(range(n)))
+                 f"{stem}{i:07d}", None, "[]", None, 0) for i in reversed(range(n)))
         with self.tx() as db:
             db.executemany(f"INSERT OR REPLACE INTO assets ({','.join(COLUMNS[1:])}) VALUES "
                            f"({','.join('?' * (len(COLUMNS) - 1))})", rows)

@@ -5,7 +5,8 @@ API secret (password) and an optional API base URL (the local emulator's address
 declared in `mediasync.provider`. The
 URI form works too: `cloudinary://KEY:SECRET@CLOUD?api_base_url=http%3A%2F%2F127.0.0.1%3A9444`.
 When the connection is not defined the hook falls back to CLOUDINARY_URL / CLOUDINARY_* env vars.
-`get_conn()` hands out the typed `CloudinaryClient` (an `AssetStore`), the same code the CLI uses.
+`get_conn()` hands out the typed `CloudinaryClient` — an `AssetStore`, and an `AssetRestorer` for
+restores from Cloudinary's backups (`restore`, `restore_by_asset_ids`) — the same code the CLI uses.
 """
 
 from __future__ import annotations

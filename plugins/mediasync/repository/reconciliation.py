@@ -12,17 +12,18 @@ from mediasync.repository.deletions import DeletionRepository
 from mediasync.scope import ManagedScope
 from mediasync.store import ListingSource, StoredAsset
 
-ListedAsset = tuple[StoredAsset, str]  # an asset and its folder, as the scope's folder mode defines it
+ListedAsset = tuple[StoredAsset, str]  # an asset (or a placeholder) and its folder, as the scope's mode defines it
 
 
 def _page_rows(assets: Iterable[ListedAsset]) -> Iterator[tuple]:
     return ((a.public_id, a.resource_type, a.type, a.format, a.bytes, a.version, a.etag, a.secure_url, a.width,
-             a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder) for a, folder in assets)
+             a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder, a.placeholder)
+            for a, folder in assets)
 
 
 def _snapshot_rows(key: str, source: str, assets: Iterable[ListedAsset]) -> Iterator[tuple]:
     return ((key, source, a.public_id, a.resource_type, a.type, a.format, a.bytes, a.version, a.etag, a.secure_url,
-             a.width, a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder)
+             a.width, a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder, a.placeholder)
             for a, folder in assets)
 
 

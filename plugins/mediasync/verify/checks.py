@@ -166,11 +166,13 @@ class SyncVerifier:
         return self._mode
 
     def _folder_assets(self, resource_type: str = "image") -> set[str]:
-        """The public ids in the verify folder, listed the way the account's folder mode needs
-        (by prefix with fixed folders, by asset folder with dynamic ones)."""
+        """The public ids of the live assets in the verify folder, listed the way the account's
+        folder mode needs (by prefix with fixed folders, by asset folder with dynamic ones). A
+        placeholder (deleted in an account with backups) is not there any more."""
         ids: set[str] = set()
         for source in ManagedScope((self.folder,), self._folder_mode()).sources((resource_type,)):
-            ids |= {a.public_id for page in self.s.store.iter_source_pages(source) for a in page.assets}
+            ids |= {a.public_id for page in self.s.store.iter_source_pages(source) for a in page.assets
+                    if not a.placeholder}
         return ids
 
     def _listen(self) -> Connection:

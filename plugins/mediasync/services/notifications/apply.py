@@ -9,7 +9,10 @@ Rules, the same for every transport:
 - the app's own changes are recognised: a delete of a row the app soft-deleted, or an upload made
   with mediasync's own API key, is 'own_change' (the app records those itself);
 - deleted rows only ever come back through an adoption; a rename, move or retag of a deleted row
-  changes nothing.
+  changes nothing;
+- a placeholder (a deleted asset an account with backups keeps) is no live asset: a `delete` of
+  a backed-up asset marks its row deleted like any other, and an upload body that says
+  `placeholder: true` is neither adopted nor followed.
 """
 
 from __future__ import annotations
@@ -259,6 +262,9 @@ class ChangeApplier:
         ref = change.ref
         what = f"upload {ref.public_id}"
         own = n.source == "api" and self.own_api_key is not None and n.actor == self.own_api_key
+        if change.placeholder:  # a deleted asset Cloudinary keeps a backup of: nothing to adopt or follow
+            result.add("ignored", f"{what}: a placeholder (bytes 0), no live asset")
+            return
         row = self._row(conn, ref)
         if row is not None and row["status"] == "active":
             if not self.scope.contains_row(row):

@@ -77,6 +77,7 @@ class TagsChanged:
 class Uploaded:
     ref: AssetRef
     fields: dict[str, Any]  # the media_files columns the upload response gives
+    placeholder: bool = False  # Cloudinary says the asset is a placeholder: no live asset to follow
 
 
 Change = Deleted | Renamed | Moved | FolderRenamed | DisplayNameChanged | TagsChanged | Uploaded
@@ -187,7 +188,7 @@ def _changes(kind: str, body: Mapping[str, Any]) -> list[Change]:
         fields = {c: body.get(c) for c in UPLOAD_COLUMNS}
         if not isinstance(fields["version"], int):
             raise _malformed("upload without a version")
-        return [Uploaded(ref, fields)]
+        return [Uploaded(ref, fields, body.get("placeholder") is True)]
     return []
 
 

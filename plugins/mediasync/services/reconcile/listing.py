@@ -227,14 +227,15 @@ def _pauses_after(watch: AdminAllowance, page: ListingPage) -> bool:
 
 
 def _split(scope: ManagedScope, page: ListingPage) -> tuple[list[ListedAsset], int]:
-    """The page's assets inside the scope (with their folder), and how many it had outside the
-    managed folders (`unmanaged`: dropped here; in an account-scope run kept, but still counted)."""
+    """The page's assets inside the scope (with their folder; placeholders too, the diff tells them
+    apart), and how many live assets it had outside the managed folders (`unmanaged`: dropped here;
+    in an account-scope run kept, but still counted)."""
     managed = replace(scope, whole_account=False)
     listed: list[ListedAsset] = []
     unmanaged = 0
     for asset in page.assets:
         ours = managed.contains(asset.public_id, asset.asset_folder)
-        unmanaged += not ours
+        unmanaged += not ours and not asset.placeholder
         if ours or scope.whole_account:
             listed.append((asset, folder_of(asset.public_id, asset.asset_folder, scope.mode)))
     return listed, unmanaged

@@ -200,7 +200,8 @@ class Reconciler:
         result.assets_listed = summary["assets_listed"]
         if not listing.complete:
             result.status, result.message, result.resume_at = "incomplete", listing.message, listing.resume_at
-            result.counts = {"assets_listed": result.assets_listed, "unmanaged": summary["unmanaged"]}
+            result.counts = {"assets_listed": result.assets_listed, "unmanaged": summary["unmanaged"],
+                             "placeholders": summary["placeholders"]}
             return
         result.listing_complete = True
         diff = self.repair.diff(run_id=result.run_id, scope=scope, resource_types=self.resource_types,
@@ -209,8 +210,8 @@ class Reconciler:
                                 rows_created_after=plan.rows_created_after)
         cap = diff.cap(fraction)
         result.counts = {**diff.counts, "assets_listed": result.assets_listed, "unmanaged": summary["unmanaged"],
-                         "deletion_cap": cap, "queued_deletions": 0, "held_deletions": 0, "updated_rows": 0,
-                         "found_by_reconciliation": diff.total,
+                         "placeholders": summary["placeholders"], "deletion_cap": cap, "queued_deletions": 0,
+                         "held_deletions": 0, "updated_rows": 0, "found_by_reconciliation": diff.total,
                          "repaired_by_notifications": self._notification_repairs(result.run_id, key)}
         if apply and diff.deletions > cap and not force:
             result.status = "aborted"

@@ -73,8 +73,13 @@ UPDATE mediasync.listing_checkpoints
  WHERE inventory_key = %(key)s AND source = %(source)s;
 
 -- name: listing_summary
+-- Placeholders (deleted assets Cloudinary keeps a backup of) are counted apart: they are no assets,
+-- so they neither count in the safety cap's base nor as listed assets.
 SELECT (SELECT min(started_at) FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s) AS started_at,
-       (SELECT count(*) FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s) AS assets_listed,
+       (SELECT count(*) FILTER (WHERE NOT placeholder) FROM mediasync.listing_snapshot
+         WHERE inventory_key = %(key)s) AS assets_listed,
+       (SELECT count(*) FILTER (WHERE placeholder) FROM mediasync.listing_snapshot
+         WHERE inventory_key = %(key)s) AS placeholders,
        (SELECT coalesce(sum(unmanaged), 0) FROM mediasync.listing_checkpoints
          WHERE inventory_key = %(key)s)::bigint AS unmanaged;
 
@@ -96,7 +101,7 @@ DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
 CREATE TEMP TABLE IF NOT EXISTS listing_page (
     public_id text, resource_type text, type text, format text, bytes bigint, version bigint, etag text,
     secure_url text, width integer, height integer, created_at timestamptz, asset_id text, asset_folder text,
-    display_name text, folder text
+    display_name text, folder text, placeholder boolean
 ) ON COMMIT DELETE ROWS;
 
 -- name: copy_snapshot
@@ -104,28 +109,29 @@ CREATE TEMP TABLE IF NOT EXISTS listing_page (
 -- asset is already stored (the listing shifted under concurrent uploads), the key conflicts and
 -- the batch goes through listing_page and merge_page instead.
 COPY mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version, etag,
-                                 secure_url, width, height, created_at, asset_id, asset_folder, display_name, folder)
+                                 secure_url, width, height, created_at, asset_id, asset_folder, display_name, folder,
+                                 placeholder)
 FROM STDIN;
 
 -- name: copy_page
 COPY listing_page (public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at,
-                   asset_id, asset_folder, display_name, folder)
+                   asset_id, asset_folder, display_name, folder, placeholder)
 FROM STDIN;
 
 -- name: merge_page
 -- A listing that shifts under concurrent uploads may repeat an asset: keep the latest facts.
 INSERT INTO mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version,
                                         etag, secure_url, width, height, created_at, asset_id, asset_folder,
-                                        display_name, folder)
+                                        display_name, folder, placeholder)
 SELECT DISTINCT ON (resource_type, type, public_id)
        %(key)s, %(source)s, public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height,
-       created_at, asset_id, asset_folder, display_name, folder
+       created_at, asset_id, asset_folder, display_name, folder, placeholder
   FROM listing_page
 ON CONFLICT (inventory_key, resource_type, type, public_id) DO UPDATE
    SET format = EXCLUDED.format, bytes = EXCLUDED.bytes, version = EXCLUDED.version, etag = EXCLUDED.etag,
        secure_url = EXCLUDED.secure_url, width = EXCLUDED.width, height = EXCLUDED.height,
        created_at = EXCLUDED.created_at, asset_id = EXCLUDED.asset_id, asset_folder = EXCLUDED.asset_folder,
-       display_name = EXCLUDED.display_name, folder = EXCLUDED.folder;
+       display_name = EXCLUDED.display_name, folder = EXCLUDED.folder, placeholder = EXCLUDED.placeholder;
 
 -- name: analyze_snapshot
 -- The snapshot was just bulk-loaded: give the planner statistics so the diff joins use hashes.
@@ -138,23 +144,25 @@ ANALYZE mediasync.listing_snapshot;
 SET LOCAL work_mem = '128MB';
 
 -- name: match_snapshot
--- Pair each listed asset with its row, for this transaction's finders: by asset_id where both know
--- it (it survives renames and moves), else by (public_id, resource_type, type) — an asset no row
--- knows by id, with a row no listed asset claims by id. Carries the listed facts the finders
--- compare, so they need not join the snapshot again.
+-- Pair each listed live asset with its row, for this transaction's finders: by asset_id where both
+-- know it (it survives renames and moves), else by (public_id, resource_type, type) — an asset no
+-- row knows by id, with a row no listed asset claims by id. Carries the listed facts the finders
+-- compare, so they need not join the snapshot again. A placeholder (a deleted asset Cloudinary
+-- keeps a backup of) is no live asset: it pairs with no row, so its row is missing, not undeleted.
 CREATE TEMP TABLE listing_match ON COMMIT DROP AS
 SELECT s.public_id, s.resource_type, s.type, m.id AS media_file_id, s.bytes, s.format, s.version, s.etag, s.asset_id,
        s.asset_folder, s.display_name
   FROM mediasync.listing_snapshot s JOIN public.media_files m ON m.asset_id = s.asset_id
- WHERE s.inventory_key = %(key)s
+ WHERE s.inventory_key = %(key)s AND NOT s.placeholder
 UNION ALL
 SELECT s.public_id, s.resource_type, s.type, m.id, s.bytes, s.format, s.version, s.etag, s.asset_id, s.asset_folder,
        s.display_name
   FROM mediasync.listing_snapshot s
   JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
- WHERE s.inventory_key = %(key)s
+ WHERE s.inventory_key = %(key)s AND NOT s.placeholder
    AND NOT EXISTS (SELECT 1 FROM public.media_files i WHERE i.asset_id = s.asset_id)
-   AND NOT EXISTS (SELECT 1 FROM mediasync.listing_snapshot o WHERE o.inventory_key = %(key)s AND o.asset_id = m.asset_id);
+   AND NOT EXISTS (SELECT 1 FROM mediasync.listing_snapshot o
+                    WHERE o.inventory_key = %(key)s AND o.asset_id = m.asset_id AND NOT o.placeholder);
 
 -- name: analyze_match
 ANALYZE listing_match;
@@ -162,12 +170,13 @@ ANALYZE listing_match;
 -- name: find_orphans
 -- Assets with no row at all (by asset_id or by name), older than the grace period (an upload's row
 -- may still be on its way), and not already waiting in the cleanup queue (a backlog is not new drift).
+-- A placeholder is never an orphan: it is already deleted (only its backup remains).
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, details)
 SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
        jsonb_build_object('bytes', s.bytes, 'format', s.format, 'asset_created_at', s.created_at,
                           'secure_url', s.secure_url, 'asset_id', s.asset_id, 'asset_folder', s.asset_folder)
   FROM mediasync.listing_snapshot s
- WHERE s.inventory_key = %(key)s
+ WHERE s.inventory_key = %(key)s AND NOT s.placeholder
    AND (s.created_at IS NULL OR s.created_at < %(grace_cutoff)s)
    AND NOT EXISTS (SELECT 1 FROM listing_match x
                     WHERE x.public_id = s.public_id AND x.resource_type = s.resource_type AND x.type = s.type)
@@ -197,9 +206,17 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
 -- window's start plus the overlap: their assets were uploaded inside the window). In fixed folder
 -- mode a row is in folder F (or below) exactly when its public_id starts with "F/" — the same test
 -- as on its folder part (the public_id without its last segment), without a regexp per row.
+-- A row whose asset Cloudinary lists as a placeholder is missing too; the item says its asset can
+-- be restored from backup (`restorable`).
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
 SELECT %(run_id)s, %(kind)s, m.public_id, m.resource_type, m.type, m.id,
-       jsonb_build_object('secure_url', m.secure_url, 'row_created_at', m.created_at, 'asset_id', m.asset_id)
+       jsonb_build_object('secure_url', m.secure_url, 'row_created_at', m.created_at, 'asset_id', m.asset_id,
+                          'restorable',
+                          EXISTS (SELECT 1 FROM mediasync.listing_snapshot p
+                                   WHERE p.inventory_key = %(key)s AND p.asset_id = m.asset_id AND p.placeholder)
+                          OR EXISTS (SELECT 1 FROM mediasync.listing_snapshot p
+                                      WHERE p.inventory_key = %(key)s AND p.public_id = m.public_id
+                                        AND p.resource_type = m.resource_type AND p.type = m.type AND p.placeholder))
   FROM public.media_files m
  WHERE m.status = 'active' AND m.type = 'upload' AND m.resource_type = ANY (%(resource_types)s::text[])
    AND m.created_at < %(listing_started_at)s
@@ -299,7 +316,7 @@ WITH fixed AS (
       FROM mediasync.reconciliation_items i
       JOIN mediasync.listing_snapshot s
         ON s.inventory_key = %(key)s AND s.public_id = i.public_id AND s.resource_type = i.resource_type
-       AND s.type = i.type
+       AND s.type = i.type AND NOT s.placeholder
      WHERE i.run_id = %(run_id)s AND i.kind = %(kind)s AND m.id = i.media_file_id
        AND m.status = 'active'
        AND NOT EXISTS (SELECT 1 FROM public.media_files o
