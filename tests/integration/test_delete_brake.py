@@ -307,3 +307,30 @@ def test_batches_are_listed_newest_first_with_who_and_a_sample(services, emulato
     detail = services.deletions.get(page.items[0].id)
     assert len(detail.sample) == 19 and detail.entries == {"held": 19}
     assert [b.id for b in services.deletions.list_batches(status="held").items] == [page.items[0].id]
+
+
+def test_with_backups_undo_restores_the_assets_and_a_reconciliation_finds_no_placeholder_drift(
+        services, emulator, conn, cloudinary_store):
+    from fixtures.media import tiny_png
+
+    emulator.control(backups=True)  # an account that keeps backups
+    records = [services.media.upload(tiny_png(600 + i), f"kept{i}.png") for i in range(10)]
+    conn.execute("INSERT INTO media_tags (media_file_id, tag) VALUES (%s, 'hero')", (records[0].id,))
+    before = snapshot(conn)
+    conn.execute("DELETE FROM media_files WHERE id = ANY (%s)", ([r.id for r in records[:4]],))
+    drained = services.processor.process()
+    assert drained.deleted == 4
+    listed = {a.public_id: a for a in cloudinary_store.iter_resources()}
+    assert listed[records[0].public_id].placeholder and listed[records[0].public_id].bytes == 0
+    after_delete = services.reconciler.run(grace_minutes=0)
+    assert (after_delete.counts["orphan_asset"], after_delete.counts["undeleted_asset"]) == (0, 0)
+
+    (batch,) = batches(conn)
+    result = services.deletions.undo(batch["id"], "ops")
+    assert (result.rows_restored, result.assets_restored, result.not_restorable) == (4, 4, [])
+    assert snapshot(conn) == before  # every column, the tag too
+    live = {a.public_id: a for a in cloudinary_store.iter_resources()}
+    assert all(not live[r.public_id].placeholder and live[r.public_id].bytes > 0 for r in records)
+    check = services.reconciler.run(grace_minutes=0)
+    assert {k: check.counts[k] for k in ("orphan_asset", "undeleted_asset", "missing_asset")} == {
+        "orphan_asset": 0, "undeleted_asset": 0, "missing_asset": 0}
