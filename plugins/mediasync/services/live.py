@@ -4,6 +4,9 @@ The `media_files` triggers send one `pg_notify('mediasync_media_changes', ...)` 
 whatever wrote the rows (the API, a DAG, psql). The page's Server-Sent Events stream subscribes
 here. If the database connection drops, the listener reconnects with backoff and tells
 subscribers to resynchronise (`{"op": "RESYNC"}`), since notifications sent meanwhile are lost.
+LISTEN needs a session: through a transaction pooler the broadcaster refuses once, with the fix
+(`SessionRequired`), instead of retrying what can never work; `ensure_session` lets the events
+route answer that refusal before it starts a stream.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from collections.abc import AsyncGenerator
 
 from mediasync.db import Database
 from mediasync.db.listen import notifications
-from mediasync.errors import MediasyncError
+from mediasync.db.pooling import LISTEN_NEEDS, require_session
+from mediasync.errors import MediasyncError, SessionRequired
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,14 @@ class MediaChangeBroadcaster:
         self._subscribers: set[asyncio.Queue] = set()
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
+        self.refused: SessionRequired | None = None
+
+    async def ensure_session(self) -> None:
+        """Raise `SessionRequired` when the database is a transaction pooler (probed once per DSN),
+        where live updates cannot work."""
+        if self.refused is not None:
+            raise self.refused
+        await asyncio.to_thread(require_session, self.db, LISTEN_NEEDS)
 
     async def subscribe(self) -> AsyncGenerator[dict, None]:
         """Yield change events until the caller stops iterating."""
@@ -73,6 +85,10 @@ class MediaChangeBroadcaster:
                         log.warning("ignoring a malformed notification: %r", payload[:200])
             except asyncio.CancelledError:
                 raise
+            except SessionRequired as exc:  # a transaction pooler: retrying cannot help
+                self.refused = exc
+                log.error("live updates are off: %s", exc)
+                return
             except (MediasyncError, OSError) as exc:
                 self.connected.clear()
                 log.warning("live updates: database connection lost (%s); reconnecting in %.1fs", exc, delay)

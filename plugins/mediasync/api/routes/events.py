@@ -20,6 +20,7 @@ HEARTBEAT_SECONDS = 15.0
 @router.get("/events", summary="Server-Sent Events: media INSERT/UPDATE/DELETE", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "`event: media` per change"}})
 async def events(request: Request, live: LiveDep) -> StreamingResponse:
+    await live.ensure_session()  # through a transaction pooler: 503 naming the fix, not a silent stream
     return StreamingResponse(_sse(request, live), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
