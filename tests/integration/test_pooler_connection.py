@@ -5,6 +5,7 @@ button that names what the DSN connects through."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from mediasync.db import dsn_from_airflow_connection
 from mediasync.hooks.postgres import MediasyncDatabaseHook
@@ -36,11 +37,9 @@ def test_the_forms_prefixed_fields_reach_the_dsn(monkeypatch):
     assert MediasyncDatabaseHook().database_url() == (
         "postgresql://postgres:s3cret@db.example.supabase.co:5432/postgres?sslmode=require")
 
-    class Form:  # the same fields as a plain `postgres` connection stores them
-        login, password, host, port, schema = "postgres", None, "db.example.supabase.co", 5432, "postgres"
-        extra_dejson = {"sslmode": "require"}
-
-    assert dsn_from_airflow_connection(Form()) == "postgresql://postgres@db.example.supabase.co:5432/postgres?sslmode=require"
+    plain = SimpleNamespace(login="postgres", password=None, host="db.example.supabase.co", port=5432,
+                            schema="postgres", extra_dejson={"sslmode": "require"})  # a `postgres` connection
+    assert dsn_from_airflow_connection(plain) == "postgresql://postgres@db.example.supabase.co:5432/postgres?sslmode=require"
 
 
 def test_the_test_button_names_what_the_dsn_connects_through(monkeypatch, db_url, pooled_db_url, session_pooler):
