@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import threading
 import time
 
@@ -147,6 +149,36 @@ def test_a_lost_lock_connection_stops_the_holder(db_url, pooled_db_url, conn):
             time.sleep(0.05)
         with pytest.raises(LockLost, match="stopped before changing anything more"):
             lock.ensure()
+
+
+HOLDER = """
+import sys, time
+from mediasync.db import Database, held_lock
+from mediasync.repository.reconciliation import ReconciliationRepository
+with held_lock(Database(sys.argv[1]), lambda c: ReconciliationRepository().try_lock(c, "k"), "holder") as lock:
+    print("held" if lock else "refused", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_holder_frees_the_lock_through_the_transaction_pooler(pooled_db_url):
+    """A process killed mid-run (OOM, a worker lost) leaves nothing behind: the pooler drops the
+    server its open transaction was on, and the next run gets the lock at once."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, pooled_db_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with held_lock(Database(pooled_db_url), lambda c: ReconciliationRepository().try_lock(c, "k"), "t") as lock:
+            assert lock is None
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while True:
+        with held_lock(Database(pooled_db_url), lambda c: ReconciliationRepository().try_lock(c, "k"), "t") as lock:
+            if lock is not None:
+                break
+        assert time.monotonic() < deadline, "the killed holder's lock outlived it"
+        time.sleep(0.1)
 
 
 def test_concurrent_upgrades_through_the_transaction_pooler_apply_each_migration_once(

@@ -197,7 +197,6 @@ class Reconciler:
         lister = SnapshotLister(self.db, self.store, self.resource_types, self.settings.reconcile_admin_api_reserve,
                                 self.repo, guard=lock.ensure)
         listing = lister.list(scope, plan.uploaded_after)
-        lock.ensure()
         with self.db.transaction() as conn:
             summary = self.repo.listing_summary(conn, key)
         result.assets_listed = summary["assets_listed"]
