@@ -12,4 +12,5 @@ if "AIRFLOW_HOME" not in os.environ:
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[1] / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-pytest_plugins = ["fixtures.database", "fixtures.emulator", "fixtures.services", "fixtures.airflow", "fixtures.browser"]
+pytest_plugins = ["fixtures.database", "fixtures.emulator", "fixtures.services", "fixtures.airflow", "fixtures.browser",
+                  "fixtures.pgbouncer"]

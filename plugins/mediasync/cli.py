@@ -56,16 +56,20 @@ class ScopeOption(str, Enum):
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply pending migrations from sql/ in order (idempotent; safe to run concurrently)."""
+    """Apply pending migrations from sql/ in order (idempotent; safe to run concurrently, through any pooler)."""
     from mediasync.config import Settings
+    from mediasync.db import connection_mode
     from mediasync.repository.migrations import upgrade
 
     with cli_errors():
-        applied = upgrade(cli_database(), database_settings=Settings.from_env().database_settings())
+        database = cli_database()
+        applied = upgrade(database, database_settings=Settings.from_env().database_settings())
         if applied:
             for version in applied:
                 typer.echo(f"applied {version}")
         typer.echo(f"database is up to date ({len(applied)} migration(s) applied)")
+        typer.echo(f"connection: {connection_mode(database).mode}; the migration lock was held by a transaction of "
+                   f"its own, which holds through any pooler")
 
 
 @queue_app.command("stats")

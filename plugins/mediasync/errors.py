@@ -16,6 +16,11 @@ class ConfigError(MediasyncError):
     """A setting is missing or malformed; the message names the setting."""
 
 
+class SessionRequired(ConfigError):
+    """The work needs a database session of its own (LISTEN) but the configured connection is a
+    transaction pooler; the message names the fix (the direct connection or the session pooler)."""
+
+
 class DatabaseError(MediasyncError):
     """PostgreSQL answered with an error mediasync did not expect (the message is the server's)."""
 
@@ -26,6 +31,10 @@ class DatabaseUnavailable(DatabaseError):
 
 class DatabaseBusy(DatabaseUnavailable):
     """Every pooled connection stayed busy for longer than the pool waits: try again shortly."""
+
+
+class LockLost(DatabaseUnavailable):
+    """The connection holding a lock went away mid-work: the holder stops before changing more."""
 
 
 class SchemaNotReady(DatabaseError):

@@ -1,5 +1,6 @@
 """Provider metadata for Airflow (entry point `apache_airflow_provider`): registers the
-`cloudinary` connection type with its form, declared here as Airflow 3.2+ expects (no wtforms)."""
+`cloudinary` and `mediasync_postgres` connection types with their forms, declared here as Airflow
+3.2+ expects (no wtforms)."""
 
 from __future__ import annotations
 
@@ -31,11 +32,42 @@ CLOUDINARY_CONNECTION = {
 }
 
 
+# Which Supabase connection each part of mediasync needs, where people fill the form in (the
+# sslmode field's description is the one place a form can carry a paragraph).
+CONNECTION_GUIDE = (
+    "Supabase: the direct connection or the session pooler (port 5432) serve every part of mediasync. The "
+    "transaction pooler (port 6543) serves the API, uploads, deletes, the cleanup queue, retention, "
+    "notifications, reconciliation and `db upgrade`, but not live updates or the cleanup queue's event trigger: "
+    "LISTEN needs a session (the trigger then polls every 30 s). Test shows which one this is."
+)
+
+DATABASE_CONNECTION = {
+    "hook-class-name": "mediasync.hooks.postgres.MediasyncDatabaseHook",
+    "connection-type": "mediasync_postgres",
+    "hook-name": "mediasync database (PostgreSQL / Supabase)",
+    "conn-fields": {
+        "sslmode": {
+            "label": "SSL mode",
+            "description": f"require for Supabase. {CONNECTION_GUIDE}",
+            "schema": {"type": ["string", "null"]},
+        },
+    },
+    "ui-field-behaviour": {
+        "hidden-fields": [],
+        "relabeling": {"host": "Host (direct or session pooler)", "schema": "Database"},
+        "placeholders": {"host": "db.<project-ref>.supabase.co or aws-0-<region>.pooler.supabase.com",
+                         "port": "5432 (direct or session pooler: everything); 6543: transaction pooler",
+                         "login": "postgres (poolers: postgres.<project-ref>)", "schema": "postgres",
+                         "sslmode": "require"},
+    },
+}
+
+
 def get_provider_info() -> dict:
     return {
         "package-name": "mediasync",
         "name": "mediasync",
         "description": "Keeps media_files, Cloudinary and the media library in sync.",
         "versions": [__version__],
-        "connection-types": [CLOUDINARY_CONNECTION],
+        "connection-types": [CLOUDINARY_CONNECTION, DATABASE_CONNECTION],
     }

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from fixtures.media import tiny_png
 from mediasync.verify import SyncVerifier
 
-SCENARIOS = 10
+SCENARIOS = 11
 VERIFY_ROOT = "mediasync-verify/"
 
 
@@ -51,6 +51,20 @@ def test_cli_prints_only_its_table_and_exits_zero(db_url, emulator, tmp_path):
     assert result.stderr == ""
 
 
+def test_through_the_transaction_pooler_it_names_the_mode_and_fails_only_live_updates(pooled_db_url, conn,
+                                                                                    emulator, tmp_path):
+    result = run_verify(pooled_db_url, emulator.cloudinary_url, tmp_path)
+    assert result.returncode == 1 and result.stderr == ""
+    assert "Traceback" not in result.stdout
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("PASS  database connection") and "transaction pooler (" in lines[0]
+    failed = [line for line in lines if line.startswith("FAIL")]
+    assert len(failed) == 1 and failed[0].startswith("FAIL  live notifications for INSERT/UPDATE/DELETE")
+    assert "needs a session: use the direct connection or the session pooler, port 5432" in failed[0]
+    assert lines[-1] == f"{SCENARIOS - 2} passed, 1 failed, 1 skipped"
+    assert conn.execute("SELECT count(*) AS n FROM media_files").fetchone()["n"] == 0  # cleaned up, as always
+
+
 def test_cli_fails_with_wrong_cloudinary_credentials(db_url, emulator, tmp_path):
     wrong = emulator.cloudinary_url.replace(f":{emulator.api_secret}@", ":wrong-secret@")
     result = run_verify(db_url, wrong, tmp_path)
@@ -64,10 +78,11 @@ def test_a_missing_migration_is_the_first_failing_row_with_the_fix(empty_databas
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("FAIL  database schema is current")
-    assert "mediasync db upgrade" in lines[0]
-    assert all(line.startswith("SKIP  ") for line in lines[1:-1]), lines
-    assert lines[-1] == f"0 passed, 1 failed, {SCENARIOS - 1} skipped"
+    assert lines[0].startswith("PASS  database connection") and " direct (" in lines[0]
+    assert lines[1].startswith("FAIL  database schema is current")
+    assert "mediasync db upgrade" in lines[1]
+    assert all(line.startswith("SKIP  ") for line in lines[2:-1]), lines
+    assert lines[-1] == f"1 passed, 1 failed, {SCENARIOS - 2} skipped"
 
 
 def _state(conn, store, report_dir) -> dict:

@@ -135,7 +135,7 @@ def test_hook_reads_the_airflow_connection_then_falls_back_to_env(monkeypatch, e
 def test_provider_registers_the_connection_type_and_its_form():
     from airflow.providers_manager import ProvidersManager
 
-    [connection] = get_provider_info()["connection-types"]
+    connection = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == "cloudinary")
     assert (connection["connection-type"], connection["hook-class-name"]) == (
         "cloudinary", "mediasync.hooks.cloudinary.CloudinaryHook")
     manager = ProvidersManager()

@@ -5,8 +5,10 @@ out as `Connection`s, which run *named* queries (`"queue.claim"`) and map every 
 the project's errors. Repositories are its only callers; nothing above them imports psycopg.
 
 Every connection is opened with `prepare_threshold=None`, so Supabase's transaction pooler
-(port 6543) works for plain queries; LISTEN, COPY and advisory locks need a direct or
-session-pooler DSN.
+(port 6543) works for plain queries and transactions (COPY and server-side cursors included, as
+they run inside one). What lives in the session does not: LISTEN asks `pooling.require_session`
+first and refuses through a transaction pooler, and mediasync's locks are transaction-scoped,
+held by a lock transaction (`locks.py`), so they hold through any pooler.
 """
 
 from __future__ import annotations
@@ -98,6 +100,11 @@ class Connection:
                 yield rows
 
     def listen(self, channel: str) -> None:
+        """LISTEN on `channel`; refused with `SessionRequired` through a transaction pooler, where
+        the LISTEN would stay on a server this connection no longer uses."""
+        from mediasync.db.pooling import LISTEN_NEEDS, require_session
+
+        require_session(Database(self._dsn), LISTEN_NEEDS)
         with self._mapped():
             self._raw.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
 
@@ -111,6 +118,21 @@ class Connection:
         """A transaction on an autocommit session (a savepoint inside a transaction)."""
         with self._mapped(), self._raw.transaction():
             yield self
+
+    def commit(self) -> None:
+        with self._mapped():
+            self._raw.commit()
+
+    def rollback(self) -> None:
+        with self._mapped():
+            self._raw.rollback()
+
+    @property
+    def announced_pid(self) -> int:
+        """The process id the server announced at login (BackendKeyData). A pooler in between
+        announces a key of its own (cancel requests must reach it), so through one this is not
+        the `pg_backend_pid()` its statements report."""
+        return self._raw.info.backend_pid
 
     @property
     def broken(self) -> bool:

@@ -23,6 +23,7 @@ from mediasync.errors import ConfigError
 
 _LIBPQ_KEYS = {"sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "options", "connect_timeout",
                "target_session_attrs"}
+FORM_EXTRA_PREFIX = "extra__mediasync_postgres__"
 _URI = re.compile(r"^\s*(postgres(?:ql)?)://(?P<rest>.*)$", re.DOTALL)
 _KEYWORD = re.compile(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
 
@@ -50,9 +51,11 @@ def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
 
 
 def dsn_from_airflow_connection(conn: AirflowConnection) -> str:
-    """A libpq URI from an Airflow connection. A Unix-socket URI (`postgresql://u@/db?host=/dir`)
-    arrives with the socket directory and port in the extras; both forms work."""
-    extra = conn.extra_dejson or {}
+    """A libpq URI from an Airflow connection (type `postgres` or `mediasync_postgres`). A
+    Unix-socket URI (`postgresql://u@/db?host=/dir`) arrives with the socket directory and port in
+    the extras; both forms work."""
+    # The `mediasync_postgres` form stores its fields as `extra__mediasync_postgres__<name>`.
+    extra = {k.removeprefix(FORM_EXTRA_PREFIX): v for k, v in (conn.extra_dejson or {}).items() if v not in (None, "")}
     user = quote(conn.login or "", safe="")
     password = quote(conn.password or "", safe="")
     auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")

@@ -7,7 +7,7 @@ pool never holds more than `max_size` connections, and when all of them stay bus
 connection of its own. Connections are checked before reuse, so a restarted server costs no
 failed request. When the server is down, calls fail at once with its reason rather than each
 waiting out the pool's timeout; once it answers again, the pool is renewed rather than left to
-back off from its failed reconnects. Autocommit sessions (LISTEN, advisory locks, COPY) stay direct.
+back off from its failed reconnects. Sessions (LISTEN, lock transactions, listings) open connections of their own.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """Apply sql/NNN_*.sql in order, once each, recorded in mediasync.schema_migrations.
 
-Safe to run concurrently: a session advisory lock serialises upgraders, so the second one waits,
-then finds nothing pending. Each migration runs in its own transaction with its bookkeeping row,
-so a failure leaves the database at the previous version, never half-migrated.
+Safe to run concurrently, through any connection: an advisory lock serialises upgraders, so the
+second one waits, then finds nothing pending. The lock is transaction-scoped and held by a lock
+transaction on a connection of its own (`mediasync.db.locks`) while the migrations run on
+another, so it holds through Supabase's transaction pooler too, where a session lock would stay
+on whichever server ran it. Each migration runs in its own transaction with its bookkeeping row,
+so a failure leaves the database at the previous version, never half-migrated; a lost lock
+connection stops the upgrade before the next migration.
 
 Privileges (from 008 on): whatever a migration creates in schema public is registered in
 mediasync.public_objects, and mediasync.harden_api_privileges() runs inside every migration's
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from mediasync.db import Connection, Database
+from mediasync.db import Connection, Database, held_lock
 from mediasync.db.queries import sql_root
 from mediasync.errors import MediasyncError, MigrationError
 from mediasync.repository.runtime_settings import RuntimeSettingsRepository
@@ -99,24 +103,28 @@ def upgrade(db: Database, directory: Path | Traversable | None = None,
     `database_settings` (`Settings.database_settings()`), publish them for the triggers too."""
     migrations = discover(directory)
     applied: list[str] = []
-    with db.session() as conn:
-        conn.execute("migrations.lock")
-        try:
-            conn.script(_BOOTSTRAP)
-            for migration in pending(conn, migrations):
-                _apply(conn, migration)
-                applied.append(f"{migration.version}_{migration.name}")
-            _harden_at_end(conn)
-            _sync_journals(conn)
-            with conn.transaction():
-                if db.max_attempts is not None:  # the trigger's copy of MEDIASYNC_MAX_ATTEMPTS
-                    RuntimeSettingsRepository().publish_max_attempts(conn, db.max_attempts)
-                if database_settings:
-                    RuntimeSettingsRepository().publish(conn, database_settings)
-        finally:
-            if not conn.broken:
-                conn.execute("migrations.unlock")
+    with held_lock(db, _wait_for_lock, "the migration") as lock, db.session() as conn:
+        assert lock is not None  # the migration lock is waited for, never skipped
+        conn.script(_BOOTSTRAP)
+        for migration in pending(conn, migrations):
+            lock.ensure()
+            _apply(conn, migration)
+            applied.append(f"{migration.version}_{migration.name}")
+        lock.ensure()
+        _harden_at_end(conn)
+        _sync_journals(conn)
+        with conn.transaction():
+            if db.max_attempts is not None:  # the trigger's copy of MEDIASYNC_MAX_ATTEMPTS
+                RuntimeSettingsRepository().publish_max_attempts(conn, db.max_attempts)
+            if database_settings:
+                RuntimeSettingsRepository().publish(conn, database_settings)
     return applied
+
+
+def _wait_for_lock(conn: Connection) -> bool:
+    """Wait for the migration lock (another upgrader holds it until its upgrade ends)."""
+    conn.execute("migrations.lock")
+    return True
 
 
 def _sync_journals(conn: Connection) -> None:

@@ -31,10 +31,8 @@ class ReconciliationRepository:
     # --- runs ----------------------------------------------------------------------------
 
     def try_lock(self, conn: Connection, key: str) -> bool:
+        """The inventory's lock, for as long as `conn`'s transaction stays open (`db.held_lock`)."""
         return bool(conn.scalar("reconciliation.try_lock", {"key": key}))
-
-    def unlock(self, conn: Connection, key: str) -> None:
-        conn.execute("reconciliation.unlock", {"key": key})
 
     def create_run(self, conn: Connection, mode: str, params: dict, key: str, kind: str = "full",
                    listed_since: datetime | None = None) -> Row:

@@ -6,6 +6,9 @@ whatever wrote the rows (the API, a DAG, psql), and the delete brake one
 stream subscribes here: each event is (kind, payload), kind `media` or `deletion`. If the database
 connection drops, the listener reconnects with backoff and tells subscribers to resynchronise
 (`{"op": "RESYNC"}`), since notifications sent meanwhile are lost.
+LISTEN needs a session: through a transaction pooler the broadcaster refuses once, with the fix
+(`SessionRequired`), instead of retrying what can never work; `ensure_session` lets the events
+route answer that refusal before it starts a stream.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from collections.abc import AsyncGenerator
 
 from mediasync.db import Database
 from mediasync.db.listen import notifications_on
-from mediasync.errors import MediasyncError
+from mediasync.db.pooling import LISTEN_NEEDS, require_session
+from mediasync.errors import MediasyncError, SessionRequired
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,14 @@ class MediaChangeBroadcaster:
         self._subscribers: set[asyncio.Queue] = set()
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
+        self.refused: SessionRequired | None = None
+
+    async def ensure_session(self) -> None:
+        """Raise `SessionRequired` when the database is a transaction pooler (probed once per DSN),
+        where live updates cannot work."""
+        if self.refused is not None:
+            raise self.refused
+        await asyncio.to_thread(require_session, self.db, LISTEN_NEEDS)
 
     async def subscribe(self) -> AsyncGenerator[Event, None]:
         """Yield (kind, event) until the caller stops iterating."""
@@ -78,6 +90,10 @@ class MediaChangeBroadcaster:
                         log.warning("ignoring a malformed notification: %r", payload[:200])
             except asyncio.CancelledError:
                 raise
+            except SessionRequired as exc:  # a transaction pooler: retrying cannot help
+                self.refused = exc
+                log.error("live updates are off: %s", exc)
+                return
             except (MediasyncError, OSError) as exc:
                 self.connected.clear()
                 log.warning("live updates: database connection lost (%s); reconnecting in %.1fs", exc, delay)

@@ -7,6 +7,11 @@ direct or session connection (Supabase's transaction pooler cannot LISTEN) throu
 asset the DAG is scheduled on turns it into a DAG run, so a row deleted in SQL leaves Cloudinary
 within seconds while an idle system creates no runs. A lost connection is retried with backoff;
 notifications missed meanwhile are caught by the DAG's safety-net timetable.
+
+Through a transaction pooler LISTEN cannot work (`SessionRequired`). Raising would only make the
+triggerer log a traceback and restart the trigger forever; instead the trigger says so once, in
+one line naming the fix, and polls for due work every `poll_seconds` — the seed's schedule, so
+nothing is lost but the seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from mediasync.db import Database, database_url_from_env, dsn_from_airflow_connection
 from mediasync.db.listen import notifications
-from mediasync.errors import MediasyncError
+from mediasync.errors import MediasyncError, SessionRequired
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,11 @@ class CleanupQueueTrigger(BaseEventTrigger):
                 async for event in self._listen(db):
                     backoff = 1.0
                     yield event
+            except SessionRequired as exc:
+                log.error("cleanup-queue trigger: %s; polling for due work every %.0f s instead", exc,
+                          self.poll_seconds)
+                async for event in self._poll(db):
+                    yield event
             except MediasyncError as exc:
                 log.warning("cleanup-queue trigger: %s; listening again in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
@@ -100,6 +110,19 @@ class CleanupQueueTrigger(BaseEventTrigger):
                 with suppress(asyncio.CancelledError, StopAsyncIteration, MediasyncError):
                     await next_note
             await stream.aclose()  # type: ignore[attr-defined]
+
+    async def _poll(self, db: Database) -> AsyncIterator[TriggerEvent]:
+        """Without LISTEN: ask for due work now and every `poll_seconds`; a lost connection is
+        retried at the next poll."""
+        while True:
+            try:
+                due = await self._due_work(db)
+            except MediasyncError as exc:
+                log.warning("cleanup-queue trigger: %s; polling again in %.0f s", exc, self.poll_seconds)
+                due = 0
+            if due:
+                yield TriggerEvent({"queued": due})
+            await asyncio.sleep(self.poll_seconds)
 
     @staticmethod
     async def _due_work(db: Database) -> int:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 from uuid import UUID
 
-from mediasync.db import Connection
-from mediasync.errors import DatabaseUnavailable, MediasyncError, StoreTransientError
+from mediasync.db import Connection, connection_mode
+from mediasync.db.pooling import LISTEN_NEEDS, SESSION_FIX
+from mediasync.errors import DatabaseUnavailable, MediasyncError, SessionRequired, StoreTransientError
 from mediasync.repository.media import MediaRepository
 from mediasync.repository.migrations import discover, pending
 from mediasync.repository.queue import QueueRepository
@@ -114,6 +115,7 @@ class SyncVerifier:
 
     def run(self) -> list[CheckResult]:
         checks: list[tuple[str, Callable[[], str]]] = [
+            ("database connection", self.check_connection),
             ("database schema is current", self.check_schema),
             ("upload syncs Cloudinary and media_files", self.check_upload),
             ("soft delete removes the asset", self.check_soft_delete),
@@ -176,10 +178,24 @@ class SyncVerifier:
         return ids
 
     def _listen(self) -> Connection:
+        """The LISTEN connection; `SessionRequired` through a transaction pooler."""
         if self._listener is None:
-            self._listener = self.s.db.connect(autocommit=True)
-            self._listener.listen(CHANNEL)
+            listener = self.s.db.connect(autocommit=True)
+            try:
+                listener.listen(CHANNEL)
+            except MediasyncError:
+                listener.close()
+                raise
+            self._listener = listener
         return self._listener
+
+    def _listening(self) -> bool:
+        """Whether live notifications can be awaited here (the live-notification row reports why not)."""
+        try:
+            self._listen()
+        except SessionRequired:
+            return False
+        return True
 
     def _wait_event(self, op: str, media_id: UUID, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -198,6 +214,14 @@ class SyncVerifier:
 
     # --- checks --------------------------------------------------------------------------
 
+    def check_connection(self) -> str:
+        """What the DSN connects through, and what that allows (the probe `mediasync.db` uses)."""
+        kind = connection_mode(self.s.db)
+        if kind.has_sessions:
+            return f"{kind.describe()}: every feature has the session it needs"
+        return (f"{kind.describe()}: uploads, deletes, the queue, retention, notifications, reconciliation and "
+                f"`db upgrade` work through it; {LISTEN_NEEDS} needs a session: {SESSION_FIX}")
+
     def check_schema(self) -> str:
         self._schema_ok = False
         with self.s.db.transaction() as conn:
@@ -208,12 +232,13 @@ class SyncVerifier:
         return f"{len(discover())} migrations applied"
 
     def check_upload(self) -> str:
-        self._listen()
+        listening = self._listening()
         record = self._upload()
         expect(record.status == "active", f"row status is {record.status}")
         expect(record.folder == self.folder, f"public_id {record.public_id} not in {self.folder}")
         expect(self._asset_exists(record.public_id), f"asset {record.public_id} not in Cloudinary")
-        expect(self._wait_event("INSERT", record.id), "no INSERT notification within 5 s")
+        if listening:
+            expect(self._wait_event("INSERT", record.id), "no INSERT notification within 5 s")
         return f"{record.public_id} ({record.bytes} bytes) in Cloudinary and media_files"
 
     def check_soft_delete(self) -> str:
@@ -287,6 +312,7 @@ class SyncVerifier:
         return "attempt 1 failed and was recorded; attempt 2 deleted the asset"
 
     def check_notifications(self) -> str:
+        self._listen()  # through a transaction pooler: fails here, naming the fix, before changing anything
         record = self._upload()
         with self.s.db.transaction() as conn:
             self.media_repo.update_original_filename(conn, record.id, "verify-renamed.png")

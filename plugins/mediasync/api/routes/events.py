@@ -23,6 +23,7 @@ HEARTBEAT_SECONDS = 15.0
                              "description": "`event: media` per change; `event: deletion` when a deletion "
                                             "batch is held"}})
 async def events(request: Request, live: LiveDep) -> StreamingResponse:
+    await live.ensure_session()  # through a transaction pooler: 503 naming the fix, not a silent stream
     return StreamingResponse(_sse(request, live), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
@@ -93,17 +94,19 @@ class ListingProgress:
 
 
 class SnapshotLister:
-    """Lists one scope's inventory into the snapshot."""
+    """Lists one scope's inventory into the snapshot. `guard` runs before every write and raises
+    when the writer may no longer write (the run lost its inventory lock: `HeldLock.ensure`)."""
 
     def __init__(self, db: Database, store: AssetStore, resource_types: tuple[str, ...], admin_api_reserve: int,
                  repository: ReconciliationRepository | None = None,
-                 progress_every: float = PROGRESS_EVERY_SECONDS) -> None:
+                 progress_every: float = PROGRESS_EVERY_SECONDS, guard: Callable[[], None] | None = None) -> None:
         self.db = db
         self.store = store
         self.resource_types = resource_types
         self.admin_api_reserve = admin_api_reserve
         self.repo = repository or ReconciliationRepository()
         self.progress_every = progress_every
+        self.guard = guard or (lambda: None)
 
     def list(self, scope: ManagedScope, uploaded_after: datetime | None = None) -> ListingOutcome:
         """Stream every source of the scope into the snapshot, resuming from checkpoints; with
@@ -112,6 +115,7 @@ class SnapshotLister:
         progress = ListingProgress(self.progress_every)
         sources = scope.sources(self.resource_types, uploaded_after)
         with self.db.session() as conn:
+            self.guard()
             with conn.transaction():
                 self.repo.keep_only_sources(conn, scope.inventory_key, sources)
             for source in sources:
@@ -132,6 +136,7 @@ class SnapshotLister:
             return ListingOutcome(False, paused, allowance.reset_at)
         cursor = None if fresh or checkpoint is None else checkpoint["cursor"]
         if fresh:
+            self.guard()
             with conn.transaction():
                 self.repo.start_listing(conn, key, source)
         else:
@@ -193,6 +198,7 @@ class SnapshotLister:
         """The batch's assets and the cursor after its last page, in one transaction: the checkpoint
         is never ahead of the stored rows (a crash loses both, and the pages are listed again)."""
         if batch.pages or batch.empty_listing:
+            self.guard()
             with conn.transaction():
                 self.repo.store_page(conn, key, source, batch.assets, batch.next_cursor, batch.unmanaged,
                                      pages=batch.pages or 1)

@@ -2,7 +2,10 @@
 the other, classify. The listing (`listing.py`) streams into PostgreSQL with COPY and the diff is
 SQL (`repair.py`), so memory stays flat as the library grows. This module runs one reconciliation:
 it validates the request, takes the per-inventory lock, records the run, decides what the safety
-rails allow, and writes the reports.
+rails allow, and writes the reports. The lock is a transaction-scoped advisory lock held by a lock
+transaction for the whole run (`mediasync.db.locks`), so two runs of one inventory never overlap —
+and never share its snapshot — through a direct connection, a session pooler or Supabase's
+transaction pooler alike; a run whose lock connection is lost stops before its next write.
 
 Safety rails: only the managed folders are listed and diffed (`mediasync.scope`; the whole account
 only with scope "account"; a folder narrows, never widens); dry run unless `apply`; no action unless
@@ -17,13 +20,14 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from mediasync.config import Settings
-from mediasync.db import Database
+from mediasync.db import Database, HeldLock, held_lock
 from mediasync.drift import drift_total
 from mediasync.errors import DatabaseUnavailable, InvalidInput, MediasyncError, StoreError
 from mediasync.repository.notifications import NotificationRepository
@@ -140,19 +144,15 @@ class Reconciler:
         result = self._start(mode, params, key, plan)
         log.info("reconciliation %d of %s: %s listing — %s", result.run_id, key, plan.kind, plan.reason)
         try:
-            with self.db.session() as lock_conn:
-                if not self.repo.try_lock(lock_conn, key):
+            with held_lock(self.db, partial(self.repo.try_lock, key=key), f"reconciliation {result.run_id}") as lock:
+                if lock is None:
                     result.status, result.message = "aborted", "another reconciliation of this inventory is running"
                     return self._finish(result, started)
-                try:
-                    with lock_conn.transaction():
-                        closed = self.repo.close_interrupted_runs(lock_conn, key, result.run_id)
-                    if closed:
-                        log.warning("closed %d earlier run(s) of %s left running by a crash", closed, key)
-                    self._run_locked(result, managed, plan, apply, force, fraction, grace, process_queue)
-                finally:
-                    if not lock_conn.broken:
-                        self.repo.unlock(lock_conn, key)
+                with self.db.transaction() as conn:
+                    closed = self.repo.close_interrupted_runs(conn, key, result.run_id)
+                if closed:
+                    log.warning("closed %d earlier run(s) of %s left running by a crash", closed, key)
+                self._run_locked(result, managed, plan, apply, force, fraction, grace, process_queue, lock)
         except MediasyncError as exc:
             result.status, result.message = "failed", f"{type(exc).__name__}: {exc}"
             log.exception("reconciliation %d failed", result.run_id)
@@ -190,10 +190,12 @@ class Reconciler:
                                listed_since=plan.uploaded_after, status="failed")
 
     def _run_locked(self, result: ReconcileResult, scope: ManagedScope, plan: RunPlan, apply: bool, force: bool,
-                    fraction: float, grace: int, process_queue: bool) -> None:
+                    fraction: float, grace: int, process_queue: bool, lock: HeldLock) -> None:
+        """The run proper, holding the inventory's lock: it writes the inventory's snapshot and queues
+        repairs only while `lock.ensure()` says the lock transaction is still there."""
         key = scope.inventory_key
         lister = SnapshotLister(self.db, self.store, self.resource_types, self.settings.reconcile_admin_api_reserve,
-                                self.repo)
+                                self.repo, guard=lock.ensure)
         listing = lister.list(scope, plan.uploaded_after)
         with self.db.transaction() as conn:
             summary = self.repo.listing_summary(conn, key)
@@ -204,6 +206,7 @@ class Reconciler:
                              "placeholders": summary["placeholders"]}
             return
         result.listing_complete = True
+        lock.ensure()
         diff = self.repair.diff(run_id=result.run_id, scope=scope, resource_types=self.resource_types,
                                 grace_cutoff=datetime.now(timezone.utc) - timedelta(minutes=grace),
                                 listing_started_at=summary["started_at"], assets_listed=result.assets_listed,
@@ -219,6 +222,7 @@ class Reconciler:
                               f"(max(100, {fraction:g} × {result.assets_listed} assets)); nothing was changed — "
                               f"check the report, then re-run with force=true if this is intended")
         elif apply:
+            lock.ensure()
             repairs = self.repair.apply(result.run_id, key, self.settings.database_settings(),
                                         assets_listed=result.assets_listed,
                                         forced_by=f"reconciliation run {result.run_id} (force)" if force else None)
@@ -237,6 +241,7 @@ class Reconciler:
         else:
             result.status = "completed"
             result.message = f"dry run: {diff.total} drift items found, nothing changed"
+        lock.ensure()
         with self.db.transaction() as conn:
             self.repo.clear_inventory(conn, key)  # consumed; the next run lists afresh
 

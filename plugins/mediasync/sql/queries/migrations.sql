@@ -1,11 +1,10 @@
 -- Named queries of the migration runner (schema mediasync).
 
 -- name: lock
--- Serialises concurrent upgraders: the second waits, then finds nothing pending.
-SELECT pg_advisory_lock(7261520001);
-
--- name: unlock
-SELECT pg_advisory_unlock(7261520001);
+-- Serialises concurrent upgraders: the second waits, then finds nothing pending. Taken in a lock
+-- transaction (db/locks.py), so it holds through a transaction pooler; it conflicts with the
+-- session lock on the same key that earlier releases took.
+SELECT pg_advisory_xact_lock(7261520001);
 
 -- name: bookkeeping_exists
 SELECT to_regclass('mediasync.schema_migrations') IS NOT NULL AS present;

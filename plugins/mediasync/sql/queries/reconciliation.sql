@@ -2,11 +2,10 @@
 -- streamed into mediasync.listing_snapshot with COPY; every diff below is one INSERT ... SELECT.
 
 -- name: try_lock
--- One reconciliation per inventory at a time (session lock, held for the whole run).
-SELECT pg_try_advisory_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s)) AS locked;
-
--- name: unlock
-SELECT pg_advisory_unlock(hashtext('mediasync.reconcile'), hashtext(%(key)s));
+-- One reconciliation per inventory at a time: taken in a lock transaction (db/locks.py) that stays
+-- open for the whole run, so it holds through a transaction pooler, and released when that
+-- transaction ends. Conflicts with the session lock on the same keys earlier releases took.
+SELECT pg_try_advisory_xact_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s)) AS locked;
 
 -- name: create_run
 INSERT INTO mediasync.reconciliation_runs (mode, params, inventory_key, kind, listed_since)
@@ -98,11 +97,13 @@ DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s AND NOT 
 DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
 
 -- name: create_page_table
+-- Gone with the transaction that needed it: nothing of it outlives the transaction on a server a
+-- transaction pooler hands to other clients next.
 CREATE TEMP TABLE IF NOT EXISTS listing_page (
     public_id text, resource_type text, type text, format text, bytes bigint, version bigint, etag text,
     secure_url text, width integer, height integer, created_at timestamptz, asset_id text, asset_folder text,
     display_name text, folder text, placeholder boolean
-) ON COMMIT DELETE ROWS;
+) ON COMMIT DROP;
 
 -- name: copy_snapshot
 -- A batch of listing pages straight into the snapshot (each asset once): the common case. When an
