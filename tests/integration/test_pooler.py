@@ -14,6 +14,7 @@ import time
 import psycopg
 import pytest
 
+from fixtures.brake import without_delete_brake
 from fixtures.database import database_url
 from mediasync.db import Database, connection_mode, held_lock
 from mediasync.errors import LockLost, SessionRequired
@@ -92,6 +93,7 @@ def test_live_updates_refuse_once_through_the_transaction_pooler(pooled_db_url, 
 def test_the_queue_trigger_polls_through_the_transaction_pooler(monkeypatch, pooled_db_url, conn, caplog):
     monkeypatch.setenv("AIRFLOW_CONN_MEDIASYNC_DB", pooled_db_url)
     trigger = CleanupQueueTrigger(poll_seconds=1.0)
+    without_delete_brake(conn)  # the whole library in one statement would be held: this test is about polling
     conn.execute("INSERT INTO media_files (public_id) SELECT 'main-uploads/p' || g FROM generate_series(1, 30) g")
     got: list[dict] = []
 
