@@ -18,10 +18,11 @@ from fastapi.responses import Response
 
 from mediasync.api.deps import ServicesDep
 from mediasync.api.errors import ErrorBody
+from mediasync.api.security import requires_read
 from mediasync.delivery import delivery_origin, delivery_url, origin_of
 from mediasync.errors import InvalidInput
 
-router = APIRouter(tags=["media"])
+router = APIRouter(tags=["media"], dependencies=[requires_read])
 MAX_THUMBNAIL_BYTES = 20 * 1024 * 1024
 # What the plugin serves as a thumbnail: the image kinds uploads may be (services/content.py), as the
 # one canonical type each; SVG (script) and everything else is refused.
