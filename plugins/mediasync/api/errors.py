@@ -7,10 +7,11 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from mediasync.errors import (
     ConfigError,
@@ -109,6 +110,8 @@ def install(app: FastAPI, prefix_of_page: str = "/") -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
 
+    # Starlette's HTTPException, FastAPI's subclass included: FastAPI raises the former for a body it
+    # cannot decode (not UTF-8), which would otherwise bypass this handler.
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         """A browser opening the page without a session goes to Airflow's login instead of a 401 (a 403

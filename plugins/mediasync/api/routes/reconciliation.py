@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.background import BackgroundTask
 
 from mediasync.api.deps import ServicesDep
-from mediasync.api.errors import ErrorBody
+from mediasync.api.errors import ErrorBody, route_errors
 from mediasync.api.security import (
     SESSION_COOKIE,
     CurrentUser,
@@ -86,7 +86,7 @@ def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> 
 
 
 @router.post("/reconciliation/runs", status_code=201, summary="Start a reconciliation as a mediasync_reconcile DAG run",
-             responses={404: {"model": ErrorBody, "description": "Airflow does not know the DAG"},
+             responses={**route_errors(400), 404: {"model": ErrorBody, "description": "Airflow does not know the DAG"},
                         409: {"model": ErrorBody, "description": "The DAG has import errors"},
                         502: {"model": ErrorBody, "description": "Airflow did not create the run"}},
              dependencies=[requires_start_reconciliation])
