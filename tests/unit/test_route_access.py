@@ -58,3 +58,14 @@ def test_edit_is_asked_of_every_mediasync_dag_and_a_run_also_needs_the_dags_trig
     assert set(EDIT.checks) < set(START_RECONCILIATION.checks)
     extra = set(START_RECONCILIATION.checks) - set(EDIT.checks)
     assert [(c.method, c.dag_id, c.entity) for c in extra] == [("POST", "mediasync_reconcile", "RUN")]
+
+
+def test_the_mediasync_dags_authorization_asks_about_are_the_dags_shipped():
+    import re
+    from pathlib import Path
+
+    from mediasync.api.security import MEDIASYNC_DAG_IDS
+
+    dags = Path(__file__).resolve().parents[2] / "plugins" / "mediasync" / "dags"
+    shipped = {m for f in dags.glob("*.py") for m in re.findall(r'dag_id="([^"]+)"', f.read_text())}
+    assert set(MEDIASYNC_DAG_IDS) == shipped and len(MEDIASYNC_DAG_IDS) == 4
