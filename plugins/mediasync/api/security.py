@@ -51,7 +51,8 @@ async def current_user(request: Request,
                        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
                        cookie: Annotated[str | None, Security(cookie_scheme)]) -> Any:
     """Airflow's `get_user` (Bearer token, else the session cookie), with every authentication
-    failure answered 401. `create_app(user_dependency=...)` replaces it (tests, benchmarks)."""
+    failure answered 401. `create_app(user_dependency=...)` replaces it (tests, benchmarks).
+    `cookie` is declared for the OpenAPI document; `get_user` reads the cookie itself."""
     from airflow.api_fastapi.core_api.security import get_user
 
     try:
