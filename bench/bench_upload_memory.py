@@ -24,7 +24,10 @@ import sys, uvicorn
 from mediasync.api.app import create_app
 from mediasync.runtime import services_from_env
 async def anyone(): return "bench"
-uvicorn.run(create_app(services_factory=lambda: services_from_env(pooled=True), user_dependency=anyone),
+class Everyone:  # no Airflow auth manager outside Airflow: the benchmark measures uploads, not authorization
+    def allows(self, user, check): return True
+uvicorn.run(create_app(services_factory=lambda: services_from_env(pooled=True), user_dependency=anyone,
+                       authorizer=Everyone()),
             host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 

@@ -8,6 +8,10 @@ account is in scope only when an operator explicitly asks (`--scope account`).
 Fixed folder mode: an asset's folder is its public_id's path prefix. Dynamic folder mode (every
 account created since June 2024): the folder is the asset's `asset_folder`, and the public_id
 carries none.
+
+Containment is decided on path segments (`public_ids.within`), never string prefixes, and an
+asset whose public_id or folder is not a safe path (`public_ids`: dot segments, control
+characters, ...) is in no scope at all — not even the whole account's: mediasync never acts on it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Literal
 
 from mediasync.config import Settings
 from mediasync.errors import InvalidInput
+from mediasync.public_ids import checked_folder, is_valid_folder, is_valid_public_id, within
 from mediasync.store import DELIVERY_TYPE, ListingSource
 
 ResolvedFolderMode = Literal["fixed", "dynamic"]
@@ -32,11 +37,6 @@ def folder_of(public_id: str, asset_folder: str | None, mode: ResolvedFolderMode
     return public_id.rpartition("/")[0]
 
 
-def within(folder: str, parent: str) -> bool:
-    """`folder` is `parent` or one of its subfolders."""
-    return folder == parent or folder.startswith(parent + "/")
-
-
 @dataclass(frozen=True)
 class ManagedScope:
     folders: tuple[str, ...]
@@ -49,7 +49,9 @@ class ManagedScope:
         return cls(settings.owned_folders, mode, whole_account)
 
     def contains(self, public_id: str, asset_folder: str | None = None) -> bool:
-        """Whether mediasync owns this asset."""
+        """Whether mediasync owns this asset (never one whose public_id is not a safe path)."""
+        if not is_valid_public_id(public_id) or not is_valid_folder((asset_folder or "").strip("/")):
+            return False
         if self.whole_account:
             return True
         folder = folder_of(public_id, asset_folder, self.mode)
@@ -57,12 +59,14 @@ class ManagedScope:
 
     def contains_folder(self, folder: str) -> bool:
         folder = folder.strip("/")
+        if not is_valid_folder(folder):
+            return False
         return self.whole_account or any(within(folder, managed) for managed in self.folders)
 
     def narrowed_to(self, folder: str) -> ManagedScope:
         """The scope of one folder; refused when the folder is outside what mediasync manages
         (a manual run cannot widen the scope past the managed folders without `--scope account`)."""
-        folder = folder.strip("/")
+        folder = checked_folder(folder.strip("/"))
         if not self.contains_folder(folder):
             raise InvalidInput(f"folder {folder!r} is outside the managed folders ({', '.join(self.folders)}); "
                                f"use scope 'account' to look beyond them", 422)

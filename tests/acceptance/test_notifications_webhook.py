@@ -65,3 +65,24 @@ def test_bad_notifications_get_a_clear_4xx_and_change_nothing(api_server, conn, 
     assert conn.execute("SELECT status FROM public.media_files WHERE id = %s", (row["id"],)).fetchone()["status"] \
         == "active"
     assert conn.execute("SELECT count(*) AS n FROM mediasync.cloudinary_notifications").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize("case", ["nested 10,000 deep", "display_name an object", "format a list",
+                                  "traversal public_id", "100,000 tags"])
+def test_the_attack_passs_signed_poison_is_a_fast_400_that_stores_nothing(api_server, conn, case):
+    """The findings, as they were sent: a 500 (RecursionError) Cloudinary would retry forever, an object
+    stored as display-name text, a list stored as `{png}`, a traversal adopted, 100,000 tags taking a
+    minute in one transaction."""
+    import time
+
+    row = add_row(conn, "main-uploads/target")
+    raw = cld.poison_corpus(row)[case]
+    signed = cld.sign(raw, api_server.emulator.api_secret)
+    started = time.monotonic()
+    response = httpx.post(api_server.base_url + PATH, content=signed.raw, headers=signed.headers(), timeout=60)
+    assert response.status_code == 400, response.text
+    assert time.monotonic() - started < 5
+    assert response.json()["detail"].startswith("malformed notification body: ")
+    assert conn.execute("SELECT count(*) AS n FROM public.media_files").fetchone()["n"] == 1
+    assert conn.execute("SELECT count(*) AS n FROM public.media_tags").fetchone()["n"] == 0
+    assert conn.execute("SELECT count(*) AS n FROM mediasync.cloudinary_notifications").fetchone()["n"] == 0

@@ -5,13 +5,9 @@ report."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
-
 import psycopg
 
-from fixtures.airflow import VENV_BIN, airflow_env, connection_uri
+from fixtures.airflow import airflow_cli
 from fixtures.browser import requires_chromium, screenshot, signed_in_context
 from fixtures.media import tiny_png
 
@@ -81,20 +77,10 @@ def test_thumbnails_placeholders_and_badges(browser, api_server, tmp_path):
     assert context.outside == []
 
 
-def _airflow(api_server, *args: str) -> subprocess.CompletedProcess:
-    """An `airflow` command against the API server's own metadata database and connections."""
-    home = Path(os.readlink(f"/proc/{api_server.process.pid}/fd/1")).parent
-    env = airflow_env(home, AIRFLOW_CONN_MEDIASYNC_DB=api_server.db_url,
-                      AIRFLOW_CONN_CLOUDINARY_DEFAULT=connection_uri(api_server.emulator),
-                      MEDIASYNC_REPORT_DIR=str(home / "worker-reports"))
-    return subprocess.run([str(VENV_BIN / "airflow"), *args], env=env, capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL, check=False)
-
-
 def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_report(browser, api_server):
     from playwright.sync_api import expect
 
-    parsed = _airflow(api_server, "dags", "reserialize")  # what the DAG processor does in a deployment
+    parsed = airflow_cli(api_server, "dags", "reserialize")  # what the DAG processor does in a deployment
     assert parsed.returncode == 0, parsed.stderr[-2000:]
     with psycopg.connect(api_server.db_url, autocommit=True) as conn:  # history for the drift chart
         conn.execute("INSERT INTO mediasync.reconciliation_runs (mode, status, listing_complete, counts, started_at) "
@@ -128,7 +114,7 @@ def test_a_run_started_from_the_page_is_a_dag_run_whose_report_link_opens_the_re
     assert dag_run["conf"] == {"apply": False, "force": False, "folder": "main-uploads", "kind": "full"}
     assert dag_run["run_type"] == "manual" and dag_run["triggering_user_name"] == "admin"
 
-    ran = _airflow(api_server, "tasks", "test", "mediasync_reconcile", "reconcile", dag_run_id)
+    ran = airflow_cli(api_server, "tasks", "test", "mediasync_reconcile", "reconcile", dag_run_id)
     assert ran.returncode == 0, (ran.stdout + ran.stderr)[-3000:]
     task_log = ran.stdout + ran.stderr
     assert task_log.count("started by admin (media library page)") == 1, task_log[-3000:]  # one summary

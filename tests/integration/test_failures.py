@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.conninfo import make_conninfo
 
+from fixtures.authorization import EveryoneMay
 from fixtures.media import tiny_png
 from mediasync.db import Database, PooledDatabase
 from mediasync.errors import DatabaseUnavailable, InvalidInput
@@ -83,7 +84,7 @@ def test_api_answers_json_503_when_the_connection_dies_mid_transaction(db_url, c
     async def anyone() -> str:
         return "tester"
 
-    app = create_app(services_factory=lambda: services, user_dependency=anyone)
+    app = create_app(services_factory=lambda: services, user_dependency=anyone, authorizer=EveryoneMay())
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/api/v1/media").status_code == 200  # the pool is warm
         answers: list = []

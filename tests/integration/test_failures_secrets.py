@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.conninfo import conninfo_to_dict
 
+from fixtures.authorization import EveryoneMay
 from mediasync.db import Database, PooledDatabase, redact_dsn
 from mediasync.errors import MediasyncError
 from mediasync.runtime import build_services
@@ -98,7 +99,8 @@ def test_api_503_bodies_and_server_logs_never_show_the_password(pg_server_url, c
     for password in PASSWORDS:
         for dsn in dsns(pg_server_url, password, port):
             services = build_services(PooledDatabase(dsn, wait_seconds=0.5), cloudinary_store, settings)
-            app = create_app(services_factory=lambda s=services: s, user_dependency=anyone)
+            app = create_app(services_factory=lambda s=services: s, user_dependency=anyone,
+                             authorizer=EveryoneMay())
             with TestClient(app, raise_server_exceptions=False) as client:
                 for response in (client.get("/api/v1/media"), client.get("/api/v1/cleanup-queue")):
                     assert response.status_code == 503, response.text

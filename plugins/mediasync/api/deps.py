@@ -1,10 +1,18 @@
 """What routes depend on: the services (built on first use, never at import or plugin load)
-and the live-change broadcaster, both kept on the app's state."""
+and the live-change broadcaster, both kept on the app's state.
+
+Exactly one of each per process, whatever the concurrency at start-up: the first requests a fresh
+API server sees arrive together (the page opens its event stream and its listings at once), and
+sync dependencies run on many worker threads. Built unguarded, every racing thread made its own
+services — its own pool of connections — and its own LISTEN connection, none ever closed. So they
+are built under a lock (checked again inside it), once.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -21,16 +29,21 @@ class AppState:
         self._factory = services_factory
         self._services: Services | None = None
         self._live: MediaChangeBroadcaster | None = None
+        self._lock = threading.Lock()
 
     def services(self) -> Services:
         if self._services is None:
-            if self._factory is None:
-                from mediasync.runtime import services_from_airflow  # reads Airflow connections: first use only
-
-                self._services = services_from_airflow(pooled=True)
-            else:
-                self._services = self._factory()
+            with self._lock:
+                if self._services is None:
+                    self._services = self._build()
         return self._services
+
+    def _build(self) -> Services:
+        if self._factory is not None:
+            return self._factory()
+        from mediasync.runtime import services_from_airflow  # reads Airflow connections: first use only
+
+        return services_from_airflow(pooled=True)
 
     def max_upload_bytes(self) -> int:
         """The upload limit, even when the services cannot be built yet (their error comes later,
@@ -45,7 +58,10 @@ class AppState:
 
     def live(self) -> MediaChangeBroadcaster:
         if self._live is None:
-            self._live = MediaChangeBroadcaster(self.services().db)
+            db = self.services().db
+            with self._lock:
+                if self._live is None:
+                    self._live = MediaChangeBroadcaster(db)
         return self._live
 
 
@@ -62,19 +78,5 @@ def get_live(request: Request) -> MediaChangeBroadcaster:
     return _state(request).live()
 
 
-def requester(request: Request) -> str:
-    """Who is asking, as deletion batches and decisions record it: the Airflow user's name."""
-    user = getattr(request.state, "mediasync_user", None)
-    name = None
-    if user is not None:
-        get_name = getattr(user, "get_name", None)
-        name = get_name() if callable(get_name) else getattr(user, "username", None)
-        if name is None and isinstance(user, str):
-            name = user
-    return f"{name or 'an Airflow user'} (API)"
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
 LiveDep = Annotated[MediaChangeBroadcaster, Depends(get_live)]
-RequesterDep = Annotated[str, Depends(requester)]
-UserDep = Callable[..., Any]

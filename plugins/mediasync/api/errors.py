@@ -7,10 +7,11 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from mediasync.errors import (
     ConfigError,
@@ -42,8 +43,9 @@ def _described(description: str) -> dict[str, Any]:
 # (400 malformed body, 404 unknown id, 415 content, 502 Cloudinary) with `route_errors`.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _described("No valid Airflow user: missing, malformed, wrongly signed, wrong-audience or expired token"),
-    403: _described("Refused: a state-changing request authenticated by the session cookie alone came from "
-                    "another origin"),
+    403: _described("Refused: Airflow's auth manager does not grant the access this route needs (the detail "
+                    "says which), or a state-changing request authenticated by the session cookie alone came "
+                    "from another origin"),
     413: _described("The request body is larger than the limit (for uploads: MEDIASYNC_MAX_UPLOAD_BYTES)"),
     422: _described("A parameter or field is invalid (the detail says which and why)"),
     503: _described("The database is unreachable, busy or not set up, or Cloudinary is rate limiting; "
@@ -108,11 +110,14 @@ def install(app: FastAPI, prefix_of_page: str = "/") -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
 
+    # Starlette's HTTPException, FastAPI's subclass included: FastAPI raises the former for a body it
+    # cannot decode (not UTF-8), which would otherwise bypass this handler.
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        """A browser opening the page without a session goes to Airflow's login instead of a 401."""
+        """A browser opening the page without a session goes to Airflow's login instead of a 401 (a 403
+        — signed in, but without read access — stays a 403: logging in again would not help)."""
         is_page = request.url.path == f"{request.scope.get('root_path', '')}{prefix_of_page}"
-        if exc.status_code in (401, 403) and is_page and "text/html" in request.headers.get("accept", ""):
+        if exc.status_code == 401 and is_page and "text/html" in request.headers.get("accept", ""):
             return RedirectResponse(f"/auth/login/?next={request.url.path}", status_code=303)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 400 and detail == "There was an error parsing the body":

@@ -1,9 +1,17 @@
-"""Who may call the API, and from where.
+"""Who may call the API, what they may do, and from where.
 
 - Authentication: Airflow's user (a Bearer token from `/auth/token`, or the UI's `_token` session
   cookie). Every credential that does not prove a user — missing, malformed, signed with `alg:none`,
   for another audience, expired — is a 401 with `WWW-Authenticate: Bearer` (Airflow's own `get_user`
-  answers 403 for some of these).
+  answers 403 for some of these). `current_user` is that dependency.
+- Authorization: Airflow's configured auth manager decides, never the plugin — the simple auth
+  manager's roles, FAB's or Keycloak's permissions alike, through `BaseAuthManager.is_authorized_dag`.
+  mediasync's resource is its DAGs (`MEDIASYNC_DAG_IDS`): reading needs read (GET) access to every
+  one of them, changing anything edit (PUT) access to every one of them, and starting a
+  reconciliation also what Airflow itself asks before a manual run of `mediasync_reconcile`
+  (POST on its runs). A route states its need in one line — `dependencies=[requires_read]`,
+  `[requires_edit]` or `[requires_start_reconciliation]` — and a refusal is a 403 whose detail names
+  the missing access.
 - Cross-site request forgery: a browser attaches the session cookie to requests a hostile page
   makes (a cross-origin form POST needs no CORS preflight). So a state-changing request that is
   authenticated by the cookie alone must come from the API's own origin — its `Origin` header
@@ -17,14 +25,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Annotated, Any
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mediasync.services.operations import RECONCILE_DAG_ID
+
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "_token"  # Airflow's COOKIE_NAME_JWT_TOKEN
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
@@ -34,30 +47,122 @@ cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
                              description="The Airflow UI's session (state-changing requests must be same-origin)")
 
 
-def airflow_user_dependency() -> Callable[..., Awaitable[Any]]:
-    """Airflow's `get_user`, with every authentication failure answered 401."""
+async def current_user(request: Request,
+                       bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+                       cookie: Annotated[str | None, Security(cookie_scheme)]) -> Any:
+    """Airflow's `get_user` (Bearer token, else the session cookie), with every authentication
+    failure answered 401. `create_app(user_dependency=...)` replaces it (tests, benchmarks).
+    `cookie` is declared for the OpenAPI document; `get_user` reads the cookie itself."""
     from airflow.api_fastapi.core_api.security import get_user
 
-    async def airflow_user(request: Request, bearer: HTTPAuthorizationCredentials | None = None,
-                           cookie: str | None = None) -> Any:
+    try:
+        return await get_user(request=request, _oauth_token=None, bearer_credentials=bearer)
+    except HTTPException as exc:
+        if exc.status_code in (401, 403):
+            raise HTTPException(401, _why(exc), headers=UNAUTHENTICATED) from None
+        raise
+
+
+CurrentUser = Annotated[Any, Depends(current_user)]
+
+
+def user_name(user: Any) -> str:
+    """The name Airflow shows for `user` (its `get_name()`)."""
+    get_name = getattr(user, "get_name", None)
+    return str(get_name() if callable(get_name) else user)
+
+
+def requester(user: CurrentUser) -> str:
+    """Who is asking, as deletion batches and the decisions about them record it."""
+    return f"{user_name(user)} (API)"
+
+
+RequesterDep = Annotated[str, Depends(requester)]
+
+
+# --- authorization: Airflow's auth manager decides -----------------------------------------
+
+MEDIASYNC_DAG_IDS = ("mediasync_cleanup_queue", RECONCILE_DAG_ID, "mediasync_retention",
+                     "mediasync_cloudinary_notifications")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One question for the auth manager: may the user do `method` on this DAG (or on its `entity`,
+    a `DagAccessEntity` name such as RUN)?"""
+
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    dag_id: str
+    entity: str | None = None
+
+    def describe(self) -> str:
+        what = f"the {self.entity.lower()}s of DAG {self.dag_id}" if self.entity else f"DAG {self.dag_id}"
+        return f"{self.method} on {what}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a route needs: a name (the page's permission flag) and the checks that grant it."""
+
+    name: str
+    needs: str
+    checks: tuple[Check, ...]
+
+
+READ = Access("read", "read access to the mediasync DAGs", tuple(Check("GET", d) for d in MEDIASYNC_DAG_IDS))
+EDIT = Access("edit", "edit access to the mediasync DAGs", tuple(Check("PUT", d) for d in MEDIASYNC_DAG_IDS))
+START_RECONCILIATION = Access(
+    "start_reconciliation", f"edit access to the mediasync DAGs and the right to trigger {RECONCILE_DAG_ID}",
+    (*EDIT.checks, Check("POST", RECONCILE_DAG_ID, "RUN")))
+ACCESS_LEVELS = (READ, EDIT, START_RECONCILIATION)
+
+
+class Authorizer(Protocol):
+    def allows(self, user: Any, check: Check) -> bool: ...
+
+
+class AirflowAuthorizer:
+    """The auth manager Airflow is configured with (`[core] auth_manager`): simple, FAB, Keycloak..."""
+
+    def allows(self, user: Any, check: Check) -> bool:
+        from airflow.api_fastapi.app import get_auth_manager
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+        entity = DagAccessEntity[check.entity] if check.entity else None
+        return bool(get_auth_manager().is_authorized_dag(method=check.method, access_entity=entity,
+                                                         details=DagDetails(id=check.dag_id), user=user))
+
+
+def refused_check(authorizer: Authorizer, user: Any, access: Access) -> Check | None:
+    """The first check of `access` the auth manager refuses (None: all granted). An auth manager
+    that fails to answer refuses: least privilege."""
+    for check in access.checks:
         try:
-            return await get_user(request=request, _oauth_token=None, bearer_credentials=bearer)
-        except HTTPException as exc:
-            if exc.status_code in (401, 403):
-                raise HTTPException(401, _why(exc), headers=UNAUTHENTICATED) from None
-            raise
+            if not authorizer.allows(user, check):
+                return check
+        except Exception:  # a broken or unconfigured auth manager grants nothing
+            log.exception("Airflow's auth manager failed to answer %s", check.describe())
+            return check
+    return None
 
-    return with_schemes(airflow_user)
+
+class Authorize:
+    """The dependency that asks for one `Access` (sync: FastAPI runs it in a worker thread, as an
+    auth manager may ask a database)."""
+
+    def __init__(self, access: Access) -> None:
+        self.access = access
+
+    def __call__(self, request: Request, user: CurrentUser) -> None:
+        authorizer: Authorizer = request.app.state.authorizer
+        if (check := refused_check(authorizer, user, self.access)) is not None:
+            raise HTTPException(403, f"forbidden: {user_name(user)!r} lacks {self.access.needs} "
+                                     f"(Airflow's auth manager refused {check.describe()})")
 
 
-def with_schemes(resolve: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """A dependency that declares both credentials in the OpenAPI document and calls `resolve`."""
-    async def user(request: Request,
-                   bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-                   cookie: Annotated[str | None, Security(cookie_scheme)]) -> Any:
-        return await resolve(request, bearer, cookie)
-
-    return user
+requires_read = Depends(Authorize(READ))
+requires_edit = Depends(Authorize(EDIT))
+requires_start_reconciliation = Depends(Authorize(START_RECONCILIATION))
 
 
 def _why(exc: HTTPException) -> str:

@@ -38,7 +38,8 @@ def mediasync_cloudinary_notifications():
         result = services_from_airflow().notifications.drain((params or {}).get("channel")).as_dict()
         logging.getLogger("airflow.task").info(
             "notifications on %(channel)s: received=%(received)d applied=%(applied)d duplicates=%(duplicates)d "
-            "unchanged=%(unchanged)d rejected=%(rejected)d acknowledged=%(acknowledged)d failed=%(failed)d", result)
+            "unchanged=%(unchanged)d rejected=%(rejected)d dead_lettered=%(dead_lettered)d "
+            "acknowledged=%(acknowledged)d failed=%(failed)d", result)
         if result["failed"]:
             raise RuntimeError(f"{result['failed']} notification(s) not applied (left for redelivery): "
                                f"{result['error']}")

@@ -3,6 +3,7 @@ Cloudinary notification makes to media_files and media_tags (always in the calle
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,20 @@ class NotificationRepository:
         assert row is not None  # an aggregate always returns a row
         return row
 
+    def dead_letter(self, conn: Connection, *, channel: str, message_id: str | None, receive_count: int,
+                    reason: str, signed_at: str | None, signature: str | None, payload: bytes | None) -> int:
+        """Record a poll message that will never apply (before it is acknowledged)."""
+        digest = hashlib.sha256(payload).hexdigest() if payload is not None else None
+        dead_id: int = conn.scalar("notifications.dead_letter", {
+            "channel": channel, "message_id": message_id, "receive_count": receive_count, "reason": reason[:2000],
+            "signed_at": signed_at, "signature": signature, "body_sha256": digest, "payload": payload})
+        return dead_id
+
+    def dead_letter_summary(self, conn: Connection) -> Row:
+        row = conn.one("notifications.dead_letter_summary")
+        assert row is not None  # an aggregate always returns a row
+        return row
+
     def repairs_since(self, conn: Connection, since: datetime) -> list[Row]:
         return conn.all("notifications.repairs_since", {"since": since})
 
@@ -45,6 +60,15 @@ class NotificationRepository:
         """True (and the clock moved) unless a later event of this aspect was applied already."""
         return conn.one("notifications.advance_clock", {"asset_key": asset_key, "aspect": aspect,
                                                         "event_at": event_at}) is not None
+
+    def advance_clocks(self, conn: Connection, asset_key: str, aspects: Sequence[str], event_at: datetime) -> set[str]:
+        """`advance_clock` for many aspects at once; the aspects whose clock moved."""
+        distinct = list(dict.fromkeys(aspects))
+        if not distinct:
+            return set()
+        rows = conn.all("notifications.advance_clocks", {"asset_key": asset_key, "aspects": distinct,
+                                                         "event_at": event_at})
+        return {r["aspect"] for r in rows}
 
     def clock(self, conn: Connection, asset_key: str, aspect: str) -> datetime | None:
         value: datetime | None = conn.scalar("notifications.clock", {"asset_key": asset_key, "aspect": aspect})
@@ -77,8 +101,9 @@ class NotificationRepository:
 
     def change_tags(self, conn: Connection, media_id: UUID, added: Sequence[str], removed: Sequence[str]) -> int:
         """Add and remove tags; the row is touched once so the page hears about it."""
-        changed = sum(conn.one("notifications.add_tag", {"id": media_id, "tag": t}) is not None for t in added)
-        changed += sum(conn.one("notifications.remove_tag", {"id": media_id, "tag": t}) is not None for t in removed)
+        changed = len(conn.all("notifications.add_tags", {"id": media_id, "tags": list(added)})) if added else 0
+        if removed:
+            changed += len(conn.all("notifications.remove_tags", {"id": media_id, "tags": list(removed)}))
         if changed:
             conn.execute("notifications.touch_row", {"id": media_id})
         return changed

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from mediasync.api.deps import ServicesDep
+from mediasync.api.security import requires_read
 from mediasync.services.operations import DriftChart, Operations, QueueChart
 
-router = APIRouter(tags=["charts"])
+router = APIRouter(tags=["charts"], dependencies=[requires_read])
 
 
 @router.get("/charts/queue", summary="Cleanup queue per hour: enqueued, completed, failed, backlog")

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from mediasync.api.deps import LiveDep
+from mediasync.api.security import requires_read
 from mediasync.services.live import MediaChangeBroadcaster
 
-router = APIRouter(tags=["live updates"])
+router = APIRouter(tags=["live updates"], dependencies=[requires_read])
 HEARTBEAT_SECONDS = 15.0
 
 

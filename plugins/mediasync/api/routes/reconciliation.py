@@ -1,22 +1,33 @@
 """/api/v1/reconciliation: runs listed with times, who started them and their report links;
-starting a run as a normal `mediasync_reconcile` DAG run; the reports, rendered from the database."""
+starting a run as a normal `mediasync_reconcile` DAG run (created in this process by Airflow's own
+trigger, for the signed-in user: `clients.airflow`); the reports, rendered from the database."""
 
 from __future__ import annotations
 
 import shutil
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.background import BackgroundTask
 
 from mediasync.api.deps import ServicesDep
-from mediasync.api.errors import ErrorBody
-from mediasync.clients.airflow import AirflowApiError, AirflowRestClient
+from mediasync.api.errors import ErrorBody, route_errors
+from mediasync.api.security import (
+    SESSION_COOKIE,
+    CurrentUser,
+    requires_read,
+    requires_start_reconciliation,
+    user_name,
+)
+from mediasync.clients.airflow import AirflowApiError, InProcessDagRuns
+from mediasync.public_ids import folder_problem
 from mediasync.services.operations import RECONCILE_DAG_ID, Operations, OperatorRun
 
 router = APIRouter(tags=["reconciliation"])
+dag_runs = InProcessDagRuns()
 NO_RUN: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such run"}}
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
@@ -37,6 +48,13 @@ class StartRun(BaseModel):
         None, description="auto (the DAG's default): full every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS days, else "
                           "only the assets uploaded since the last complete run")
 
+    @field_validator("folder")
+    @classmethod
+    def _safe_folder(cls, folder: str | None) -> str | None:
+        if folder is not None and (problem := folder_problem(folder.strip("/"))):
+            raise ValueError(f"folder {problem}")
+        return folder.strip("/") if folder is not None else None
+
 
 class StartedRun(BaseModel):
     dag_id: str
@@ -44,7 +62,7 @@ class StartedRun(BaseModel):
     state: str | None
     conf: dict
     triggered_by: str
-    airflow_url: str = Field(description="the run in the Airflow UI")
+    airflow_url: str = Field(description="the run in the Airflow UI (a path on Airflow's own server)")
 
 
 def _with_links(request: Request, run: OperatorRun) -> OperatorRun:
@@ -54,51 +72,43 @@ def _with_links(request: Request, run: OperatorRun) -> OperatorRun:
     return run
 
 
-@router.get("/reconciliation/runs", summary="Recent reconciliation runs: times, who started them, report links")
+@router.get("/reconciliation/runs", summary="Recent reconciliation runs: times, who started them, report links",
+            dependencies=[requires_read])
 def reconciliation_runs(request: Request, services: ServicesDep,
                         limit: Annotated[int, Query(ge=1, le=200)] = 20) -> RunList:
     return RunList(runs=[_with_links(request, r) for r in Operations(services.db).runs(limit)])
 
 
-@router.get("/reconciliation/runs/{run_id}", summary="One reconciliation run", responses=NO_RUN)
+@router.get("/reconciliation/runs/{run_id}", summary="One reconciliation run", responses=NO_RUN,
+            dependencies=[requires_read])
 def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> OperatorRun:
     return _with_links(request, Operations(services.db).run(run_id))
 
 
 @router.post("/reconciliation/runs", status_code=201, summary="Start a reconciliation as a mediasync_reconcile DAG run",
-             responses={404: {"model": ErrorBody, "description": "Airflow does not know the DAG"},
-                        502: {"model": ErrorBody, "description": "Airflow's REST API failed"}})
-def start_run(request: Request, services: ServicesDep, body: StartRun | None = None) -> StartedRun:
+             responses={**route_errors(400), 404: {"model": ErrorBody, "description": "Airflow does not know the DAG"},
+                        409: {"model": ErrorBody, "description": "The DAG has import errors"},
+                        502: {"model": ErrorBody, "description": "Airflow did not create the run"}},
+             dependencies=[requires_start_reconciliation])
+def start_run(request: Request, services: ServicesDep, user: CurrentUser, body: StartRun | None = None) -> StartedRun:
     body = body or StartRun.model_validate({})
     conf = body.model_dump(exclude_none=True)
-    token = _token(request)
-    origin = f"{request.url.scheme}://{request.url.netloc}"
+    name = user_name(user)
+    from_ui = SESSION_COOKIE in request.cookies and "authorization" not in request.headers
     try:
-        dag_run = AirflowRestClient(origin, token).trigger_dag(RECONCILE_DAG_ID, conf,
-                                                               note="started from the media library page")
+        run = dag_runs.trigger(RECONCILE_DAG_ID, conf, user_name=name, note="started from the media library page",
+                               from_ui=from_ui)
     except AirflowApiError as exc:
         raise HTTPException(exc.status_code, str(exc)) from None
-    who = f"{dag_run.get('triggering_user_name') or 'a user'} (media library page)"
-    Operations(services.db).record_request(dag_run_id=dag_run["dag_run_id"], requested_by=who, conf=conf)
-    return StartedRun(dag_id=RECONCILE_DAG_ID, dag_run_id=dag_run["dag_run_id"], state=dag_run.get("state"),
-                      conf=dag_run.get("conf") or conf, triggered_by=who,
-                      airflow_url=f"{origin}/dags/{RECONCILE_DAG_ID}/runs/{dag_run['dag_run_id']}")
-
-
-def _token(request: Request) -> str:
-    """The signed-in user's own token (Bearer header, or the UI's session cookie), so Airflow checks
-    this user's permission to trigger the DAG, not the plugin's."""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    cookie = request.cookies.get("_token")
-    if cookie:
-        return cookie
-    raise HTTPException(401, "no Airflow token to start the run with")
+    who = f"{run.triggering_user_name or name} (media library page)"
+    Operations(services.db).record_request(dag_run_id=run.dag_run_id, requested_by=who, conf=conf)
+    return StartedRun(dag_id=RECONCILE_DAG_ID, dag_run_id=run.dag_run_id, state=run.state, conf=run.conf or conf,
+                      triggered_by=who, airflow_url=f"/dags/{RECONCILE_DAG_ID}/runs/{quote(run.dag_run_id, safe='')}")
 
 
 @router.get("/reconciliation/runs/{run_id}/report.{kind}", summary="A run's report (HTML summary or CSV of every item)",
-            response_class=Response, responses={**NO_RUN, 200: {"content": {t: {} for t in REPORT_TYPES.values()}}})
+            response_class=Response, responses={**NO_RUN, 200: {"content": {t: {} for t in REPORT_TYPES.values()}}},
+            dependencies=[requires_read])
 def report(services: ServicesDep, run_id: int, kind: Literal["html", "csv"]) -> Response:
     """Streamed from a file rendered for this request (flat memory for big runs), removed once sent."""
     path = Operations(services.db).render_report(run_id, kind)
@@ -109,7 +119,8 @@ def report(services: ServicesDep, run_id: int, kind: Literal["html", "csv"]) -> 
 
 @router.get("/reconciliation/dag-runs/{dag_run_id}/report", summary="The report of a DAG run's reconciliation",
             response_class=RedirectResponse, status_code=307,
-            responses={404: {"model": ErrorBody, "description": "That DAG run recorded no reconciliation"}})
+            responses={404: {"model": ErrorBody, "description": "That DAG run recorded no reconciliation"}},
+            dependencies=[requires_read])
 def report_of_dag_run(request: Request, services: ServicesDep, dag_run_id: str,
                       kind: Literal["html", "csv"] = "html") -> RedirectResponse:
     """Where Airflow's task link points: the DAG run id is all it knows."""

@@ -154,6 +154,14 @@ class ChangeApplier:
             return False
         return self.repo.advance_clock(conn, ref.key, aspect, event_at)
 
+    def _fresh_tags(self, conn: Connection, ref: AssetRef, tags: tuple[str, ...], event_at: datetime) -> set[str]:
+        """`_fresh` for each tag's aspect (`tag:<name>`), in one statement."""
+        deleted_at = self.repo.clock(conn, ref.key, "existence")
+        if deleted_at is not None and deleted_at > event_at:
+            return set()
+        moved = self.repo.advance_clocks(conn, ref.key, [f"tag:{t}" for t in tags], event_at)
+        return {aspect.removeprefix("tag:") for aspect in moved}
+
     # --- delete --------------------------------------------------------------------------
 
     def _deleted(self, conn: Connection, event_at: datetime, ref: AssetRef, result: Applied) -> None:
@@ -247,8 +255,9 @@ class ChangeApplier:
         row = self._target(self._row(conn, ref), what, result)
         if row is None:
             return
-        added = [t for t in change.added if self._fresh(conn, ref, f"tag:{t}", event_at)]
-        removed = [t for t in change.removed if self._fresh(conn, ref, f"tag:{t}", event_at)]
+        fresh = self._fresh_tags(conn, ref, (*change.added, *change.removed), event_at)
+        added = [t for t in dict.fromkeys(change.added) if t in fresh]
+        removed = [t for t in dict.fromkeys(change.removed) if t in fresh and t not in added]
         if not added and not removed and (change.added or change.removed):
             result.add("stale", f"{what}: older than the row's")
             return

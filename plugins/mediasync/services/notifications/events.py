@@ -3,18 +3,31 @@
 One body may carry several changes (a bulk `delete` lists every resource; `move` and
 `resource_display_name_changed` key theirs by public_id). Types mediasync does not act on parse
 to no changes: they are stored and ignored. A body that is not a JSON object with a
-`notification_type`, or whose resources lack their identity, is malformed (400).
+`notification_type`, whose fields have other types than Cloudinary's, that is nested too deep or
+lists too much (`models.py`), or whose resources lack their identity, is malformed (400).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from mediasync.services.notifications.signature import RejectedNotification
+from mediasync.services.notifications.models import (
+    MAX_TAG_CHANGES,
+    Envelope,
+    FolderRename,
+    Rename,
+    Resource,
+    ResourceList,
+    ResourcesByPublicId,
+    Upload,
+    check_depth,
+    malformed,
+    tag_changes,
+    validated,
+)
 
 
 @dataclass(frozen=True)
@@ -106,13 +119,12 @@ class Notification:
         return list(dict.fromkeys(c.ref.public_id for c in self.changes if not isinstance(c, FolderRenamed)))
 
 
-def _malformed(why: str) -> RejectedNotification:
-    return RejectedNotification(f"malformed notification body: {why}", 400)
-
-
 def _time(value: Any) -> datetime | None:
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -122,90 +134,74 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _ref(item: Mapping[str, Any], public_id: str | None = None, folder_key: str = "asset_folder") -> AssetRef:
-    pid = item.get("public_id") or public_id
-    if not isinstance(pid, str) or not pid:
-        raise _malformed("a resource has no public_id")
-    asset_id = item.get("asset_id")
-    folder = item.get(folder_key)
-    return AssetRef(pid, str(item.get("resource_type") or "image"), str(item.get("type") or "upload"),
-                    str(asset_id) if asset_id else None, str(folder) if isinstance(folder, str) else None)
+def _ref(item: Resource, public_id: str | None = None, folder: str | None = None) -> AssetRef:
+    pid = item.public_id or public_id
+    if not pid:
+        raise malformed("a resource has no public_id")
+    return AssetRef(pid, item.resource_type or "image", item.type or "upload", item.asset_id, folder)
 
 
-def _resources(body: Mapping[str, Any]) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
+def _resources(body: dict[str, Any]) -> list[tuple[str | None, Resource]]:
     """`resources` as a list of objects, or an object keyed by public_id."""
     resources = body.get("resources")
-    if isinstance(resources, list):
-        for item in resources:
-            if not isinstance(item, Mapping):
-                raise _malformed("resources must hold objects")
-            yield None, item
-    elif isinstance(resources, Mapping):
-        for public_id, item in resources.items():
-            if not isinstance(item, Mapping):
-                raise _malformed("resources must hold objects")
-            yield str(public_id), item
+    listed: list[tuple[str | None, Resource]]
+    if isinstance(resources, dict):
+        listed = list(validated(ResourcesByPublicId, body).resources.items())
+    elif isinstance(resources, list):
+        listed = [(None, r) for r in validated(ResourceList, body).resources]
     else:
-        raise _malformed(f"{body.get('notification_type')} without resources")
-
-
-def _tags(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise _malformed("tag lists must be lists of strings")
-    return tuple(t for t in value if t)
+        raise malformed(f"{body.get('notification_type')} without resources")
+    if tag_changes([r for _, r in listed]) > MAX_TAG_CHANGES:
+        raise malformed(f"more than {MAX_TAG_CHANGES} tag changes in one notification")
+    return listed
 
 
 UPLOAD_COLUMNS = ("format", "bytes", "width", "height", "version", "etag", "secure_url", "original_filename",
                   "display_name")
 
 
-def _changes(kind: str, body: Mapping[str, Any]) -> list[Change]:
+def _changes(kind: str, body: dict[str, Any]) -> list[Change]:
     if kind in DELETE_TYPES:
-        return [Deleted(_ref(item, pid)) for pid, item in _resources(body)]
+        return [Deleted(_ref(item, pid, item.asset_folder)) for pid, item in _resources(body)]
     if kind == "rename":
-        if not isinstance(body.get("from_public_id"), str) or not isinstance(body.get("to_public_id"), str):
-            raise _malformed("rename without from_public_id/to_public_id")
-        ref = _ref(body, body["from_public_id"])
-        ref = AssetRef(body["from_public_id"], ref.resource_type, ref.type, ref.asset_id, None)
-        return [Renamed(ref, body["to_public_id"], str(body.get("to_type") or ref.type),
-                        body.get("asset_folder"), body.get("display_name"))]
+        rename = validated(Rename, body)
+        ref = AssetRef(rename.from_public_id, rename.resource_type or "image", rename.type or "upload",
+                       rename.asset_id, None)
+        return [Renamed(ref, rename.to_public_id, rename.to_type or ref.type, rename.asset_folder,
+                        rename.display_name)]
     if kind == "move":
-        return [Moved(_ref(item, pid, "from_asset_folder"), item.get("from_asset_folder"),
-                      str(item.get("to_asset_folder") or "").strip("/")) for pid, item in _resources(body)]
-    if kind == "move_or_rename_asset_folder":
-        if not isinstance(body.get("from_path"), str) or not isinstance(body.get("to_path"), str):
-            raise _malformed("move_or_rename_asset_folder without from_path/to_path")
-        return [FolderRenamed(body["from_path"].strip("/"), body["to_path"].strip("/"))]
-    if kind == "resource_display_name_changed":
-        return [DisplayNameChanged(_ref(item, pid), item.get("new_display_name")) for pid, item in _resources(body)]
-    if kind == "resource_tags_changed":
-        return [TagsChanged(_ref(item, pid), _tags(item.get("added")), _tags(item.get("removed")))
+        return [Moved(_ref(item, pid, item.from_asset_folder), item.from_asset_folder, item.to_asset_folder or "")
                 for pid, item in _resources(body)]
+    if kind == "move_or_rename_asset_folder":
+        folders = validated(FolderRename, body)
+        return [FolderRenamed(folders.from_path, folders.to_path)]
+    if kind == "resource_display_name_changed":
+        return [DisplayNameChanged(_ref(item, pid, item.asset_folder), item.new_display_name)
+                for pid, item in _resources(body)]
+    if kind == "resource_tags_changed":
+        return [TagsChanged(_ref(item, pid, item.asset_folder), tuple(t for t in item.added or () if t),
+                            tuple(t for t in item.removed or () if t)) for pid, item in _resources(body)]
     if kind == "upload":
-        ref = _ref(body)
-        fields = {c: body.get(c) for c in UPLOAD_COLUMNS}
-        if not isinstance(fields["version"], int):
-            raise _malformed("upload without a version")
-        return [Uploaded(ref, fields, body.get("placeholder") is True)]
+        upload = validated(Upload, body)
+        return [Uploaded(_ref(upload, None, upload.asset_folder), {c: getattr(upload, c) for c in UPLOAD_COLUMNS},
+                         upload.placeholder is True)]
     return []
 
 
 def parse(raw: bytes, signed_at: datetime) -> Notification:
     """The notification in `raw` (the exact signed bytes); raises `RejectedNotification` (400)."""
+    check_depth(raw)
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise _malformed("not JSON (truncated?)") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise malformed("not JSON (truncated?)") from None
     if not isinstance(body, dict) or not isinstance(body.get("notification_type"), str):
-        raise _malformed("no notification_type")
-    kind = body["notification_type"]
-    context: dict[str, Any] = body.get("notification_context") or {}
-    context = context if isinstance(context, dict) else {}
-    by: dict[str, Any] = context.get("triggered_by") or {}
-    by = by if isinstance(by, dict) else {}
-    event_at = _time(context.get("triggered_at")) or _time(body.get("timestamp")) or signed_at
-    request_id = body.get("request_id")
-    return Notification(kind, event_at, by.get("source") or body.get("source"), by.get("id"),
-                        str(request_id) if request_id else None, body, _changes(kind, body))
+        raise malformed("no notification_type")
+    envelope = validated(Envelope, body)
+    context = envelope.notification_context
+    by = context.triggered_by if context else None
+    event_at = _time(context.triggered_at if context else None) or _time(envelope.timestamp) or signed_at
+    request_id = envelope.request_id
+    return Notification(envelope.notification_type, event_at, (by.source if by else None) or envelope.source,
+                        by.id if by else None, str(request_id) if request_id else None, body,
+                        _changes(envelope.notification_type, body))

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import logging
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from mediasync.config import Settings
 from mediasync.db import Database
@@ -26,9 +26,10 @@ from mediasync.services.notifications.signature import RejectedNotification, Sig
 
 log = logging.getLogger(__name__)
 Transport = Literal["webhook", "poll"]
-# A message that keeps failing for a reason other than the database being down (a bug, a constraint)
-# is dropped, loudly, after this many receipts rather than blocking every later run; the nightly
-# reconciliation repairs what it would have changed.
+# A poll message that keeps failing for a reason other than the database being down (a bug, a
+# constraint) is dead-lettered — recorded, acknowledged — once Cloudinary has handed it out this many
+# times (the trigger's peeks count too), rather than blocking every later run; the nightly
+# reconciliation repairs what it would have changed. A refused message is dead-lettered at once.
 MAX_RECEIVES = 5
 
 
@@ -51,10 +52,11 @@ class DrainResult(Result):
     applied: int = 0
     duplicates: int = 0
     unchanged: int = 0
-    rejected: int = 0
+    rejected: int = 0  # refused (signature, malformed, over a limit): dead-lettered at once
     acknowledged: int = 0
     failed: int = 0  # not committed: not acknowledged, redelivered after the visibility timeout
-    dropped: int = 0  # failed MAX_RECEIVES times for a reason other than the database being down
+    dead_lettered: int = 0  # recorded in mediasync.notification_dead_letters and acknowledged
+    database_down: bool = False  # the drain stopped early: the rest waits for redelivery
     error: str | None = None
 
 
@@ -67,6 +69,9 @@ class NotificationStatus(Result):
     last_received_at: datetime | None
     last_type: str | None
     last_outcome: str | None
+    dead_letters: int = 0
+    last_dead_letter_at: datetime | None = None
+    last_dead_letter_reason: str | None = None
     triggers: list[dict[str, str]] | None = None
     triggers_error: str | None = None
 
@@ -78,6 +83,15 @@ class NotificationRepairs(Result):
     notifications: int
     rows: int
     by_type: dict[str, int]
+
+
+def _receive_count(message: dict[str, Any]) -> int:
+    count = message.get("receive_count")
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+
+
+def _text(value: Any) -> str | None:
+    return str(value)[:200] if value is not None else None
 
 
 def decode_signed_payload(value: str) -> bytes:
@@ -150,7 +164,9 @@ class NotificationService:
               visibility_timeout: int = 60, max_rounds: int = 20) -> DrainResult:
         """Read the poll channel until it is empty (or `max_rounds` batches), ingest each message
         and acknowledge it once committed. A message that failed to commit is not acknowledged: it
-        comes back after the visibility timeout (at-least-once; the dedupe makes it exactly-once)."""
+        comes back after the visibility timeout (at-least-once; the dedupe makes it exactly-once).
+        One bad message never holds up the others: a refused one is dead-lettered at once, one that
+        keeps failing after `MAX_RECEIVES` receipts; only the database being down ends the drain."""
         client = self._require_channel()
         name = channel or self.settings.notification_channel
         result = DrainResult(channel=name)
@@ -159,40 +175,66 @@ class NotificationService:
                                                     visibility_timeout=visibility_timeout)
             if not messages:
                 break
-            done: list[str] = []
-            for message in messages:
-                result.received += 1
-                try:
-                    raw = decode_signed_payload(str(message.get("signed_payload", "")))
-                    outcome = self.ingest(raw, str(message.get("timestamp") or ""),
-                                          str(message.get("signature") or ""), transport="poll")
-                except RejectedNotification as exc:  # never valid later either: drop it, loudly
-                    log.warning("poll message %s rejected: %s", message.get("message_id"), exc)
-                    result.rejected += 1
-                except DatabaseUnavailable as exc:
-                    result.failed += 1
-                    result.error = str(exc)
-                    continue
-                except MediasyncError as exc:
-                    result.error = str(exc)
-                    if int(message.get("receive_count") or 1) < MAX_RECEIVES:
-                        result.failed += 1
-                        continue
-                    log.error("poll message %s dropped after %d receipts: %s (reconciliation will repair)",
-                              message.get("message_id"), MAX_RECEIVES, exc)
-                    result.dropped += 1
-                else:
-                    result.duplicates += outcome.duplicate
-                    result.applied += outcome.outcome == "applied" and not outcome.duplicate
-                    result.unchanged += outcome.outcome != "applied" and not outcome.duplicate
-                if message.get("receipt_handle"):
-                    done.append(str(message["receipt_handle"]))
+            done = [str(m["receipt_handle"]) for m in messages
+                    if self._drain_one(name, m, result) and m.get("receipt_handle")]
             if done:
                 result.acknowledged += client.ack_notifications(done)
-            if result.failed:
+            if result.database_down:
                 break  # the database is failing: leave the rest for redelivery
             wait_seconds = 0
         return result
+
+    def _drain_one(self, channel: str, message: dict[str, Any], result: DrainResult) -> bool:
+        """Ingest one poll message; whether to acknowledge it (committed, or dead-lettered)."""
+        result.received += 1
+        raw: bytes | None = None
+        try:
+            raw = decode_signed_payload(str(message.get("signed_payload", "")))
+            outcome = self.ingest(raw, str(message.get("timestamp") or ""), str(message.get("signature") or ""),
+                                  transport="poll")
+        except RejectedNotification as exc:  # never valid later either
+            log.warning("poll message %s refused: %s", message.get("message_id"), exc)
+            result.rejected += 1
+            return self._dead_letter(channel, message, raw, f"refused: {exc}", result)
+        except DatabaseUnavailable as exc:
+            result.failed += 1
+            result.error, result.database_down = str(exc), True
+            return False
+        except Exception as exc:  # a bug or a constraint must not block the messages behind it
+            if not isinstance(exc, MediasyncError):
+                log.exception("poll message %s failed unexpectedly", message.get("message_id"))
+            result.error = f"{type(exc).__name__}: {exc}"[:500]
+            receipts = _receive_count(message)
+            if receipts < MAX_RECEIVES:
+                result.failed += 1
+                return False
+            log.error("poll message %s failed on each of %d receipts (%s): dead-lettered; reconciliation will "
+                      "repair what it would have changed", message.get("message_id"), receipts, result.error)
+            return self._dead_letter(channel, message, raw, f"failed {receipts} times: {result.error}", result)
+        result.duplicates += outcome.duplicate
+        result.applied += outcome.outcome == "applied" and not outcome.duplicate
+        result.unchanged += outcome.outcome != "applied" and not outcome.duplicate
+        return True
+
+    def _dead_letter(self, channel: str, message: dict[str, Any], raw: bytes | None, reason: str,
+                     result: DrainResult) -> bool:
+        """Record the message, so it can be acknowledged without being lost; False (not acknowledged,
+        delivered again) while the database cannot record it. The payload is kept up to the body limit."""
+        limit = self.settings.notification_max_body_bytes
+        try:
+            with self.db.transaction() as conn:
+                self.repo.dead_letter(conn, channel=channel, message_id=_text(message.get("message_id")),
+                                      receive_count=_receive_count(message), reason=reason,
+                                      signed_at=_text(message.get("timestamp")),
+                                      signature=_text(message.get("signature")),
+                                      payload=raw if raw is not None and len(raw) <= limit else None)
+        except MediasyncError as exc:
+            result.failed += 1
+            result.error = f"dead-lettering failed: {exc}"
+            result.database_down = result.database_down or isinstance(exc, DatabaseUnavailable)
+            return False
+        result.dead_lettered += 1
+        return True
 
     # --- operations ----------------------------------------------------------------------
 
@@ -204,7 +246,7 @@ class NotificationService:
 
     def status(self, with_triggers: bool = True) -> NotificationStatus:
         with self.db.transaction() as conn:
-            summary = self.repo.summary(conn)
+            summary = {**self.repo.summary(conn), **self.repo.dead_letter_summary(conn)}
         status = NotificationStatus(**summary, channel=self.settings.notification_channel,
                                     signature_algorithm=self.settings.notification_signature_algorithm,
                                     adopt_external_uploads=self.settings.adopt_external_uploads)

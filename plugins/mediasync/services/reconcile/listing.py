@@ -235,14 +235,15 @@ def _pauses_after(watch: AdminAllowance, page: ListingPage) -> bool:
 def _split(scope: ManagedScope, page: ListingPage) -> tuple[list[ListedAsset], int]:
     """The page's assets inside the scope (with their folder; placeholders too, the diff tells them
     apart), and how many live assets it had outside the managed folders (`unmanaged`: dropped here;
-    in an account-scope run kept, but still counted)."""
+    in an account-scope run kept, but still counted). An asset whose public_id is not a safe path
+    (`public_ids`) is in no scope: counted, never kept."""
     managed = replace(scope, whole_account=False)
     listed: list[ListedAsset] = []
     unmanaged = 0
     for asset in page.assets:
         ours = managed.contains(asset.public_id, asset.asset_folder)
         unmanaged += not ours and not asset.placeholder
-        if ours or scope.whole_account:
+        if ours or scope.contains(asset.public_id, asset.asset_folder):
             listed.append((asset, folder_of(asset.public_id, asset.asset_folder, scope.mode)))
     return listed, unmanaged
 

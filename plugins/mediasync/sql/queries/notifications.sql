@@ -30,6 +30,15 @@ ON CONFLICT (asset_key, aspect) DO UPDATE SET event_at = EXCLUDED.event_at, upda
  WHERE c.event_at <= EXCLUDED.event_at
 RETURNING event_at;
 
+-- name: advance_clocks
+-- advance_clock for many aspects of one asset in one statement (the aspects distinct); the aspects
+-- whose clock moved come back.
+INSERT INTO mediasync.cloudinary_asset_clocks AS c (asset_key, aspect, event_at)
+SELECT %(asset_key)s, a, %(event_at)s FROM unnest(%(aspects)s::text[]) AS a
+ON CONFLICT (asset_key, aspect) DO UPDATE SET event_at = EXCLUDED.event_at, updated_at = now()
+ WHERE c.event_at <= EXCLUDED.event_at
+RETURNING aspect;
+
 -- name: clock
 SELECT event_at FROM mediasync.cloudinary_asset_clocks WHERE asset_key = %(asset_key)s AND aspect = %(aspect)s;
 
@@ -74,13 +83,15 @@ UPDATE public.media_files SET display_name = %(display_name)s
  WHERE id = %(id)s AND display_name IS DISTINCT FROM %(display_name)s
 RETURNING id;
 
--- name: add_tag
-INSERT INTO public.media_tags (media_file_id, tag) VALUES (%(id)s, %(tag)s)
+-- name: add_tags
+-- Every tag of one change in one statement (a notification may carry up to 1000 per asset).
+INSERT INTO public.media_tags (media_file_id, tag)
+SELECT %(id)s, t FROM unnest(%(tags)s::text[]) AS t
 ON CONFLICT DO NOTHING
 RETURNING tag;
 
--- name: remove_tag
-DELETE FROM public.media_tags WHERE media_file_id = %(id)s AND tag = %(tag)s
+-- name: remove_tags
+DELETE FROM public.media_tags WHERE media_file_id = %(id)s AND tag = ANY(%(tags)s::text[])
 RETURNING tag;
 
 -- name: touch_row
@@ -140,3 +151,18 @@ SELECT notification_type, count(*) AS notifications, sum(changed_rows)::bigint A
  WHERE outcome = 'applied' AND received_at >= %(since)s
  GROUP BY notification_type
  ORDER BY notification_type;
+
+-- name: dead_letter
+-- A poll message that will never apply, recorded before it is acknowledged.
+INSERT INTO mediasync.notification_dead_letters
+       (channel, message_id, receive_count, reason, signed_at, signature, body_sha256, payload)
+VALUES (%(channel)s, %(message_id)s, %(receive_count)s, %(reason)s, %(signed_at)s, %(signature)s,
+        %(body_sha256)s, %(payload)s)
+RETURNING id;
+
+-- name: dead_letter_summary
+SELECT count(*)        AS dead_letters,
+       max(dead_at)    AS last_dead_letter_at,
+       (SELECT reason FROM mediasync.notification_dead_letters
+         ORDER BY dead_at DESC, id DESC LIMIT 1) AS last_dead_letter_reason
+  FROM mediasync.notification_dead_letters;

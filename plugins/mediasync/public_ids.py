@@ -1,0 +1,102 @@
+"""Public ids and folder paths, checked where they enter mediasync (API, notifications,
+reconciliation listings) and compared by path segment, never by string prefix.
+
+A public_id names a path on the delivery host (`/{cloud}/{resource_type}/{type}/v1/{public_id}.{format}`)
+and a folder in the managed scope. So an id is refused when it could name something else there:
+a `.` or `..` segment (URL normalisation collapses it: `main-uploads/../../_emulator/control`
+leaves the delivery path), an empty segment, a name starting or ending with whitespace, a control
+character, a character Cloudinary forbids (`?&#\\%<>+`, per its "Permitted naming conventions"),
+or more than Cloudinary's 255 characters.
+What is left is built into URLs one percent-encoded segment at a time (`encoded_path`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import quote
+
+from mediasync.errors import InvalidInput
+
+MAX_PUBLIC_ID_LENGTH = 255  # Cloudinary: "Length: between 1 and 255 characters"
+MAX_FOLDER_LENGTH = 1024  # asset folders are paths of names; generous, but bounded
+FORBIDDEN_CHARACTERS = frozenset("?&#\\%<>+")  # Cloudinary: "utterly forbidden" in a public_id
+_VERSION_SEGMENT = re.compile(r"v\d+")  # Cloudinary: a folder may not be named v<digits> (the version's place)
+
+
+def _control(character: str) -> bool:
+    return unicodedata.category(character) == "Cc"  # C0, DEL and C1 controls
+
+
+def path_problem(value: object, *, max_length: int, allow_empty: bool) -> str | None:
+    """Why `value` is not a safe slash-separated path of names (None when it is)."""
+    if not isinstance(value, str):
+        return "must be a string"
+    if value == "":
+        return None if allow_empty else "must not be empty"
+    if len(value) > max_length:
+        return f"is longer than {max_length} characters"
+    if any(_control(c) for c in value):
+        return "contains a control character"
+    if forbidden := sorted(FORBIDDEN_CHARACTERS.intersection(value)):
+        return f"contains a character Cloudinary forbids ({''.join(forbidden)})"
+    segments = value.split("/")
+    if "" in segments:
+        return "has an empty path segment (a leading, trailing or doubled '/')"
+    if any(s != s.strip() for s in segments):
+        return "has a name that starts or ends with whitespace"
+    if any(s in (".", "..") for s in segments):
+        return "has a '.' or '..' path segment"
+    if any(_VERSION_SEGMENT.fullmatch(s) for s in segments[:-1]):
+        return "has a folder named like a version (v<digits>)"
+    return None
+
+
+def public_id_problem(value: object) -> str | None:
+    return path_problem(value, max_length=MAX_PUBLIC_ID_LENGTH, allow_empty=False)
+
+
+def folder_problem(value: object) -> str | None:
+    """'' is the root folder."""
+    return path_problem(value, max_length=MAX_FOLDER_LENGTH, allow_empty=True)
+
+
+def is_valid_public_id(value: object) -> bool:
+    return public_id_problem(value) is None
+
+
+def is_valid_folder(value: object) -> bool:
+    return folder_problem(value) is None
+
+
+def checked_public_id(value: object, what: str = "public_id") -> str:
+    """`value` if it is a safe public_id; else `InvalidInput` (422) saying why."""
+    if problem := public_id_problem(value):
+        raise InvalidInput(f"{what} {problem}", 422)
+    return str(value)
+
+
+def checked_folder(value: object, what: str = "folder") -> str:
+    if problem := folder_problem(value):
+        raise InvalidInput(f"{what} {problem}", 422)
+    return str(value)
+
+
+def segments(path: str) -> tuple[str, ...]:
+    """The path's names ('' is the root: no names)."""
+    return tuple(path.split("/")) if path else ()
+
+
+def within(folder: str, parent: str) -> bool:
+    """`folder` is `parent` or lies under it, segment by segment; a path that is not a safe folder
+    (dot segments, empty segments, ...) lies nowhere."""
+    if not is_valid_folder(folder) or not is_valid_folder(parent):
+        return False
+    inner, outer = segments(folder), segments(parent)
+    return inner[:len(outer)] == outer
+
+
+def encoded_path(public_id: str) -> str:
+    """The public_id as a URL path: each segment percent-encoded (nothing in a name can become a
+    separator, a query or a fragment), the slashes between them kept."""
+    return "/".join(quote(segment, safe="") for segment in checked_public_id(public_id).split("/"))
