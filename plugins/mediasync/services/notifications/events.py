@@ -74,15 +74,22 @@ class TagsChanged:
 
 
 @dataclass(frozen=True)
+class ContextChanged:
+    ref: AssetRef
+    set: dict[str, str]  # keys added or updated, with their new values
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Uploaded:
     ref: AssetRef
     fields: dict[str, Any]  # the media_files columns the upload response gives
 
 
-Change = Deleted | Renamed | Moved | FolderRenamed | DisplayNameChanged | TagsChanged | Uploaded
+Change = Deleted | Renamed | Moved | FolderRenamed | DisplayNameChanged | TagsChanged | ContextChanged | Uploaded
 DELETE_TYPES = ("delete", "delete_by_token")
 ACTED_ON = (*DELETE_TYPES, "rename", "move", "move_or_rename_asset_folder", "resource_display_name_changed",
-            "resource_tags_changed", "upload")
+            "resource_tags_changed", "resource_context_changed", "upload")
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,22 @@ UPLOAD_COLUMNS = ("format", "bytes", "width", "height", "version", "etag", "secu
                   "display_name")
 
 
+def _pairs(value: Any, what: str) -> dict[str, str]:
+    """A context change's `[{"name", "value"}]` list as a dict."""
+    if value is None:
+        return {}
+    if not isinstance(value, list) or not all(isinstance(p, Mapping) and isinstance(p.get("name"), str)
+                                              for p in value):
+        raise _malformed(f"context {what} must be a list of name/value objects")
+    return {p["name"]: "" if p.get("value") is None else str(p["value"]) for p in value}
+
+
+def _context(body: Mapping[str, Any]) -> dict[str, str] | None:
+    """An upload's `context` (`{"custom": {...}}`) as the row stores it."""
+    custom = (body.get("context") or {}).get("custom") if isinstance(body.get("context"), Mapping) else None
+    return {str(k): str(v) for k, v in custom.items()} if isinstance(custom, Mapping) else None
+
+
 def _changes(kind: str, body: Mapping[str, Any]) -> list[Change]:
     if kind in DELETE_TYPES:
         return [Deleted(_ref(item, pid)) for pid, item in _resources(body)]
@@ -182,9 +205,14 @@ def _changes(kind: str, body: Mapping[str, Any]) -> list[Change]:
     if kind == "resource_tags_changed":
         return [TagsChanged(_ref(item, pid), _tags(item.get("added")), _tags(item.get("removed")))
                 for pid, item in _resources(body)]
+    if kind == "resource_context_changed":
+        return [ContextChanged(_ref(item, pid), {**_pairs(item.get("added"), "added"),
+                                                 **_pairs(item.get("updated"), "updated")},
+                               tuple(_pairs(item.get("removed"), "removed"))) for pid, item in _resources(body)]
     if kind == "upload":
         ref = _ref(body)
-        fields = {c: body.get(c) for c in UPLOAD_COLUMNS}
+        fields: dict[str, Any] = {c: body.get(c) for c in UPLOAD_COLUMNS}
+        fields["context"] = _context(body)
         if not isinstance(fields["version"], int):
             raise _malformed("upload without a version")
         return [Uploaded(ref, fields)]
