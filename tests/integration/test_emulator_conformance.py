@@ -168,3 +168,29 @@ def test_the_sdk_raises_not_found_for_unsupported_calls(emulator):
         cloudinary.api.root_folders(**sdk(emulator))
     with pytest.raises(NotFound, match="Unsupported API call"):
         cloudinary.api.resources_by_moderation("manual", "pending", **sdk(emulator))
+
+
+def test_a_data_dir_written_before_context_keeps_its_assets(tmp_path: Path):
+    import sqlite3
+
+    from mediasync.emulator.testing import RunningEmulator
+
+    (tmp_path / "blobs").mkdir()
+    (tmp_path / "blobs" / "a").write_bytes(tiny_png(1))
+    db = sqlite3.connect(tmp_path / "emulator.sqlite3")
+    db.executescript("""
+        CREATE TABLE assets (seq INTEGER PRIMARY KEY, asset_id TEXT NOT NULL UNIQUE, resource_type TEXT NOT NULL,
+            type TEXT NOT NULL, public_id TEXT NOT NULL, version INTEGER NOT NULL, version_id TEXT NOT NULL,
+            format TEXT, bytes INTEGER NOT NULL, width INTEGER, height INTEGER, pages INTEGER NOT NULL DEFAULT 1,
+            etag TEXT NOT NULL, created_at TEXT NOT NULL, asset_folder TEXT NOT NULL DEFAULT '', display_name TEXT,
+            original_filename TEXT, tags TEXT NOT NULL DEFAULT '[]', blob TEXT);
+        INSERT INTO assets (asset_id, resource_type, type, public_id, version, version_id, format, bytes, width,
+            height, etag, created_at, original_filename, tags, blob)
+        VALUES ('a', 'image', 'upload', 'old', 1, 'v', 'png', 68, 1, 1, 'e', '2024-01-01T00:00:00Z', 'old', '[]', 'a');
+    """)
+    db.close()
+    with RunningEmulator(tmp_path) as running:
+        assert "context" not in cloudinary.api.resource("old", **sdk(running))
+        cloudinary.uploader.add_context({"alt": "kept"}, ["old"], **sdk(running))
+        assert cloudinary.api.resource("old", **sdk(running))["context"] == {"custom": {"alt": "kept"}}
+        assert httpx.get(f"{running.base_url}/demo/image/upload/v1/old.png").content == tiny_png(1)
