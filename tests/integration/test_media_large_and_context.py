@@ -138,3 +138,13 @@ def test_context_changes_are_order_safe_per_key(services, emulator, conn):
     assert change(removed=[("caption", "Foxy")]) == "applied"
     assert change(removed=[("caption", "Foxy")], seconds_ago=-1) == "no_change"
     assert services.media.get(record.id).context == {"alt": "a red fox"}
+
+
+def test_the_context_column_holds_an_object(services, conn):
+    """Migration 050: every row has a context object (existing rows: empty); nothing else fits."""
+    record = services.media.upload(tiny_png(8), "owl.png")
+    assert conn.execute("SELECT context FROM media_files WHERE id = %s", (record.id,)).fetchone()["context"] == {}
+    import psycopg
+
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("UPDATE media_files SET context = '[\"alt\"]' WHERE id = %s", (record.id,))
