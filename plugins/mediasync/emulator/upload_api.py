@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from mediasync.emulator import context as contexts
 from mediasync.emulator.chunks import MAX_REQUEST_BYTES, Part, Session, too_large
@@ -93,7 +94,8 @@ async def _upload(request: Request, resource_type: str, emulator: Emulator, chun
     settings = {**(preset["settings"] if preset else {}), **{k: v for k, v in params.items() if v not in ("", None)}}
     data: bytes | Path
     if chunked or request.headers.get("x-unique-upload-id") or request.headers.get("content-range"):
-        received = _receive_part(request, emulator, file, resource_type, settings, unsigned)
+        # parts are copied to disk, and the last one assembles the asset, off the event loop
+        received = await run_in_threadpool(_receive_part, request, emulator, file, resource_type, settings, unsigned)
         if isinstance(received, dict):
             return received
         data, filename, settings, unsigned, resource_type = (received.path, received.filename, received.settings,
@@ -101,8 +103,8 @@ async def _upload(request: Request, resource_type: str, emulator: Emulator, chun
     else:
         data, filename = await _whole_file(emulator, file)
     try:
-        asset, overwritten, existing = emulator.actions.upload(data, filename, resource_type, settings,
-                                                               unsigned=unsigned)
+        asset, overwritten, existing = await run_in_threadpool(emulator.actions.upload, data, filename, resource_type,
+                                                               settings, unsigned=unsigned)
     finally:
         if isinstance(data, Path):
             data.unlink(missing_ok=True)  # moved into the store, unless the upload was refused
