@@ -19,6 +19,10 @@ FolderMode = Literal["auto", "fixed", "dynamic"]
 SignatureAlgorithm = Literal["sha1", "sha256"]
 
 DATABASE_URL_VARS = ("MEDIASYNC_DATABASE_URL", "SUPABASE_DB_URL")
+# Cloudinary's limits on one Upload API request: the largest file, and the smallest part of a
+# chunked upload but the last ("All parts except EOF-chunk must be larger than 5mb").
+CLOUDINARY_MAX_REQUEST_BYTES = 100 * 1024 * 1024
+CLOUDINARY_MIN_CHUNK_BYTES = 5 * 1024 * 1024
 SUPABASE_URL_VARS = ("SUPABASE_URL", "NEXT_PUBLIC_SUPABASE_URL")
 
 
@@ -59,6 +63,9 @@ class Settings:
     reconcile_admin_api_reserve: int = 50
     reconcile_full_every_days: int = 7  # auto runs list in full this often; incremental in between
     max_upload_bytes: int = 100 * 1024 * 1024
+    # Larger files go to Cloudinary in parts (its single-request limit is 100 MB), each this big.
+    chunked_upload_threshold_bytes: int = 100 * 1024 * 1024
+    chunked_upload_chunk_bytes: int = 20 * 1024 * 1024
     supabase_url: str | None = None
     supabase_service_role_key: str | None = None
     supabase_report_bucket: str = "mediasync-reports"
@@ -120,6 +127,14 @@ class Settings:
                                             int, lambda v: v >= 0, "a non-negative integer"),
             max_upload_bytes=_read(env, "MEDIASYNC_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int,
                                    lambda v: v >= 1, positive),
+            chunked_upload_threshold_bytes=_read(env, "MEDIASYNC_CHUNKED_UPLOAD_THRESHOLD_BYTES",
+                                                 cls.chunked_upload_threshold_bytes, int,
+                                                 lambda v: 1 <= v <= CLOUDINARY_MAX_REQUEST_BYTES,
+                                                 f"an integer from 1 to {CLOUDINARY_MAX_REQUEST_BYTES}"),
+            chunked_upload_chunk_bytes=_read(env, "MEDIASYNC_CHUNKED_UPLOAD_CHUNK_BYTES",
+                                             cls.chunked_upload_chunk_bytes, int, _chunk_size_fits,
+                                             f"an integer from {CLOUDINARY_MIN_CHUNK_BYTES} to "
+                                             f"{CLOUDINARY_MAX_REQUEST_BYTES}"),
             supabase_url=first_env(env, SUPABASE_URL_VARS),
             supabase_service_role_key=env.get("SUPABASE_SERVICE_ROLE_KEY", "").strip() or None,
             supabase_report_bucket=env.get("MEDIASYNC_REPORT_BUCKET", "").strip() or cls.supabase_report_bucket,
@@ -161,6 +176,10 @@ def _folder_list(raw: str) -> tuple[str, ...]:
     if not folders or not all(_FOLDER_NAME.match(f) and "//" not in f for f in folders):
         raise ValueError(raw)
     return folders
+
+
+def _chunk_size_fits(size: int) -> bool:
+    return CLOUDINARY_MIN_CHUNK_BYTES <= size <= CLOUDINARY_MAX_REQUEST_BYTES
 
 
 def _folder_mode(raw: str) -> FolderMode:

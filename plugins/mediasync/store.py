@@ -7,8 +7,8 @@ caring which store sits behind them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
 
@@ -47,6 +47,7 @@ class StoredAsset:
     # Deleted in an account that keeps backups: Cloudinary still lists it (bytes 0), but it is no
     # live asset — never an orphan, never a row's asset; `restore` can bring it back.
     placeholder: bool = False
+    context: dict[str, str] | None = field(default=None, hash=False)  # contextual metadata ("custom" context)
 
     def as_params(self) -> dict[str, Any]:
         """The asset as named query parameters."""
@@ -174,8 +175,10 @@ class AssetStore(AssetDeleter, Protocol):
     """The full store interface used by the media library and the reconciler."""
 
     def upload(self, file: BinaryIO | bytes, *, upload_preset: str | None = None, folder: str | None = None,
-               resource_type: str = "auto", filename: str | None = None,
-               tags: Sequence[str] = ()) -> StoredAsset: ...
+               resource_type: str = "auto", filename: str | None = None, tags: Sequence[str] = (),
+               context: Mapping[str, str] | None = None, chunk_size: int | None = None) -> StoredAsset:
+        """Upload one file, streamed; with `chunk_size`, as a chunked upload in parts of that size."""
+        ...
 
     def destroy(self, public_id: str, resource_type: str = "image", type: str = DELIVERY_TYPE) -> DeleteOutcome: ...
 

@@ -22,10 +22,10 @@ def run_cli(*args: str, db_url: str, emulator, **env: str) -> subprocess.Complet
 def test_setup_poll_is_idempotent_and_status_shows_it(db_url, emulator):
     first = run_cli("setup", "--transport", "poll", "--channel", "media", "--json", db_url=db_url, emulator=emulator)
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["uri"] == "poll://media" and len(json.loads(first.stdout)["created"]) == 8
+    assert json.loads(first.stdout)["uri"] == "poll://media" and len(json.loads(first.stdout)["created"]) == 9
     second = run_cli("setup", "--transport", "poll", "--channel", "media", "--json", db_url=db_url,
                      emulator=emulator)
-    assert json.loads(second.stdout)["created"] == [] and len(json.loads(second.stdout)["existing"]) == 8
+    assert json.loads(second.stdout)["created"] == [] and len(json.loads(second.stdout)["existing"]) == 9
     status = run_cli("status", "--json", db_url=db_url, emulator=emulator)
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)

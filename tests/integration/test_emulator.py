@@ -112,8 +112,10 @@ def test_delete_resources_and_destroy(emulator):
     assert answer["deleted"] == {"main-uploads/d0000000": "deleted", "main-uploads/d0000001": "deleted",
                                  "nope": "not_found"}
     assert answer["partial"] is False
-    assert cloudinary.uploader.destroy("main-uploads/d0000002", **sdk(emulator)) == {"result": "ok"}
-    assert cloudinary.uploader.destroy("main-uploads/d0000002", **sdk(emulator)) == {"result": "not found"}
+    # Upload API answers carry X-Request-Id, which the SDK adds to the result as `request_id`
+    first, again = (cloudinary.uploader.destroy("main-uploads/d0000002", **sdk(emulator)) for _ in range(2))
+    assert first == {"result": "ok", "request_id": first["request_id"]} and len(first["request_id"]) == 32
+    assert again == {"result": "not found", "request_id": again["request_id"]} != first
     with pytest.raises(BadRequest, match="at most 100"):
         cloudinary.api.delete_resources([f"x{i}" for i in range(101)], **sdk(emulator))
 

@@ -68,7 +68,7 @@ def poll(services: Services) -> Callable[[], object]:
 def test_setup_is_idempotent_and_status_shows_the_triggers(services, emulator):
     first = services.notifications.setup("poll", CHANNEL)
     second = services.notifications.setup("poll", CHANNEL)
-    assert len(first.created) == 8 and (second.created, len(second.existing)) == ([], 8)
+    assert len(first.created) == 9 and (second.created, len(second.existing)) == ([], 9)  # resource_context_changed too
     status = services.notifications.status()
     assert {t["uri"] for t in status.triggers or []} == {f"poll://{CHANNEL}"} and status.received == 0
 

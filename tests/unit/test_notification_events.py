@@ -11,6 +11,7 @@ from mediasync.config import Settings
 from mediasync.services.notifications import RejectedNotification
 from mediasync.services.notifications.apply import Scope, renamed_url
 from mediasync.services.notifications.events import (
+    ContextChanged,
     Deleted,
     FolderRenamed,
     Moved,
@@ -56,13 +57,27 @@ def test_other_shapes():
     assert read({"notification_type": "upload", "public_id": "f/u", "version": 3}).event_at == SIGNED
 
 
+def test_context_changes_and_an_uploads_context():
+    n = read({"notification_type": "resource_context_changed", "resources": {"f/p": {
+        "asset_id": "a", "resource_type": "image", "type": "upload", "added": [{"name": "credit", "value": "Ann"}],
+        "updated": [{"name": "alt", "value": "new"}], "removed": [{"name": "caption", "value": "old"}]}}})
+    assert n.changes == [ContextChanged(n.changes[0].ref, {"credit": "Ann", "alt": "new"}, ("caption",))]
+    assert n.changes[0].ref.public_id == "f/p" and n.asset_ids == ["a"]
+    upload = read({"notification_type": "upload", "public_id": "f/u", "version": 3,
+                   "context": {"custom": {"alt": "x"}}})
+    assert upload.changes[0].fields["context"] == {"alt": "x"}
+    assert read({"notification_type": "upload", "public_id": "f/u", "version": 3}).changes[0].fields["context"] is None
+
+
 @pytest.mark.parametrize("raw", [b"", b"{", b"[]", b'{"resources": []}', b'{"notification_type": "delete"}',
                                  b'{"notification_type": "delete", "resources": [1]}',
                                  b'{"notification_type": "delete", "resources": [{"asset_id": "a"}]}',
                                  b'{"notification_type": "rename", "from_public_id": "a"}',
                                  b'{"notification_type": "upload", "public_id": "a"}',
                                  b'{"notification_type": "resource_tags_changed", "resources": '
-                                 b'[{"public_id": "a", "added": "x"}]}', b"\xff\xfe"])
+                                 b'[{"public_id": "a", "added": "x"}]}',
+                                 b'{"notification_type": "resource_context_changed", "resources": '
+                                 b'{"a": {"added": ["alt=x"]}}}', b"\xff\xfe"])
 def test_malformed_bodies_are_refused(raw):
     with pytest.raises(RejectedNotification) as caught:
         parse(raw, SIGNED)

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -24,17 +23,15 @@ import cloudinary.api
 import cloudinary.exceptions
 import cloudinary.search
 import cloudinary.uploader
-import cloudinary.utils
-from cloudinary.api_client.execute_request import EXCEPTION_CODES
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from mediasync.clients.cloudinary_errors import map_sdk_error, rate_limit_reset
 from mediasync.clients.cloudinary_restore import RestoreCalls
+from mediasync.clients.cloudinary_upload import streamed_upload, upload_in_parts
 from mediasync.errors import (
     ConfigError,
-    StoreAuthError,
     StoreError,
     StorePermanentError,
-    StoreRateLimited,
     StoreTransientError,
 )
 from mediasync.store import (
@@ -51,6 +48,7 @@ from mediasync.store import (
     search_instant,
 )
 
+__all__ = ["CloudinaryClient", "CloudinaryCredentials", "map_sdk_error", "rate_limit_reset", "search_expression"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -95,48 +93,6 @@ class CloudinaryCredentials:
         return options
 
 
-_TRY_AGAIN = re.compile(r"Try again on (.+?)\.?$")
-
-
-def rate_limit_reset(message: str) -> datetime | None:
-    """The reset time Cloudinary names in a 420 message ("... Try again on <date>")."""
-    match = _TRY_AGAIN.search(message)
-    if not match:
-        return None
-    text = match.group(1).strip()
-    try:
-        return parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        pass
-    for pattern in ("%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    return None
-
-
-def map_sdk_error(exc: Exception) -> StoreError:
-    """One SDK exception → one of the project's store errors."""
-    message = str(exc)
-    if isinstance(exc, cloudinary.exceptions.RateLimited):
-        return StoreRateLimited(message, rate_limit_reset(message))
-    if isinstance(exc, (cloudinary.exceptions.AuthorizationRequired, cloudinary.exceptions.NotAllowed)):
-        return StoreAuthError(message)
-    if isinstance(exc, cloudinary.exceptions.GeneralError):
-        return StoreTransientError(message)
-    if isinstance(exc, (cloudinary.exceptions.BadRequest, cloudinary.exceptions.NotFound,
-                        cloudinary.exceptions.AlreadyExists)):
-        if "Invalid Signature" in message or "Unknown API key" in message:
-            return StoreAuthError(message)
-        return StorePermanentError(message)
-    if isinstance(exc, cloudinary.exceptions.Error):  # unmapped status, socket error, unparseable answer
-        return StoreTransientError(message)
-    if message.startswith("Must supply"):
-        return StoreAuthError(f"Cloudinary credentials incomplete: {message}")
-    return StoreTransientError(f"{type(exc).__name__}: {message}")
-
-
 _SEARCH_SAFE_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]*$")
 
 
@@ -162,35 +118,6 @@ def search_expression(source: ListingSource) -> str:
     if source.uploaded_after is not None:
         terms.append(f'uploaded_at>"{search_instant(source.uploaded_after)}"')
     return " AND ".join(terms)
-
-
-def _streamed_upload(stream: BinaryIO, filename: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The Upload API call `cloudinary.uploader.upload` makes — the SDK builds and signs the
-    parameters — but with a multipart body streamed from the file in chunks: the SDK reads the
-    whole file into memory and then builds the whole body beside it (two copies per upload)."""
-    import httpx
-
-    params = cloudinary.utils.sign_request(cloudinary.utils.build_upload_params(**options), options)
-    fields: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, list):
-            fields[f"{key}[]"] = [str(v) for v in value]
-        elif value:
-            fields[key] = str(value)
-    try:
-        response = httpx.post(cloudinary.utils.cloudinary_api_url("upload", **options), data=fields,
-                              files={"file": (filename, stream, "application/octet-stream")},
-                              headers={"User-Agent": cloudinary.get_user_agent()}, timeout=options.get("timeout"))
-    except httpx.HTTPError as exc:
-        raise cloudinary.exceptions.Error(f"Socket error: {exc!r}") from exc
-    try:
-        result: dict[str, Any] = response.json()
-    except ValueError:
-        raise cloudinary.exceptions.Error(f"Error parsing server response ({response.status_code}) - "
-                                          f"{response.text[:200]}") from None
-    if "error" in result:
-        raise (EXCEPTION_CODES.get(response.status_code) or cloudinary.exceptions.Error)(result["error"]["message"])
-    return result
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -270,7 +197,10 @@ class CloudinaryClient(RestoreCalls):
     # --- AssetStore ----------------------------------------------------------------------
 
     def upload(self, file: BinaryIO | bytes, *, upload_preset: str | None = None, folder: str | None = None,
-               resource_type: str = "auto", filename: str | None = None, tags: Sequence[str] = ()) -> StoredAsset:
+               resource_type: str = "auto", filename: str | None = None, tags: Sequence[str] = (),
+               context: Mapping[str, str] | None = None, chunk_size: int | None = None) -> StoredAsset:
+        """One upload, streamed from `file`; with `chunk_size`, as a chunked upload in parts of that
+        size (what files over Cloudinary's 100 MB single-request limit need)."""
         stream = io.BytesIO(file) if isinstance(file, bytes) else file  # a stream: no copy of ours in memory
         options: dict[str, Any] = {"resource_type": resource_type, "use_filename": True, "unique_filename": True}
         if upload_preset:
@@ -279,12 +209,20 @@ class CloudinaryClient(RestoreCalls):
             options["folder"] = folder
         if tags:
             options["tags"] = list(tags)
-        def send(**kw: Any) -> Any:
-            stream.seek(0)  # every attempt sends the whole file
-            return _streamed_upload(stream, filename or "upload", kw)
+        if context:
+            options["context"] = dict(context)  # the SDK escapes `=` and `|` inside values
+        name = filename or "upload"
+        if chunk_size:
+            result = upload_in_parts(self._call, stream, name, options, chunk_size)
+        else:
+            def send(**kw: Any) -> dict[str, Any]:
+                stream.seek(0)  # every attempt sends the whole file
+                return streamed_upload(stream, name, kw)
 
-        result = self._call("upload", send, **options)
-        log.info("uploaded %s (%s, %s bytes)", result["public_id"], result.get("resource_type"), result.get("bytes"))
+            result = self._call("upload", send, **options)
+        log.info("uploaded %s (%s, %s bytes%s)", result["public_id"], result.get("resource_type"),
+                 result.get("bytes"), ", in parts" if chunk_size else "")
+        custom = (result.get("context") or {}).get("custom")
         return StoredAsset(
             public_id=result["public_id"], resource_type=result["resource_type"], type=result.get("type", "upload"),
             format=result.get("format"), bytes=int(result.get("bytes", 0)), width=result.get("width"),
@@ -293,7 +231,7 @@ class CloudinaryClient(RestoreCalls):
             original_filename=result.get("original_filename"),
             folder=result.get("asset_folder") or folder, created_at=_parse_time(result.get("created_at")),
             asset_id=result.get("asset_id"), asset_folder=result.get("asset_folder"),
-            display_name=result.get("display_name"))
+            display_name=result.get("display_name"), context=dict(custom) if isinstance(custom, dict) else None)
 
     def destroy(self, public_id: str, resource_type: str = "image", type: str = "upload") -> DeleteOutcome:
         """Upload API `destroy` of one asset: not rate-limited, so the queue's fallback when the Admin

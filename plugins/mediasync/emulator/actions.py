@@ -10,10 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mediasync.emulator import context as contexts
+from mediasync.emulator import formats
 from mediasync.emulator.backups import wants_backup
 from mediasync.emulator.errors import CloudinaryError
-from mediasync.emulator.media import inspect
-from mediasync.emulator.naming import filename_stem, resolve
+from mediasync.emulator.gate import truthy
+from mediasync.emulator.media import Source, inspect
+from mediasync.emulator.naming import filename_stem, resolve, source_filename
 from mediasync.emulator.state import Asset
 
 if TYPE_CHECKING:
@@ -66,26 +69,33 @@ class Actions:
 
     # --- upload --------------------------------------------------------------------------
 
-    def upload(self, data: bytes, filename: str | None, resource_type: str, settings: dict[str, Any],
+    def upload(self, data: Source, filename: str | None, resource_type: str, settings: dict[str, Any],
                *, source: str = "api", unsigned: bool = False) -> tuple[Asset, bool, bool]:
-        """Store an upload by the account's folder mode; (asset, overwritten, existing)."""
+        """Store an upload by the account's folder mode; (asset, overwritten, existing). `data` is
+        the bytes, or the file an assembled chunked upload lies in (moved into the store)."""
         found = inspect(data, resource_type, self.emulator.settings.max_image_pixels, filename)
+        found, data = formats.apply(found, data, settings)
         naming = resolve(self.emulator.settings.folder_mode, settings, filename, found.resource_type,
                          found.format if found.resource_type == "raw" else None)
+        context = contexts.parse(settings.get("context"))
         delivery_type = str(settings.get("type") or "upload")
         current = self.store.get(found.resource_type, delivery_type, naming.public_id)
         overwrite = str(settings.get("overwrite", "0" if unsigned else "1")).lower() in ("1", "true")
         if current and not overwrite:
             return current, False, True  # Cloudinary answers with the asset that is already there
         tags = settings.get("tags") or []
-        tags = tags if isinstance(tags, list) else [t.strip() for t in str(tags).split(",") if t.strip()]
+        tags = sorted({str(t).strip() for t in (tags if isinstance(tags, list) else str(tags).split(",")) if t
+                       and str(t).strip()})
+        original = None if truthy(settings.get("discard_original_filename", "0")) else (
+            filename_stem(source_filename(settings, filename)) or "file")
         asset, overwritten = self.store.put(
             resource_type=found.resource_type, type=delivery_type, public_id=naming.public_id, data=data,
             format=found.format if found.resource_type != "raw" else None, width=found.width, height=found.height,
             pages=found.pages, asset_folder=naming.asset_folder, display_name=naming.display_name,
-            original_filename=filename_stem(filename) or "file", tags=tags)
+            original_filename=original, tags=tags, context=context)
         if wants_backup(self.emulator.settings.backups, settings):
-            self.emulator.backups.keep(asset, data)
+            kept = data if isinstance(data, bytes | bytearray) else self.store.blob_path(asset)  # moved into the store
+            self.emulator.backups.keep(asset, kept)
         return asset, overwritten, False
 
     # --- delete --------------------------------------------------------------------------
@@ -97,6 +107,20 @@ class Actions:
         if gone:
             self._emit("delete", {"resources": [_resource_ref(a) for a in gone]}, source, notification_url)
         return outcome
+
+    def delete_matching(self, resource_type: str, type: str | None, *, prefix: str | None = None,
+                        tag: str | None = None, after: str | None = None, limit: int,
+                        notification_url: str | None = None) -> tuple[dict[str, str], str | None]:
+        """A bulk delete (by prefix, tag or all): up to `limit` assets by public_id; returns the
+        outcome and, when more remain, the last public_id deleted (the next call's cursor)."""
+        batch = self.store.matching(resource_type, type, prefix=prefix, tag=tag, after=after, limit=limit + 1)
+        gone, more = batch[:limit], len(batch) > limit
+        self.store.delete_assets(gone)
+        outcome = {a.public_id: "deleted" for a in gone}
+        self.deletions.record(outcome)
+        if gone:
+            self._emit("delete", {"resources": [_resource_ref(a) for a in gone]}, "api", notification_url)
+        return outcome, gone[-1].public_id if more and gone else None
 
     def delete_by_asset_ids(self, asset_ids: Sequence[str], *, source: str = "api",
                             notification_url: str | None = None) -> dict[str, str]:
@@ -141,9 +165,11 @@ class Actions:
         return renamed
 
     def update(self, asset: Asset, *, asset_folder: str | None = None, display_name: str | None = None,
-               tags: list[str] | None = None, source: str = "api", notification_url: str | None = None) -> Asset:
-        """Admin API update / console edits: move between asset folders, rename for display, retag.
-        In fixed mode a move changes the public_id (the folder is its path): that is a rename."""
+               tags: list[str] | None = None, context: dict[str, str] | None = None, source: str = "api",
+               notification_url: str | None = None) -> Asset:
+        """Admin API update / console edits: move between asset folders, rename for display, retag,
+        add context (the keys given are set, the others kept). In fixed mode a move changes the
+        public_id (the folder is its path): that is a rename."""
         if asset_folder is not None:
             asset_folder = asset_folder.strip("/")
             if self.emulator.settings.folder_mode == "fixed":
@@ -168,11 +194,15 @@ class Actions:
                 "new_display_name": display_name}}}, source, notification_url)
         if tags is not None:
             asset = self.set_tags(asset, tags, source=source, notification_url=notification_url)
+        if context:
+            asset = self.set_context(asset, {**asset.context, **context}, source=source,
+                                     notification_url=notification_url)
         return asset
 
     def set_tags(self, asset: Asset, tags: list[str], *, source: str = "api",
                  notification_url: str | None = None) -> Asset:
-        tags = list(dict.fromkeys(t for t in tags if t))
+        """Cloudinary keeps an asset's tags unique and in name order."""
+        tags = sorted({t for t in tags if t})
         added = [t for t in tags if t not in asset.tags]
         removed = [t for t in asset.tags if t not in tags]
         if not added and not removed:
@@ -181,6 +211,19 @@ class Actions:
         self._emit("resource_tags_changed", {"source": source, "resources": [{
             "asset_id": asset.asset_id, "public_id": asset.public_id, "resource_type": asset.resource_type,
             "type": asset.type, "added": added, "removed": removed, "updated": []}]}, source, notification_url)
+        return asset
+
+    def set_context(self, asset: Asset, context: dict[str, str], *, source: str = "api",
+                    notification_url: str | None = None) -> Asset:
+        """Replace the asset's contextual metadata; a `resource_context_changed` notification says
+        what was added, removed and updated."""
+        change = contexts.changes(asset.context, context)
+        if not any(change.values()):
+            return asset
+        asset = self.store.update(asset, context=dict(context))
+        self._emit("resource_context_changed", {"source": source, "resources": {asset.public_id: {
+            "asset_id": asset.asset_id, "public_id": asset.public_id, "resource_type": asset.resource_type,
+            "type": asset.type, **change}}}, source, notification_url)
         return asset
 
     def move_folder(self, from_path: str, to_path: str, *, source: str = "api") -> int:

@@ -1,21 +1,26 @@
 """Builds the FastAPI app from the routers, and runs it (`serve`) — the emulator's entry point.
 
 Route order matters: fixed paths (`resources/search`, `resources/by_asset_folder`) come before the
-`resources/{resource_type}` patterns, and delivery's catch-all pattern comes last."""
+`resources/{resource_type}` patterns; a call under `/v1_1/` or `/v2/` that no route takes gets
+Cloudinary's JSON error (404), never a redirect or an empty body; delivery's catch-all comes last.
+Every API answer carries an `X-Request-Id`, as Cloudinary's do (the SDKs report it)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mediasync.emulator import admin_api, backups_api, control, delivery, notify_api, search, upload_api
+from mediasync.emulator import admin_account, admin_api, backups_api, control, delivery, notify_api, search, upload_api
+from mediasync.emulator.admin_common import unsupported
 from mediasync.emulator.config import Credentials, Faults, Settings, is_loopback
 from mediasync.emulator.errors import CloudinaryError, ControlError, handle_cloudinary_error, handle_control_error
+from mediasync.emulator.gate import request_id
 from mediasync.emulator.runtime import Emulator
 
 log = logging.getLogger(__name__)
@@ -34,16 +39,52 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": {"message": "General Error"}}, status_code=500)
 
 
+API_PREFIXES = ("/v1_1", "/v2")
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+unknown = APIRouter()
+
+
+@unknown.api_route("/v1_1", methods=METHODS)
+@unknown.api_route("/v1_1/{path:path}", methods=METHODS)
+@unknown.api_route("/v2", methods=METHODS)
+@unknown.api_route("/v2/{path:path}", methods=METHODS)
+async def unknown_call(request: Request) -> JSONResponse:
+    raise unsupported(request)
+
+
+class RequestIds:
+    """ASGI middleware: an `X-Request-Id` on every API answer, errors included (the Python SDK puts
+    it in an upload's result as `request_id` and exposes it on Admin answers as `.request_id`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id().encode())]
+            await send(message)
+
+        await self.app(scope, receive, with_id)
+
+
 def build_app(emulator: Emulator) -> FastAPI:
-    app = FastAPI(title="mediasync Cloudinary emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="mediasync Cloudinary emulator", docs_url=None, redoc_url=None, openapi_url=None,
+                  redirect_slashes=False)
     app.state.emulator = emulator
     app.add_exception_handler(CloudinaryError, handle_cloudinary_error)
     app.add_exception_handler(ControlError, handle_control_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(RequestIds)
 
-    for router in (control.router, search.router, notify_api.router, backups_api.router, admin_api.router,
-                   upload_api.router, delivery.router):
+    for router in (control.router, search.router, notify_api.router, admin_account.router, backups_api.router,
+                   admin_api.router, upload_api.router, unknown, delivery.router):
         app.include_router(router)
     return app
 

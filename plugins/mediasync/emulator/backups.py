@@ -21,6 +21,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mediasync.emulator.state import Asset, AssetStore, iso_now
@@ -88,12 +89,17 @@ class BackupStore:
 
     # --- backing up ------------------------------------------------------------------------
 
-    def keep(self, asset: Asset, data: bytes) -> Backup:
-        """Back up this version of the asset (it becomes the one a restore brings back)."""
+    def keep(self, asset: Asset, data: bytes | Path | None) -> Backup:
+        """Back up this version of the asset (it becomes the one a restore brings back); `data` is its
+        bytes, or the file they lie in (copied, never read into memory)."""
         previous = self.latest(asset.asset_id)
-        backup = Backup(asset.asset_id, asset.version, asset.version_id, asset.format, len(data), asset.width,
+        size = len(data) if isinstance(data, bytes | bytearray) else (data.stat().st_size if data else 0)
+        backup = Backup(asset.asset_id, asset.version, asset.version_id, asset.format, size, asset.width,
                         asset.height, asset.pages, asset.etag, iso_now())
-        (self.dir / backup.version_id).write_bytes(data)
+        if isinstance(data, bytes | bytearray):
+            (self.dir / backup.version_id).write_bytes(data)
+        elif data is not None:
+            shutil.copyfile(data, self.dir / backup.version_id)
         with self.store.tx() as db:
             db.execute("INSERT OR REPLACE INTO backups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (backup.asset_id, backup.version, backup.version_id, backup.format, backup.bytes,

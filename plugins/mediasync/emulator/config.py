@@ -47,6 +47,7 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     notification_signature_algorithm: str = "sha1"  # or "sha256", as an account can be configured
     max_image_pixels: int = 100_000_000  # decoding a claimed 4 294 967 295² image is refused, not tried
+    max_asset_bytes: int = 4 * 1024 ** 3  # the "plan's" largest asset (a chunked upload's total); usage reports it
 
     def __post_init__(self) -> None:
         if self.folder_mode not in FOLDER_MODES:

@@ -179,7 +179,7 @@ async def console(request: Request, emulator: Emulator = Depends(control_guard))
     """Change assets as someone else would in the Cloudinary console: the same store changes and the
     same notifications (`triggered_by.source = "ui"`) as the API calls. Actions: upload, delete,
     rename, move (an asset's asset_folder, or a whole folder with from_path/to_path), retag,
-    display_name."""
+    display_name, context (the asset's whole contextual metadata: an object of strings)."""
     body = await json_body(request)
     action = body.get("action")
     if action not in _CONSOLE_ACTIONS:
@@ -207,7 +207,7 @@ def _console_upload(emulator: Emulator, body: dict[str, Any], where: _Where) -> 
         except (binascii.Error, ValueError):
             raise ControlError(422, "file_base64 is not base64") from None
     settings: dict[str, Any] = {k: body[k] for k in ("public_id", "folder", "asset_folder", "display_name", "tags",
-                                     "use_filename", "unique_filename", "overwrite") if k in body}
+                                     "use_filename", "unique_filename", "overwrite", "context") if k in body}
     asset, overwritten, _ = emulator.actions.upload(data, _text(body, "filename", False) or "console.png",
                                                     where.resource_type if "resource_type" in body else "auto",
                                                     settings, source="ui")
@@ -248,11 +248,18 @@ def _console_change(emulator: Emulator, body: dict[str, Any], where: _Where) -> 
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ControlError(422, "tags must be a list of strings")
         asset = emulator.actions.set_tags(asset, tags, source="ui")
+    elif action == "context":
+        context = body.get("context") or {}
+        if not isinstance(context, dict) or not all(isinstance(k, str) and isinstance(v, str) and k
+                                                    for k, v in context.items()):
+            raise ControlError(422, "context must be an object of non-empty keys and string values")
+        asset = emulator.actions.set_context(asset, context, source="ui")
     else:
         asset = emulator.actions.update(asset, display_name=_text(body, "display_name"), source="ui")
     return {"asset_id": asset.asset_id, "public_id": asset.public_id, "asset_folder": asset.asset_folder,
-            "display_name": asset.display_name, "tags": asset.tags}
+            "display_name": asset.display_name, "tags": asset.tags, "context": asset.context}
 
 
 _CONSOLE_ACTIONS = {"upload": _console_upload, "delete": _console_delete, "rename": _console_rename,
-                    "move": _console_change, "retag": _console_change, "display_name": _console_change}
+                    "move": _console_change, "retag": _console_change, "display_name": _console_change,
+                    "context": _console_change}

@@ -1,11 +1,13 @@
 """Delivery URLs (`/{cloud}/{resource_type}/{type}/[transformations/]v{version}/{public_id}.{format}`)
-serve the stored bytes, so pages and thumbnails work against the emulator."""
+serve the stored bytes, so pages and thumbnails work against the emulator. Files are streamed
+from disk (a 300 MB video is never read whole) and counted as the usage API's bandwidth."""
 
 from __future__ import annotations
 
 import re
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
 
 from mediasync.emulator.gate import emulator_of
 from mediasync.emulator.media import mime_type
@@ -28,8 +30,10 @@ def deliver(request: Request, cloud: str, resource_type: str, type: str, path: s
     asset = emulator.state.get(resource_type, type, public_id)
     if asset is None and "." in public_id:
         asset = emulator.state.get(resource_type, type, public_id.rsplit(".", 1)[0])
-    data = emulator.state.read_bytes(asset) if asset else None
-    if asset is None or data is None:
+    blob = emulator.state.blob_path(asset) if asset else None
+    if asset is None or blob is None:
         return Response(status_code=404, headers={"X-Cld-Error": "Resource not found"})
-    return Response(data, media_type=mime_type(asset.format),
-                    headers={"ETag": f'"{asset.etag}"', "Cache-Control": "public, max-age=60"})
+    if request.method == "GET":
+        emulator.counters.delivered_bytes += asset.bytes
+    return FileResponse(blob, media_type=mime_type(asset.format),
+                        headers={"ETag": f'"{asset.etag}"', "Cache-Control": "public, max-age=60"})

@@ -108,7 +108,6 @@ async def admin_gate(request: Request, response: Response, cloud: str) -> Emulat
         raise CloudinaryError(420, f"Rate Limit Exceeded. Limit of {faults.rate_limit} api operations reached. "
                                    f"Try again on {reset}", headers)
     response.headers.update(headers)
-    response.headers["X-Request-Id"] = request_id()  # the SDK exposes it as Response.request_id
     return emulator
 
 

@@ -8,6 +8,7 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
@@ -55,12 +56,26 @@ def _looks_like_image(data: bytes) -> bool:
             or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"))
 
 
-def decode_image(data: bytes, max_pixels: int) -> Inspected:
+Source = bytes | Path  # an upload's bytes, or the file an assembled chunked upload lies in
+
+
+def _head(source: Source, size: int = 32) -> bytes:
+    if isinstance(source, Path):
+        with source.open("rb") as stream:
+            return stream.read(size)
+    return source[:size]
+
+
+def _size(source: Source) -> int:
+    return source.stat().st_size if isinstance(source, Path) else len(source)
+
+
+def decode_image(source: Source, max_pixels: int) -> Inspected:
     """Width, height, format and frame count from a full decode, refusing oversized headers first."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(source if isinstance(source, Path) else io.BytesIO(source)) as image:
                 width, height = image.size
                 if width <= 0 or height <= 0 or width * height > max_pixels:
                     raise CloudinaryError(400, "Invalid image file")
@@ -75,11 +90,13 @@ def decode_image(data: bytes, max_pixels: int) -> Inspected:
     return Inspected("image", fmt, width, height, pages)
 
 
-def inspect(data: bytes, requested: str, max_pixels: int, filename: str | None = None) -> Inspected:
-    """What Cloudinary would store for `requested` (image | video | raw | auto); raises its 400s."""
-    if not data:
+def inspect(data: Source, requested: str, max_pixels: int, filename: str | None = None) -> Inspected:
+    """What Cloudinary would store for `requested` (image | video | raw | auto); raises its 400s.
+    Videos and raw files are recognised from their first bytes: a file is never read whole."""
+    if not _size(data):
         raise CloudinaryError(400, "Empty file")
-    signature = _signature(data)
+    head = _head(data)
+    signature = _signature(head)
     if requested == "raw":
         ext = filename.rsplit(".", 1)[-1].lower() if filename and "." in filename else None
         return Inspected("raw", ext)
@@ -96,7 +113,7 @@ def inspect(data: bytes, requested: str, max_pixels: int, filename: str | None =
             return Inspected("image", signature[1])
     if requested == "video":
         raise CloudinaryError(400, "Invalid video file")
-    if requested == "image" or _looks_like_image(data):
+    if requested == "image" or _looks_like_image(head):
         return decode_image(data, max_pixels)
     # auto: whatever Pillow can decode is an image, the rest raw
     try:

@@ -13,7 +13,9 @@ from typing import Any
 
 from mediasync.emulator.gate import truthy
 
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_\-/.]+")
+# What `use_filename` replaces in a file name: Cloudinary keeps letters of any script
+# (`üni_näme_lögö.png` → `üni_näme_lögö`, pycloudinary's test_upload_unicode_filename).
+_UNSAFE_ID = re.compile(r"[^\w\-/.]+")
 _RANDOM_ALPHABET = string.ascii_lowercase + string.digits
 # Names the SDK gives a stream or bytes it was told nothing about (utils.handle_file_parameter).
 GENERIC_FILENAMES = {"file", "stream", "blob"}
@@ -38,6 +40,11 @@ def filename_stem(filename: str | None) -> str | None:
     return base.rsplit(".", 1)[0] if "." in base.strip(".") else base
 
 
+def source_filename(settings: dict[str, Any], filename: str | None) -> str | None:
+    """The file name Cloudinary goes by: `filename_override` when given, else the uploaded file's."""
+    return str(settings["filename_override"]) if settings.get("filename_override") else filename
+
+
 def _name(settings: dict[str, Any], filename: str | None) -> str:
     if settings.get("public_id"):
         return str(settings["public_id"]).strip("/")
@@ -51,6 +58,7 @@ def _name(settings: dict[str, Any], filename: str | None) -> str:
 
 def resolve(mode: str, settings: dict[str, Any], filename: str | None, resource_type: str,
             extension: str | None) -> Naming:
+    filename = source_filename(settings, filename)
     name = _name(settings, filename)
     if resource_type == "raw" and extension and not settings.get("public_id") and not name.endswith(f".{extension}"):
         name = f"{name}.{extension}"  # raw public_ids keep the file's extension

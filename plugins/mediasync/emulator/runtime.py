@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from mediasync.emulator.actions import Actions
 from mediasync.emulator.backups import BackupStore
+from mediasync.emulator.chunks import ChunkedUploads
 from mediasync.emulator.config import Credentials, Faults, Settings
 from mediasync.emulator.gate import AdminMeter
 from mediasync.emulator.notifications import Notifier
@@ -23,9 +24,10 @@ class Counters:
     api_requests: int = 0  # every Upload/Admin API request, faulted ones included
     upload_api_calls: int = 0
     notification_api_calls: int = 0
+    delivered_bytes: int = 0  # what delivery URLs served: the usage API's bandwidth
 
     def reset(self) -> None:
-        self.api_requests = self.upload_api_calls = self.notification_api_calls = 0
+        self.api_requests = self.upload_api_calls = self.notification_api_calls = self.delivered_bytes = 0
 
 
 class Emulator:
@@ -45,6 +47,7 @@ class Emulator:
         self.counters = Counters()
         self.notifier = Notifier(self)
         self.actions = Actions(self)
+        self.chunks = ChunkedUploads(Path(data_dir) / "chunks", self.settings.max_asset_bytes)
         self.created_at = iso_now()  # the "product environment's" creation, as the config endpoint reports it
         self._app: FastAPI | None = None
 
@@ -69,6 +72,7 @@ class Emulator:
         self.meter.reset()
         self.counters.reset()
         self.actions.deletions.reset()
+        self.chunks.reset()
         self.faults.latency_ms, self.faults.fail_rate, self.faults.rate_limit = 0, 0.0, 0
         self.faults.rate_limit_window_seconds = 3600
         for name in ("folder_mode", "backups", "webhook_retry_delays", "notification_signature_algorithm"):

@@ -3,8 +3,10 @@ resource details and listing entries, Search API entries. One place, so every ro
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mediasync.emulator.context import shown as shown_context
 from mediasync.emulator.signing import response_signature
 from mediasync.emulator.state import Asset
 
@@ -41,10 +43,42 @@ def resource(emulator: Emulator, base_url: str, asset: Asset, *, detail: bool = 
     if asset.width is None:
         del body["width"], body["height"]
     if detail:
-        body.update({"tags": asset.tags, "pages": asset.pages, "etag": asset.etag, "placeholder": asset.placeholder,
-                     "version_id": asset.version_id, "original_filename": asset.original_filename})
+        if asset.tags:  # an asset without tags has no `tags` key (pycloudinary's test_remove_all_tags)
+            body["tags"] = asset.tags
+        body.update({"pages": asset.pages, "etag": asset.etag, "placeholder": asset.placeholder,
+                     "version_id": asset.version_id, **shown_context(asset.context),
+                     "derived": []})  # eager/derived transformations are not made here
+        if asset.original_filename is not None:
+            body["original_filename"] = asset.original_filename
     elif asset.placeholder:
         body["placeholder"] = True
+    return body
+
+
+@dataclass(frozen=True)
+class ListingOptions:
+    """What a listing call asks each entry to carry: `tags`, `context`, `metadata` (true/false),
+    or exactly `fields` (Cloudinary's selective response: public_id, asset_id, the fixed-mode
+    folder, and the fields named)."""
+
+    tags: bool = False
+    context: bool = False
+    metadata: bool = False
+    fields: frozenset[str] = field(default_factory=frozenset)
+
+
+def listed(emulator: Emulator, base_url: str, asset: Asset, options: ListingOptions) -> dict[str, Any]:
+    body = resource(emulator, base_url, asset)
+    if options.fields:
+        full = {**resource(emulator, base_url, asset, detail=True), "metadata": {}}
+        keep = {"public_id", "asset_id", "folder", *options.fields}
+        return {k: v for k, v in full.items() if k in keep}
+    if options.tags:
+        body["tags"] = asset.tags
+    if options.context:
+        body.update(shown_context(asset.context))
+    if options.metadata:
+        body["metadata"] = {}  # structured metadata is not emulated: no asset has any
     return body
 
 
@@ -67,11 +101,13 @@ def upload_response(emulator: Emulator, base_url: str, asset: Asset, *, overwrit
         del body["format"]
     if asset.resource_type != "image":
         del body["pages"]
+    body.update(shown_context(asset.context))
     if existing:
         body["existing"] = True
     if overwritten:
         body["overwritten"] = True
-    body["original_filename"] = asset.original_filename
+    if asset.original_filename is not None:
+        body["original_filename"] = asset.original_filename
     body["api_key"] = emulator.credentials.api_key
     return body
 

@@ -1,30 +1,31 @@
 """The emulator's persistent asset store: metadata in SQLite, bytes as files, in one data dir.
 
-Every listing is an index range scan from the cursor's key, so page N of a million assets costs
-what page 1 costs. `seq` (the rowid) is the creation order: listings without a prefix walk it
-newest first, so assets added between pages never shift the pages still to come.
+`seq` (the rowid) is the creation order: listings without a prefix walk it newest first, so assets
+added between pages never shift the pages still to come (the queries live in `listings`, the
+upload presets in `presets`).
 A deleted asset with a backup stays as a placeholder row (bytes 0, no blob; `emulator.backups`).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from mediasync.emulator.errors import CloudinaryError
+from mediasync.emulator.listings import ListingQueries, Page, decode_cursor, encode_cursor
+from mediasync.emulator.presets import PresetStore
 
-DEFAULT_PRESETS = {"tap2go-uploads": {"unsigned": True, "settings": {"folder": "main-uploads"}}}
+__all__ = ["Asset", "AssetStore", "Page", "decode_cursor", "encode_cursor", "iso_now"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS assets (
     version INTEGER NOT NULL, version_id TEXT NOT NULL, format TEXT, bytes INTEGER NOT NULL,
     width INTEGER, height INTEGER, pages INTEGER NOT NULL DEFAULT 1, etag TEXT NOT NULL,
     created_at TEXT NOT NULL, asset_folder TEXT NOT NULL DEFAULT '', display_name TEXT,
-    original_filename TEXT, tags TEXT NOT NULL DEFAULT '[]', blob TEXT, placeholder INTEGER NOT NULL DEFAULT 0
+    original_filename TEXT, tags TEXT NOT NULL DEFAULT '[]', blob TEXT, placeholder INTEGER NOT NULL DEFAULT 0,
+    context TEXT NOT NULL DEFAULT '{}'
 );
 CREATE UNIQUE INDEX IF NOT EXISTS assets_identity ON assets (resource_type, type, public_id);
 CREATE INDEX IF NOT EXISTS assets_created ON assets (resource_type, type, seq);
@@ -47,6 +49,14 @@ CREATE TABLE IF NOT EXISTS presets (name TEXT PRIMARY KEY, unsigned INTEGER NOT 
 def _md5(data: bytes) -> str:
     """Cloudinary's etag: the MD5 of the bytes (a fingerprint, not a security measure)."""
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -71,49 +81,31 @@ class Asset:
     tags: list[str]
     blob: str | None
     placeholder: bool = False  # deleted, backup kept: Cloudinary still answers for it (bytes 0)
+    context: dict[str, str] = field(default_factory=dict)  # contextual metadata ("custom" context)
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Asset:
-        """Positional (the columns are the fields, in order); untagged assets skip the JSON parser —
-        a listing page builds 500 of these, a million-asset listing two million."""
+        """Positional (the columns are the fields, in order); untagged assets without context skip
+        the JSON parser — a listing page builds 500 of these, a million-asset listing two million."""
         values = list(row)
         values[_TAGS] = [] if values[_TAGS] == "[]" else json.loads(values[_TAGS])
         values[_PLACEHOLDER] = bool(values[_PLACEHOLDER])
+        values[_CONTEXT] = {} if values[_CONTEXT] == "{}" else json.loads(values[_CONTEXT])
         return cls(*values)
 
     def as_row(self) -> tuple:
-        return tuple(json.dumps(self.tags) if c == "tags" else getattr(self, c) for c in COLUMNS)
+        return tuple(json.dumps(getattr(self, c)) if c in ("tags", "context") else getattr(self, c) for c in COLUMNS)
 
 
 COLUMNS = tuple(f.name for f in fields(Asset))
 _TAGS = COLUMNS.index("tags")
 _PLACEHOLDER = COLUMNS.index("placeholder")
+_CONTEXT = COLUMNS.index("context")
 _SELECT = f"SELECT {','.join(COLUMNS)} FROM assets"
 
 
 def iso_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def encode_cursor(order: str, key: Sequence[Any]) -> str:
-    """Opaque to clients: which order it belongs to and the last key served."""
-    return base64.urlsafe_b64encode(json.dumps([order, list(key)]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, order: str) -> list[Any]:
-    try:
-        kind, key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError, UnicodeDecodeError):
-        raise CloudinaryError(400, f"Invalid next_cursor {cursor}") from None
-    if kind != order or not isinstance(key, list):
-        raise CloudinaryError(400, f"Invalid next_cursor {cursor}")
-    return key
-
-
-@dataclass
-class Page:
-    assets: list[Asset]
-    next_cursor: str | None
 
 
 class BackupIndex(Protocol):
@@ -124,9 +116,12 @@ class BackupIndex(Protocol):
     def forget(self, asset_ids: Sequence[str]) -> None: ...
 
 
-class AssetStore:
+class AssetStore(ListingQueries, PresetStore):
     """Thread-safe: one SQLite connection behind a lock (every statement is short). `backups`,
     when set, decides which deleted assets stay as placeholders."""
+
+    select = _SELECT
+    row_to_asset = staticmethod(Asset.from_row)
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
@@ -138,8 +133,9 @@ class AssetStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._migrate_v1()
         self.db.executescript(_SCHEMA)
-        self._migrate_placeholders()
-        self._ensure_default_presets()
+        self._add_placeholder_column()
+        self._add_context_column()
+        self.ensure_default_presets()
         self.backups: BackupIndex | None = None
 
     def _migrate_v1(self) -> None:
@@ -156,10 +152,15 @@ class AssetStore:
             " ORDER BY created_at")
         self.db.execute("DROP TABLE assets_v1")
 
-    def _migrate_placeholders(self) -> None:
+    def _add_placeholder_column(self) -> None:
         """Data dirs written before backups: every asset there is live."""
         if "placeholder" not in [r[1] for r in self.db.execute("PRAGMA table_info(assets)")]:
             self.db.execute("ALTER TABLE assets ADD COLUMN placeholder INTEGER NOT NULL DEFAULT 0")
+
+    def _add_context_column(self) -> None:
+        """Data dirs written before assets had contextual metadata: the column, empty."""
+        if "context" not in [r[1] for r in self.db.execute("PRAGMA table_info(assets)")]:
+            self.db.execute("ALTER TABLE assets ADD COLUMN context TEXT NOT NULL DEFAULT '{}'")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -180,26 +181,6 @@ class AssetStore:
         with self.lock:
             self.db.close()
 
-    # --- presets -------------------------------------------------------------------------
-
-    def _ensure_default_presets(self) -> None:
-        with self.tx() as db:
-            for name, preset in DEFAULT_PRESETS.items():
-                db.execute("INSERT OR IGNORE INTO presets VALUES (?, ?, ?)",
-                           (name, int(bool(preset["unsigned"])), json.dumps(preset["settings"])))
-
-    def preset(self, name: str) -> dict | None:
-        rows = self.query("SELECT name, unsigned, settings FROM presets WHERE name = ?", (name,))
-        return {"name": rows[0][0], "unsigned": bool(rows[0][1]), "settings": json.loads(rows[0][2])} if rows else None
-
-    def presets(self) -> list[dict]:
-        rows = self.query("SELECT name, unsigned, settings FROM presets ORDER BY name")
-        return [{"name": r[0], "unsigned": bool(r[1]), "settings": json.loads(r[2])} for r in rows]
-
-    def save_preset(self, name: str, unsigned: bool, settings: dict) -> None:
-        with self.tx() as db:
-            db.execute("INSERT OR REPLACE INTO presets VALUES (?, ?, ?)", (name, int(unsigned), json.dumps(settings)))
-
     # --- single assets -------------------------------------------------------------------
 
     def get(self, resource_type: str, type: str, public_id: str, *, placeholders: bool = False) -> Asset | None:
@@ -218,14 +199,12 @@ class AssetStore:
                           list(asset_ids))
         return [Asset.from_row(r) for r in rows]
 
-    def read_bytes(self, asset: Asset) -> bytes | None:
-        path = self.blob_dir / asset.blob if asset.blob else None
-        return path.read_bytes() if path and path.exists() else None
-
-    def put(self, *, resource_type: str, type: str, public_id: str, data: bytes, format: str | None,
+    def put(self, *, resource_type: str, type: str, public_id: str, data: bytes | Path, format: str | None,
             width: int | None, height: int | None, pages: int, asset_folder: str, display_name: str | None,
-            original_filename: str | None, tags: list[str]) -> tuple[Asset, bool]:
+            original_filename: str | None, tags: list[str], context: dict[str, str] | None = None
+            ) -> tuple[Asset, bool]:
         """Store an asset, or overwrite one (same asset_id, new version); returns (asset, overwritten).
+        `data` is the bytes, or a file (an assembled chunked upload) that is moved into the store.
         Onto a placeholder: a new upload of that asset (its asset_id), overwriting nothing live."""
         with self.lock:
             held = self.get(resource_type, type, public_id, placeholders=True)
@@ -233,15 +212,20 @@ class AssetStore:
             if held and held.placeholder:
                 self.delete_rows([held])
             asset_id = held.asset_id if held else secrets.token_hex(16)
-            (self.blob_dir / asset_id).write_bytes(data)
+            blob = self.blob_dir / asset_id
+            if isinstance(data, Path):
+                size, etag = data.stat().st_size, _file_md5(data)
+                os.replace(data, blob)
+            else:
+                size, etag = len(data), _md5(data)
+                blob.write_bytes(data)
             version = max(int(time.time()), held.version + 1 if held else 0)
             asset = Asset(seq=existing.seq if existing else 0, asset_id=asset_id, resource_type=resource_type,
                           type=type, public_id=public_id, version=version, version_id=secrets.token_hex(16),
-                          format=format, bytes=len(data), width=width, height=height, pages=pages,
-                          etag=_md5(data),
+                          format=format, bytes=size, width=width, height=height, pages=pages, etag=etag,
                           created_at=existing.created_at if existing else iso_now(), asset_folder=asset_folder,
                           display_name=display_name, original_filename=original_filename, tags=tags,
-                          blob=asset_id)
+                          blob=asset_id, context=dict(context or {}))
             with self.tx() as db:
                 if existing:
                     db.execute(f"UPDATE assets SET ({','.join(COLUMNS[1:])}) = ({','.join('?' * (len(COLUMNS) - 1))})"
@@ -252,9 +236,13 @@ class AssetStore:
                     asset.seq = int(cur.lastrowid or 0)
             return asset, existing is not None
 
+    def blob_path(self, asset: Asset) -> Path | None:
+        path = self.blob_dir / asset.blob if asset.blob else None
+        return path if path and path.exists() else None
+
     def update(self, asset: Asset, **changes: Any) -> Asset:
-        """Change metadata in place (public_id, type, asset_folder, display_name, tags); asset_id stays.
-        A placeholder holding the new public_id gives way (with its backup)."""
+        """Change metadata in place (public_id, type, asset_folder, display_name, tags, context); asset_id
+        stays. A placeholder holding the new public_id gives way (with its backup)."""
         updated = replace(asset, **changes)
         displaced: list[str] = []
         with self.tx() as db:
@@ -297,91 +285,6 @@ class AssetStore:
             self.delete_assets(gone)
         return outcome, gone
 
-    # --- listings ------------------------------------------------------------------------
-
-    def _page(self, sql: str, args: list[Any], limit: int, order: str, key_of: Any) -> Page:
-        rows = self.query(f"{sql} LIMIT ?", (*args, limit + 1))
-        assets = [Asset.from_row(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(assets, encode_cursor(order, key_of(assets[-1])) if more and assets else None)
-
-    def list_by_creation(self, resource_type: str, type: str | None, cursor: str | None, limit: int,
-                         newest_first: bool = True) -> Page:
-        """Cloudinary's order without a prefix: creation time, newest first unless `direction` says."""
-        order = "created_desc" if newest_first else "created_asc"
-        clauses: list[str] = ["resource_type = ?"]
-        args: list[Any] = [resource_type]
-        if type:
-            clauses.append("type = ?")
-            args.append(type)
-        if cursor:
-            clauses.append("seq < ?" if newest_first else "seq > ?")
-            args.append(int(decode_cursor(cursor, order)[0]))
-        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq {'DESC' if newest_first else 'ASC'}"
-        return self._page(sql, args, limit, order, lambda a: [a.seq])
-
-    def list_by_public_id(self, resource_type: str, type: str | None, prefix: str, cursor: str | None, limit: int,
-                          descending: bool = False) -> Page:
-        """Cloudinary's order with a prefix: by public_id."""
-        order = "public_id_desc" if descending else "public_id_asc"
-        upper = prefix + "\U0010ffff"
-        after = decode_cursor(cursor, order) if cursor else None
-        clauses, args = ["resource_type = ?"], [resource_type]
-        if type:
-            # one bound per side, so SQLite's range scan starts at the cursor, not at the prefix
-            clauses.append("type = ?")
-            args.append(type)
-            if after and descending:
-                clauses += ["public_id >= ?", "public_id < ?"]
-                args += [prefix, str(after[1])]
-            elif after:
-                clauses += ["public_id > ?", "public_id < ?"]
-                args += [str(after[1]), upper]
-            else:
-                clauses += ["public_id >= ?", "public_id < ?"]
-                args += [prefix, upper]
-        else:
-            clauses += ["public_id >= ?", "public_id < ?"]
-            args += [prefix, upper]
-            if after:
-                clauses.append("(type, public_id) < (?, ?)" if descending else "(type, public_id) > (?, ?)")
-                args += [str(after[0]), str(after[1])]
-        direction = "DESC" if descending else "ASC"
-        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY type {direction}, public_id {direction}"
-        return self._page(sql, args, limit, order, lambda a: [a.type, a.public_id])
-
-    def list_by_asset_folder(self, asset_folder: str, cursor: str | None, limit: int,
-                             newest_first: bool = True) -> Page:
-        order = "folder_desc" if newest_first else "folder_asc"
-        clauses = ["asset_folder = ?"]
-        args: list[Any] = [asset_folder]
-        if cursor:
-            clauses.append("seq < ?" if newest_first else "seq > ?")
-            args.append(int(decode_cursor(cursor, order)[0]))
-        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq {'DESC' if newest_first else 'ASC'}"
-        return self._page(sql, args, limit, order, lambda a: [a.seq])
-
-    def search(self, where: str, args: list[Any], sort: tuple[str, bool], cursor: str | None,
-               limit: int) -> tuple[Page, int]:
-        """One Search API page plus total_count; `sort` is (created | public_id, descending)."""
-        field, descending = sort
-        order = f"search_{field}_{'desc' if descending else 'asc'}"
-        total = self.query(f"SELECT count(*) FROM assets WHERE {where}", args)[0][0]
-        op, direction = ("<", "DESC") if descending else (">", "ASC")
-        page_where, page_args = where, list(args)
-        if field == "public_id":
-            if cursor:
-                key = decode_cursor(cursor, order)
-                page_where += f" AND (public_id, seq) {op} (?, ?)"
-                page_args += [str(key[0]), int(key[1])]
-            sql = f"{_SELECT} WHERE {page_where} ORDER BY public_id {direction}, seq {direction}"
-            return self._page(sql, page_args, limit, order, lambda a: [a.public_id, a.seq]), total
-        if cursor:
-            page_where += f" AND seq {op} ?"
-            page_args.append(int(decode_cursor(cursor, order)[0]))
-        sql = f"{_SELECT} WHERE {page_where} ORDER BY seq {direction}"
-        return self._page(sql, page_args, limit, order, lambda a: [a.seq]), total
-
     # --- bulk ----------------------------------------------------------------------------
 
     def count(self) -> int:
@@ -401,7 +304,7 @@ class AssetStore:
         name = prefix if folder_mode == "fixed" else stem
         rows = ((secrets.token_hex(16), resource_type, type, f"{name}{i:07d}", version, secrets.token_hex(16), "png",
                  bytes_each, 1, 1, 1, _md5(f"{prefix}{i}".encode()), created, folder,
-                 f"{stem}{i:07d}", None, "[]", None, 0) for i in reversed(range(n)))
+                 f"{stem}{i:07d}", None, "[]", None, 0, "{}") for i in reversed(range(n)))
         with self.tx() as db:
             db.executemany(f"INSERT OR REPLACE INTO assets ({','.join(COLUMNS[1:])}) VALUES "
                            f"({','.join('?' * (len(COLUMNS) - 1))})", rows)
@@ -414,7 +317,7 @@ class AssetStore:
             db.execute("DELETE FROM presets")
         for blob in self.blob_dir.iterdir():
             blob.unlink(missing_ok=True)
-        self._ensure_default_presets()
+        self.ensure_default_presets()
 
 
 EmulatorState = AssetStore  # the name older callers import

@@ -1,15 +1,20 @@
-"""Upload API routes (`/v1_1/{cloud}/{resource_type}/{action}`): upload, destroy, rename, explicit,
-tags — signed like Cloudinary's, never rate limited, counted in `upload_api_calls`."""
+"""Upload API routes (`/v1_1/{cloud}/{resource_type}/{action}`): upload (whole, or in chunks),
+destroy, rename, explicit, tags, context — signed like Cloudinary's, never rate limited, counted in
+`upload_api_calls`."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
+from mediasync.emulator import context as contexts
+from mediasync.emulator.chunks import MAX_REQUEST_BYTES, Part, Session, too_large
 from mediasync.emulator.errors import CloudinaryError
 from mediasync.emulator.gate import read_params, truthy, upload_gate
 from mediasync.emulator.runtime import Emulator
@@ -69,19 +74,76 @@ async def _file_bytes(emulator: Emulator, file: Any) -> tuple[bytes, str | None]
 
 @router.post("/v1_1/{cloud}/{resource_type}/upload")
 async def upload(request: Request, resource_type: str, emulator: Emulator = Depends(upload_gate)) -> dict:
+    """One whole file (at most 100 MB), or one part of a chunked upload when the request carries
+    `X-Unique-Upload-Id` and `Content-Range` (what `upload_large`/`upload_chunked_stream` send)."""
+    return await _upload(request, resource_type, emulator, chunked=None)
+
+
+@router.post("/v1_1/{cloud}/{resource_type}/upload_chunked")
+async def upload_chunked(request: Request, resource_type: str, emulator: Emulator = Depends(upload_gate)) -> dict:
+    """The chunk endpoint of Cloudinary's published API description: parts only."""
+    return await _upload(request, resource_type, emulator, chunked=True)
+
+
+async def _upload(request: Request, resource_type: str, emulator: Emulator, chunked: bool | None) -> dict:
     _check_resource_type(resource_type, allow_auto=True)
     params, file = await read_params(request)
     preset, unsigned = _authorize_upload(emulator, params)
     if file is None or file == "":
         raise CloudinaryError(400, "Missing required parameter - file")
-    data, filename = await _file_bytes(emulator, file)
     settings = {**(preset["settings"] if preset else {}), **{k: v for k, v in params.items() if v not in ("", None)}}
-    asset, overwritten, existing = emulator.actions.upload(data, filename, resource_type, settings, unsigned=unsigned)
+    data: bytes | Path
+    if chunked or request.headers.get("x-unique-upload-id") or request.headers.get("content-range"):
+        # parts are copied to disk, and the last one assembles the asset, off the event loop
+        received = await run_in_threadpool(_receive_part, request, emulator, file, resource_type, settings, unsigned)
+        if isinstance(received, dict):
+            return received
+        data, filename, settings, unsigned, resource_type = (received.path, received.filename, received.settings,
+                                                             received.unsigned, received.resource_type)
+    else:
+        data, filename = await _whole_file(emulator, file)
+    try:
+        asset, overwritten, existing = await run_in_threadpool(emulator.actions.upload, data, filename, resource_type,
+                                                               settings, unsigned=unsigned)
+    finally:
+        if isinstance(data, Path):
+            data.unlink(missing_ok=True)  # moved into the store, unless the upload was refused
     body = upload_response(emulator, str(request.base_url), asset, overwritten=overwritten, existing=existing)
     if not existing:
         emulator.notifier.emit("upload", {k: v for k, v in body.items() if k != "signature"},
-                               notification_url=params.get("notification_url"))
+                               notification_url=settings.get("notification_url"))
     return body
+
+
+def _receive_part(request: Request, emulator: Emulator, file: Any, resource_type: str, settings: dict[str, Any],
+                  unsigned: bool) -> Session | dict:
+    """One part of a chunked upload: the finished session after the last part, else the answer
+    Cloudinary gives to a part before it (`done: false`)."""
+    upload_id, content_range = request.headers.get("x-unique-upload-id"), request.headers.get("content-range")
+    if not (upload_id and content_range):
+        raise CloudinaryError(400, "A chunked upload needs both the X-Unique-Upload-Id and Content-Range headers")
+    if not hasattr(file, "read"):
+        raise CloudinaryError(400, "A chunk must be sent as a file part")
+    session, done = emulator.chunks.receive(upload_id, Part.parse(content_range), file.file, int(file.size or 0),
+                                            resource_type, settings, unsigned, getattr(file, "filename", None))
+    if done:
+        return session
+    partial: dict[str, Any] = {"done": False, "bytes": session.received}
+    if resource_type != "auto":
+        partial["resource_type"] = resource_type
+    if session.settings.get("public_id"):
+        partial["public_id"] = str(session.settings["public_id"])
+    return partial
+
+
+async def _whole_file(emulator: Emulator, file: Any) -> tuple[bytes, str | None]:
+    """A single-request upload's file: at most 100 MB, refused before it is read when larger."""
+    if int(getattr(file, "size", 0) or 0) > MAX_REQUEST_BYTES:
+        raise too_large(int(file.size), MAX_REQUEST_BYTES)
+    data, filename = await _file_bytes(emulator, file)
+    if len(data) > MAX_REQUEST_BYTES:
+        raise too_large(len(data), MAX_REQUEST_BYTES)
+    return data, filename
 
 
 @router.post("/v1_1/{cloud}/{resource_type}/destroy")
@@ -136,7 +198,8 @@ async def tags(request: Request, resource_type: str, emulator: Emulator = Depend
                          skip=NON_SIGNABLE_NOTIFICATION_PARAMS)
     _check_resource_type(resource_type)
     command = str(params.get("command") or "")
-    new = [t for t in str(params.get("tag") or "").split(",") if t]
+    given = params.get("tag") or []
+    new = [t for item in (given if isinstance(given, list) else [given]) for t in str(item).split(",") if t]
     if command not in ("add", "set_exclusive", "remove", "replace", "remove_all"):
         raise CloudinaryError(400, f"Invalid command {command}")
     if command != "remove_all" and not new:
@@ -151,5 +214,31 @@ async def tags(request: Request, resource_type: str, emulator: Emulator = Depend
         result = {"add": asset.tags + new, "set_exclusive": asset.tags + new, "replace": new, "remove_all": [],
                   "remove": [t for t in asset.tags if t not in new]}[command]
         emulator.actions.set_tags(asset, result, notification_url=params.get("notification_url"))
+        changed.append(asset.public_id)
+    return {"public_ids": changed}
+
+
+@router.post("/v1_1/{cloud}/{resource_type}/context")
+async def context(request: Request, resource_type: str, emulator: Emulator = Depends(upload_gate)) -> dict:
+    """`add_context` (the keys given are set, the others kept) / `remove_all_context`:
+    `{"public_ids": [changed ids]}`."""
+    params, _ = await read_params(request)
+    check_signed_request(params, emulator.credentials.api_key, emulator.credentials.api_secret,
+                         skip=NON_SIGNABLE_NOTIFICATION_PARAMS)
+    _check_resource_type(resource_type)
+    command = str(params.get("command") or "")
+    if command not in ("add", "remove_all"):
+        raise CloudinaryError(400, f"Invalid command {command}")
+    given = contexts.parse(params.get("context"))
+    if command == "add" and not given:
+        raise CloudinaryError(400, "Missing required parameter - context")
+    ids = params.get("public_ids") or []
+    changed = []
+    for public_id in ids if isinstance(ids, list) else [ids]:
+        asset = emulator.state.get(resource_type, str(params.get("type") or "upload"), str(public_id))
+        if asset is None:
+            continue
+        emulator.actions.set_context(asset, {**asset.context, **given} if command == "add" else {},
+                                     notification_url=params.get("notification_url"))
         changed.append(asset.public_id)
     return {"public_ids": changed}

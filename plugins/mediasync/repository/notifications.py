@@ -108,6 +108,11 @@ class NotificationRepository:
             conn.execute("notifications.touch_row", {"id": media_id})
         return changed
 
+    def change_context(self, conn: Connection, media_id: UUID, set: dict[str, str], removed: Sequence[str]) -> bool:
+        """Set some context keys and remove others; False when the row already said so."""
+        return conn.one("notifications.change_context", {"id": media_id, "set": dict(set),
+                                                         "removed": list(removed)}) is not None
+
     def refresh_content(self, conn: Connection, media_id: UUID, asset: dict[str, Any]) -> bool:
         return conn.one("notifications.refresh_content", {"id": media_id, **asset}) is not None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -114,6 +115,27 @@ def safe_folder(folder: str) -> str:
     if not _FOLDER.match(folder) or len(folder) > 200:
         raise InvalidInput(f"folder {folder!r} is not allowed: use letters, digits, '-', '_' and '/'", 422)
     return folder
+
+
+CONTEXT_KEYS = ("alt", "caption")  # the contextual metadata an upload through mediasync may carry
+MAX_CONTEXT_CHARS = 500
+
+
+def clean_context(context: Mapping[str, str | None]) -> dict[str, str]:
+    """Alt text and caption as Cloudinary will store them: trimmed, NFC, no control characters,
+    at most 500 characters; empty values are left out."""
+    cleaned: dict[str, str] = {}
+    for key, value in context.items():
+        if key not in CONTEXT_KEYS:
+            raise InvalidInput(f"context {key!r} is not accepted: only {', '.join(CONTEXT_KEYS)}", 422)
+        text = unicodedata.normalize("NFC", value or "").strip()
+        if not text:
+            continue
+        if len(text) > MAX_CONTEXT_CHARS or any(unicodedata.category(c) == "Cc" for c in text):
+            raise InvalidInput(f"{key} must be at most {MAX_CONTEXT_CHARS} characters without control characters",
+                               422)
+        cleaned[key] = text
+    return cleaned
 
 
 def clean_tags(tags: list[str] | tuple[str, ...]) -> list[str]:

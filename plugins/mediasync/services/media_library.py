@@ -13,8 +13,9 @@ import io
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, BinaryIO, Literal
 from uuid import UUID
@@ -29,7 +30,14 @@ from mediasync.repository.queue import QueueRepository
 from mediasync.results import Result
 from mediasync.scope import within
 from mediasync.services.cleanup_queue import CleanupQueue
-from mediasync.services.content import clean_tags, inspect_upload, safe_filename, safe_folder
+from mediasync.services.content import (
+    clean_context,
+    clean_tags,
+    inspect_upload,
+    safe_filename,
+    safe_folder,
+    stream_size,
+)
 from mediasync.store import AssetStore, StoredAsset
 
 log = logging.getLogger(__name__)
@@ -63,10 +71,11 @@ class MediaRecord(Result):
     deleted_at: datetime | None
     deleted_by: Literal["app", "sql", "cloudinary"] | None = None
     tags: list[str] = Field(default_factory=list)
+    context: dict[str, str] = Field(default_factory=dict, description="contextual metadata: alt, caption, ...")
 
     @classmethod
     def from_row(cls, row: Row) -> MediaRecord:
-        return cls.model_validate({**row, "tags": list(row.get("tags") or [])})
+        return cls.model_validate({**row, "tags": list(row.get("tags") or []), "context": row.get("context") or {}})
 
 
 class MediaPage(Result):
@@ -104,18 +113,26 @@ class MediaLibraryService:
     # --- upload --------------------------------------------------------------------------
 
     def upload(self, file: bytes | BinaryIO, filename: str | None, *, folder: str | None = None,
-               tags: Sequence[str] = ()) -> MediaRecord:
-        """Validate, upload (preset + folder), save the row; compensate if the save fails.
+               tags: Sequence[str] = (), context: Mapping[str, str | None] | None = None) -> MediaRecord:
+        """Validate, upload (preset + folder, contextual metadata), save the row; compensate if
+        the save fails.
 
         `file` is read in chunks and handed to the store as a stream: the service itself never
-        holds the whole file in memory (a non-seekable stream is spooled to a temporary file)."""
+        holds the whole file in memory (a non-seekable stream is spooled to a temporary file).
+        A file over `chunked_upload_threshold_bytes` goes to Cloudinary as a chunked upload."""
         with _seekable(file, self.settings.max_upload_bytes) as stream:
             kind = inspect_upload(stream, self.settings.max_upload_bytes)
             name = safe_filename(filename, kind.extension)
             target_folder = self._managed_folder(folder)
             tag_list = clean_tags(list(tags))
+            metadata = clean_context(context or {})
+            chunked = stream_size(stream) > self.settings.chunked_upload_threshold_bytes
             asset = self.store.upload(stream, upload_preset=self.settings.upload_preset, folder=target_folder,
-                                      resource_type=kind.resource_type, filename=name, tags=tag_list)
+                                      resource_type=kind.resource_type, filename=name, tags=tag_list,
+                                      context=metadata or None,
+                                      chunk_size=self.settings.chunked_upload_chunk_bytes if chunked else None)
+        if metadata and not asset.context:
+            asset = replace(asset, context=metadata)
         try:
             media_id = self._save(asset, tag_list)
         except DatabaseError as exc:

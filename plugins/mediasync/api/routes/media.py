@@ -23,14 +23,21 @@ def list_media(services: ServicesDep, status: Literal["active", "deleted", "all"
 @router.post("/media", status_code=201, summary="Upload a file to Cloudinary and record it",
              description="The file must be an image (PNG, JPEG, GIF, WebP, AVIF, HEIC), a PDF or a video (MP4, MOV, "
                          "WebM) that decodes as what it claims and carries nothing else; `folder` must lie inside "
-                         "the managed folders (default: the upload folder).",
+                         "the managed folders (default: the upload folder); `alt` and `caption` are stored as the "
+                         "asset's contextual metadata. Files over the chunked-upload threshold go to Cloudinary in "
+                         "parts.",
              responses=route_errors(400, 409, 413, 415, 502), dependencies=[requires_edit])
 def upload_media(services: ServicesDep, file: Annotated[UploadFile, File()],
                  folder: Annotated[str | None, Form()] = None,
-                 tags: Annotated[str | None, Form(description="comma-separated")] = None) -> MediaRecord:
-    # The form parser spooled the file to disk past 1 MiB; the service streams it on from there.
+                 tags: Annotated[str | None, Form(description="comma-separated")] = None,
+                 alt: Annotated[str | None, Form(description="alt text (Cloudinary context `alt`)")] = None,
+                 caption: Annotated[str | None, Form(description="caption (Cloudinary context `caption`)")] = None,
+                 ) -> MediaRecord:
+    # The form parser spooled the file to disk past 1 MiB; the service streams it on from there
+    # (in parts when it is larger than Cloudinary takes in one request).
     tag_list = [t for t in (tags or "").split(",") if t.strip()]
-    return services.media.upload(file.file, file.filename, folder=folder or None, tags=tag_list)
+    return services.media.upload(file.file, file.filename, folder=folder or None, tags=tag_list,
+                                 context={"alt": alt, "caption": caption})
 
 
 @router.get("/media/{media_id}", summary="One media record", responses=route_errors(404),

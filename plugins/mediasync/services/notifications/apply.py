@@ -28,6 +28,7 @@ from mediasync.scope import ManagedScope
 from mediasync.services.notifications.events import (
     AssetRef,
     Change,
+    ContextChanged,
     Deleted,
     DisplayNameChanged,
     FolderRenamed,
@@ -130,6 +131,8 @@ class ChangeApplier:
             self._display_name(conn, n.event_at, change, result)
         elif isinstance(change, TagsChanged):
             self._tags(conn, n.event_at, change, result)
+        elif isinstance(change, ContextChanged):
+            self._context(conn, n.event_at, change, result)
         else:
             self._uploaded(conn, n, change, result)
 
@@ -264,6 +267,22 @@ class ChangeApplier:
         changed = self.repo.change_tags(conn, row["id"], added, removed)
         result.add("applied" if changed else "no_change", f"{what}: +{len(added)} -{len(removed)}",
                    1 if changed else 0)
+
+    def _context(self, conn: Connection, event_at: datetime, change: ContextChanged, result: Applied) -> None:
+        """Each context key follows its latest change (a clock per key, as tags have)."""
+        ref = change.ref
+        what = f"context of {ref.public_id}"
+        row = self._target(self._row(conn, ref), what, result)
+        if row is None:
+            return
+        set_ = {k: v for k, v in change.set.items() if self._fresh(conn, ref, f"context:{k}", event_at)}
+        removed = [k for k in change.removed if self._fresh(conn, ref, f"context:{k}", event_at)]
+        if not set_ and not removed and (change.set or change.removed):
+            result.add("stale", f"{what}: older than the row's")
+            return
+        changed = self.repo.change_context(conn, row["id"], set_, removed)
+        result.add("applied" if changed else "no_change", f"{what}: {len(set_)} set, {len(removed)} removed",
+                   int(changed))
 
     # --- upload --------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from mediasync.results import Result
 # The event types mediasync follows (everything else would be stored and ignored).
 EVENT_TYPES: tuple[str, ...] = ("upload", "delete", "delete_by_token", "rename", "move",
                                 "move_or_rename_asset_folder", "resource_display_name_changed",
-                                "resource_tags_changed")
+                                "resource_tags_changed", "resource_context_changed")
 
 
 @runtime_checkable

@@ -16,6 +16,9 @@ from typing import Any
 
 from mediasync.services.notifications.models import (
     MAX_TAG_CHANGES,
+    ContextResource,
+    ContextResourceList,
+    ContextResourcesByPublicId,
     Envelope,
     FolderRename,
     Rename,
@@ -87,16 +90,23 @@ class TagsChanged:
 
 
 @dataclass(frozen=True)
+class ContextChanged:
+    ref: AssetRef
+    set: dict[str, str]  # keys added or updated, with their new values
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Uploaded:
     ref: AssetRef
     fields: dict[str, Any]  # the media_files columns the upload response gives
     placeholder: bool = False  # Cloudinary says the asset is a placeholder: no live asset to follow
 
 
-Change = Deleted | Renamed | Moved | FolderRenamed | DisplayNameChanged | TagsChanged | Uploaded
+Change = Deleted | Renamed | Moved | FolderRenamed | DisplayNameChanged | TagsChanged | ContextChanged | Uploaded
 DELETE_TYPES = ("delete", "delete_by_token")
 ACTED_ON = (*DELETE_TYPES, "rename", "move", "move_or_rename_asset_folder", "resource_display_name_changed",
-            "resource_tags_changed", "upload")
+            "resource_tags_changed", "resource_context_changed", "upload")
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,7 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _ref(item: Resource, public_id: str | None = None, folder: str | None = None) -> AssetRef:
+def _ref(item: Resource | ContextResource, public_id: str | None = None, folder: str | None = None) -> AssetRef:
     pid = item.public_id or public_id
     if not pid:
         raise malformed("a resource has no public_id")
@@ -154,6 +164,16 @@ def _resources(body: dict[str, Any]) -> list[tuple[str | None, Resource]]:
     if tag_changes([r for _, r in listed]) > MAX_TAG_CHANGES:
         raise malformed(f"more than {MAX_TAG_CHANGES} tag changes in one notification")
     return listed
+
+
+def _context_resources(body: dict[str, Any]) -> list[tuple[str | None, ContextResource]]:
+    """A `resource_context_changed` body's resources (keyed by public_id, or a list)."""
+    resources = body.get("resources")
+    if isinstance(resources, dict):
+        return list(validated(ContextResourcesByPublicId, body).resources.items())
+    if isinstance(resources, list):
+        return [(None, r) for r in validated(ContextResourceList, body).resources]
+    raise malformed("resource_context_changed without resources")
 
 
 UPLOAD_COLUMNS = ("format", "bytes", "width", "height", "version", "etag", "secure_url", "original_filename",
@@ -181,10 +201,15 @@ def _changes(kind: str, body: dict[str, Any]) -> list[Change]:
     if kind == "resource_tags_changed":
         return [TagsChanged(_ref(item, pid, item.asset_folder), tuple(t for t in item.added or () if t),
                             tuple(t for t in item.removed or () if t)) for pid, item in _resources(body)]
+    if kind == "resource_context_changed":
+        return [ContextChanged(_ref(item, pid, item.asset_folder),
+                               {p.name: p.value or "" for p in (*(item.added or ()), *(item.updated or ()))},
+                               tuple(p.name for p in item.removed or ())) for pid, item in _context_resources(body)]
     if kind == "upload":
         upload = validated(Upload, body)
-        return [Uploaded(_ref(upload, None, upload.asset_folder), {c: getattr(upload, c) for c in UPLOAD_COLUMNS},
-                         upload.placeholder is True)]
+        fields: dict[str, Any] = {c: getattr(upload, c) for c in UPLOAD_COLUMNS}
+        fields["context"] = dict(upload.context.custom) if upload.context and upload.context.custom else None
+        return [Uploaded(_ref(upload, None, upload.asset_folder), fields, upload.placeholder is True)]
     return []
 
 

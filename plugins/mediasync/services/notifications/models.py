@@ -30,6 +30,8 @@ MAX_TAGS_PER_ASSET = 1000  # Cloudinary: "Each asset can be assigned up to 1000 
 MAX_TAG_LENGTH = 255  # Cloudinary: "A tag is a short name (up to 255 characters)"
 MAX_TAG_CHANGES = 10_000  # tags added + removed over every asset of one notification
 MAX_TEXT = 1024  # display names, file names, etags, request ids
+MAX_CONTEXT_CHARS = 1024  # Cloudinary: one contextual metadata key-value pair is at most 1024 characters
+MAX_CONTEXT_KEYS = 1000  # keys of contextual metadata one notification may name per asset
 
 
 def _public_id(value: str) -> str:
@@ -117,6 +119,45 @@ class FolderRename(_Model):
     to_path: Folder
 
 
+class ContextPair(_Model):
+    """One key of a `resource_context_changed`: its name and (added or updated) value."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTEXT_CHARS)]
+    value: Annotated[str, StringConstraints(max_length=MAX_CONTEXT_CHARS)] | None = None
+
+
+ContextPairs = Annotated[list[ContextPair], Field(max_length=MAX_CONTEXT_KEYS)]
+
+
+class ContextResource(_Model):
+    """One asset of a `resource_context_changed`: the keys added, updated and removed."""
+
+    public_id: PublicId | None = None
+    resource_type: Name | None = None
+    type: Name | None = None
+    asset_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")] | None = None
+    asset_folder: Folder | None = None
+    added: ContextPairs | None = None
+    updated: ContextPairs | None = None
+    removed: ContextPairs | None = None
+
+
+class ContextResourceList(_Model):
+    resources: Annotated[list[ContextResource], Field(max_length=MAX_RESOURCES)]
+
+
+class ContextResourcesByPublicId(_Model):
+    resources: Annotated[dict[PublicId, ContextResource], Field(max_length=MAX_RESOURCES)]
+
+
+class UploadContext(_Model):
+    """An upload's contextual metadata as Cloudinary answers it: `{"custom": {key: value}}`."""
+
+    custom: Annotated[dict[Annotated[str, StringConstraints(max_length=MAX_CONTEXT_CHARS)],
+                           Annotated[str, StringConstraints(max_length=MAX_CONTEXT_CHARS)]],
+                      Field(max_length=MAX_CONTEXT_KEYS)] | None = None
+
+
 class Upload(Resource):
     public_id: PublicId
     version: Annotated[int, Field(ge=0)]
@@ -129,6 +170,7 @@ class Upload(Resource):
     original_filename: Text | None = None
     display_name: Text | None = None
     placeholder: bool | None = None  # Cloudinary's backup placeholder of a deleted asset: no live asset
+    context: UploadContext | None = None
 
 
 def malformed(why: str) -> RejectedNotification:

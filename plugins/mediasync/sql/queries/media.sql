@@ -2,10 +2,10 @@
 
 -- name: insert
 INSERT INTO public.media_files (public_id, resource_type, type, format, bytes, width, height, version, etag,
-                                secure_url, original_filename, folder, asset_id, asset_folder, display_name)
+                                secure_url, original_filename, folder, asset_id, asset_folder, display_name, context)
 VALUES (%(public_id)s, %(resource_type)s, %(type)s, %(format)s, %(bytes)s, %(width)s, %(height)s, %(version)s,
         %(etag)s, %(secure_url)s, %(original_filename)s, %(folder)s, %(asset_id)s, %(asset_folder)s,
-        %(display_name)s)
+        %(display_name)s, coalesce(%(context)s::jsonb, '{}'::jsonb))
 RETURNING id;
 
 -- name: insert_tags

@@ -110,17 +110,25 @@ RETURNING id;
 -- An upload made by another tool into a managed folder becomes an active row; a soft-deleted
 -- row holding the same key comes back to life as this new asset.
 INSERT INTO public.media_files AS m (public_id, resource_type, type, format, bytes, width, height, version, etag,
-                                     secure_url, original_filename, folder, asset_id, asset_folder, display_name)
+                                     secure_url, original_filename, folder, asset_id, asset_folder, display_name,
+                                     context)
 VALUES (%(public_id)s, %(resource_type)s, %(type)s, %(format)s, %(bytes)s, %(width)s, %(height)s, %(version)s,
         %(etag)s, %(secure_url)s, %(original_filename)s, %(folder)s, %(asset_id)s, %(asset_folder)s,
-        %(display_name)s)
+        %(display_name)s, coalesce(%(context)s::jsonb, '{}'::jsonb))
 ON CONFLICT (public_id, resource_type, type) DO UPDATE
    SET status = 'active', format = EXCLUDED.format, bytes = EXCLUDED.bytes, width = EXCLUDED.width,
        height = EXCLUDED.height, version = EXCLUDED.version, etag = EXCLUDED.etag,
        secure_url = EXCLUDED.secure_url, original_filename = EXCLUDED.original_filename,
        folder = EXCLUDED.folder, asset_id = EXCLUDED.asset_id, asset_folder = EXCLUDED.asset_folder,
-       display_name = EXCLUDED.display_name
+       display_name = EXCLUDED.display_name, context = EXCLUDED.context
  WHERE m.status = 'deleted'
+RETURNING id;
+
+-- name: change_context
+-- Context keys a notification set or removed; nothing (no row) when the row already says so.
+UPDATE public.media_files
+   SET context = (context - %(removed)s::text[]) || %(set)s::jsonb
+ WHERE id = %(id)s AND context IS DISTINCT FROM (context - %(removed)s::text[]) || %(set)s::jsonb
 RETURNING id;
 
 -- name: rows_in_folder
