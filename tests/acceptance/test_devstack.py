@@ -1,5 +1,7 @@
-"""`make run` end to end: a fresh state dir, embedded PostgreSQL, the emulator, airflow standalone
-on ports other than the defaults; the printed login works on the page; a DAG's task really runs
+"""`make run` end to end: a fresh state dir, embedded PostgreSQL, the emulator, Airflow's API
+server, DAG processor, scheduler and triggerer on ports other than the defaults; a row deleted in
+psql leaves Cloudinary within seconds, three times (the event-driven path, every part real); no run
+fails at start; the printed login works on the page; a DAG's task really runs
 (the task runners reach the execution API at the chosen port); the two connections are in
 Airflow's metadata DB and Cloudinary's Test works; the API server listens on 127.0.0.1 only; the
 `mediasync` CLI works with nothing but the settings file `make run` wrote; Ctrl-C (SIGINT, even
@@ -18,8 +20,10 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
+from fixtures.media import tiny_png
 from mediasync.emulator.testing import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +74,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
 
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         assert_connections_in_metadata_db(base, auth, emulator_port)
+        assert_sql_deletes_reach_cloudinary_within_seconds(http, base, auth, tmp_path, emulator_port)
         assert_a_dag_task_runs(base, auth)
+        assert_no_run_failed(base, auth)
         assert_listens_on_loopback_only(airflow_port)
         assert_cli_works_with_only_the_settings_file(tmp_path, output)
     finally:
@@ -127,6 +133,36 @@ def assert_a_dag_task_runs(base: str, auth: dict, dag_id: str = "mediasync_reten
         time.sleep(2)
     tis = httpx.get(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", headers=auth, timeout=60).json()
     assert state == "success", f"{dag_id} {run_id}: {state}: {tis}"
+
+
+def assert_sql_deletes_reach_cloudinary_within_seconds(http: httpx.Client, base: str, auth: dict, tmp_path: Path,
+                                                        emulator_port: int, times: int = 3) -> None:
+    """The seed's core path with every real component (API server, DAG processor, scheduler,
+    triggerer): a row deleted in psql leaves Cloudinary within seconds, three times in a row —
+    the cleanup queue's watcher is registered and running."""
+    from mediasync import settings_file
+
+    settings = settings_file.parse((tmp_path / "state" / "mediasync.env").read_text())
+    control = f"http://127.0.0.1:{emulator_port}/_emulator/control"
+    for i in range(times):
+        created = http.post(f"{base}/mediasync/api/v1/media", headers=auth,
+                            files={"file": (f"sql-delete-{i}.png", tiny_png(9000 + i), "image/png")})
+        assert created.status_code == 201, created.text
+        before = http.get(control).json()["assets"]
+        with psycopg.connect(settings["MEDIASYNC_DATABASE_URL"], autocommit=True) as psql:
+            psql.execute("DELETE FROM media_files WHERE id = %s", (created.json()["id"],))
+        started = time.monotonic()
+        while http.get(control).json()["assets"] >= before:
+            assert time.monotonic() - started < 15, f"delete {i + 1}: the asset was still there after 15 s"
+            time.sleep(0.2)
+        print(f"SQL DELETE {i + 1} reached Cloudinary in {time.monotonic() - started:.1f} s")
+
+
+def assert_no_run_failed(base: str, auth: dict) -> None:
+    """A fresh start shows no red in the grid: no task started before the API server answered."""
+    runs = httpx.get(f"{base}/api/v2/dags/~/dagRuns", headers=auth, timeout=60,
+                     params={"state": "failed"}).json()["dag_runs"]
+    assert runs == [], [(r["dag_id"], r["dag_run_id"]) for r in runs]
 
 
 def assert_listens_on_loopback_only(port: int) -> None:
