@@ -36,10 +36,10 @@ class DeletionRepository:
         conn.execute("deletions.set_queued", {"id": batch_id, "queued": queued})
 
     def page(self, conn: Connection, status: str | None, limit: int, before_id: int | None = None) -> list[Row]:
-        return conn.all("deletions.list", {"status": status, "limit": limit, "before_id": before_id})
+        return conn.all("deletions.list", {"status": status, "limit": limit, "before_id": before_id, "id": None})
 
     def get(self, conn: Connection, batch_id: int) -> Row | None:
-        return conn.one("deletions.get", {"id": batch_id})
+        return conn.one("deletions.list", {"status": None, "limit": 1, "before_id": None, "id": batch_id})
 
     def sample(self, conn: Connection, batch_id: int, limit: int = 20) -> list[Row]:
         return conn.all("deletions.sample", {"id": batch_id, "limit": limit})

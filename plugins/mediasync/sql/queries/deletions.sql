@@ -16,7 +16,7 @@ SELECT * FROM mediasync.open_deletion_batch(%(operation)s, %(reason)s, %(rows)s,
 UPDATE mediasync.deletion_batches SET queued = queued + %(queued)s WHERE id = %(id)s;
 
 -- name: list
--- Newest first, with what became of each batch's queue entries.
+-- Newest first (or just batch %(id)s), with what became of each batch's queue entries.
 SELECT b.*, e.entries
   FROM mediasync.deletion_batches b
   LEFT JOIN LATERAL (
@@ -25,17 +25,9 @@ SELECT b.*, e.entries
                 WHERE q.batch_id = b.id GROUP BY status) s) e ON true
  WHERE (%(status)s::text IS NULL OR b.status = %(status)s::text)
    AND (%(before_id)s::bigint IS NULL OR b.id < %(before_id)s::bigint)
+   AND (%(id)s::bigint IS NULL OR b.id = %(id)s::bigint)
  ORDER BY b.id DESC
  LIMIT %(limit)s;
-
--- name: get
-SELECT b.*, e.entries
-  FROM mediasync.deletion_batches b
-  LEFT JOIN LATERAL (
-       SELECT jsonb_object_agg(status, n) AS entries
-         FROM (SELECT status, count(*) AS n FROM public.cloudinary_cleanup_queue q
-                WHERE q.batch_id = b.id GROUP BY status) s) e ON true
- WHERE b.id = %(id)s;
 
 -- name: sample
 -- A few of what the batch removed: its journaled rows, or (reconciliation) its queued assets.
