@@ -13,4 +13,4 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve()
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 pytest_plugins = ["fixtures.database", "fixtures.emulator", "fixtures.services", "fixtures.airflow", "fixtures.browser",
-                  "fixtures.pgbouncer", "fixtures.layers"]
+                  "fixtures.pgbouncer", "fixtures.layers", "fixtures.dirs"]

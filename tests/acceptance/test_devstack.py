@@ -56,8 +56,8 @@ def assert_stopped_everything(stack: subprocess.Popen, tmp_path: Path, log_path:
 
 
 @pytest.mark.slow
-def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
-    stack, log_path, airflow_port, emulator_port = start_stack(tmp_path)
+def test_make_run_starts_everything_and_ctrl_c_stops_it(private_dir):
+    stack, log_path, airflow_port, emulator_port = start_stack(private_dir)
     try:
         output = _wait_for_output(log_path, "mediasync is running", stack, timeout=420)
         password = re.search(r"login: admin / (\S+)\)", output).group(1)
@@ -74,27 +74,27 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
 
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         assert_connections_in_metadata_db(base, auth, emulator_port)
-        assert_sql_deletes_reach_cloudinary_within_seconds(http, base, auth, tmp_path, emulator_port)
+        assert_sql_deletes_reach_cloudinary_within_seconds(http, base, auth, private_dir, emulator_port)
         assert_a_dag_task_runs(base, auth)
         assert_no_run_failed(base, auth)
         assert_listens_on_loopback_only(airflow_port)
-        assert_cli_works_with_only_the_settings_file(tmp_path, output)
+        assert_cli_works_with_only_the_settings_file(private_dir, output)
     finally:
         stack.send_signal(signal.SIGINT)
-    assert_stopped_everything(stack, tmp_path, log_path, f"http://127.0.0.1:{emulator_port}/_emulator/health",
+    assert_stopped_everything(stack, private_dir, log_path, f"http://127.0.0.1:{emulator_port}/_emulator/health",
                               f"http://127.0.0.1:{airflow_port}/api/v2/version")
-    assert not (tmp_path / "state" / "mediasync.env").exists()  # it pointed at what no longer runs
+    assert not (private_dir / "state" / "mediasync.env").exists()  # it pointed at what no longer runs
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_while_starting_up_stops_what_already_runs(tmp_path, signum):
-    stack, log_path, _airflow_port, emulator_port = start_stack(tmp_path)
+def test_a_signal_while_starting_up_stops_what_already_runs(private_dir, signum):
+    stack, log_path, _airflow_port, emulator_port = start_stack(private_dir)
     try:
         _wait_for_output(log_path, "starting Airflow", stack, timeout=120)
         time.sleep(3)  # Airflow's processes are coming up
     finally:
         stack.send_signal(signum)
-    assert_stopped_everything(stack, tmp_path, log_path, f"http://127.0.0.1:{emulator_port}/_emulator/health")
+    assert_stopped_everything(stack, private_dir, log_path, f"http://127.0.0.1:{emulator_port}/_emulator/health")
 
 
 def assert_connections_in_metadata_db(base: str, auth: dict, emulator_port: int) -> None:

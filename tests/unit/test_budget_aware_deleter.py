@@ -12,13 +12,16 @@ from mediasync.errors import StoreRateLimited, StoreTransientError
 from mediasync.services.queue.deleter import BudgetAwareDeleter
 from mediasync.store import AdminAllowance, DeleteOutcome
 
-NOW = datetime.now(timezone.utc)
+
+def in_half_an_hour() -> datetime:
+    """Read at each use: the whole suite may run this module half an hour after collecting it."""
+    return datetime.now(timezone.utc) + timedelta(minutes=30)
 
 
 class Store:
-    def __init__(self, remaining: int | None, reset_at: datetime | None = NOW + timedelta(minutes=30)) -> None:
+    def __init__(self, remaining: int | None, reset_at: datetime | None = None) -> None:
         self.remaining = remaining
-        self.reset_at = reset_at
+        self.reset_at = reset_at or in_half_an_hour()
         self.admin_calls: list[list[str]] = []
         self.destroyed: list[str] = []
         self.refuse_admin = False
@@ -26,12 +29,12 @@ class Store:
 
     @property
     def admin_allowance(self) -> AdminAllowance | None:
-        return None if self.remaining is None else AdminAllowance(self.remaining, self.reset_at, 500, NOW)
+        return None if self.remaining is None else AdminAllowance(self.remaining, self.reset_at, 500, datetime.now(timezone.utc))
 
     def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
                     type: str = "upload") -> dict[str, DeleteOutcome]:
         if self.refuse_admin:
-            raise StoreRateLimited("Rate Limit Exceeded", NOW + timedelta(minutes=30))
+            raise StoreRateLimited("Rate Limit Exceeded", in_half_an_hour())
         self.admin_calls.append(list(public_ids))
         if self.remaining is not None:
             self.remaining -= 1
