@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from fixtures.media import tiny_png
-from mediasync.emulator.testing import free_port
+from support.emulator import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

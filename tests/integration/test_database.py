@@ -77,7 +77,7 @@ def test_a_busy_pool_is_bounded_and_fails_fast_with_database_busy(pooled, conn):
 
 
 def test_an_unreachable_server_and_a_bad_dsn_fail_at_once_with_the_reason():
-    from mediasync.emulator.testing import free_port
+    from support.emulator import free_port
 
     started = time.monotonic()
     with pytest.raises(DatabaseUnavailable, match=f"cannot connect to PostgreSQL at .*:{(port := free_port())}"):

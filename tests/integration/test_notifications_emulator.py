@@ -44,7 +44,7 @@ def webhook(services: Services, emulator) -> Iterator[str]:
     import uvicorn
 
     from mediasync.api.app import create_app
-    from mediasync.emulator.testing import free_port
+    from support.emulator import free_port
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(lambda: services, user_dependency=lambda: None),
