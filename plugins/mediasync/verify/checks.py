@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import struct
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from uuid import UUID
 
-from mediasync.db import Connection, connection_mode
+from mediasync.clients.cloudinary import CloudinaryClient
+from mediasync.db import Connection, Database, connection_mode
 from mediasync.db.pooling import LISTEN_NEEDS, SESSION_FIX
-from mediasync.errors import DatabaseUnavailable, MediasyncError, SessionRequired, StoreTransientError
+from mediasync.errors import MediasyncError, SessionRequired
 from mediasync.repository.media import MediaRepository
 from mediasync.repository.migrations import discover, pending
 from mediasync.repository.queue import QueueRepository
@@ -32,7 +35,7 @@ from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.live import CHANNEL
 from mediasync.services.media_library import MediaLibraryService, MediaRecord
 from mediasync.services.retry import RetryPolicy
-from mediasync.store import DELIVERY_TYPE, DeleteOutcome, StoredAsset
+from mediasync.store import DELIVERY_TYPE, StoredAsset
 from mediasync.verify.namespace import TAG, VerifyNamespace
 
 Outcome = Literal["PASS", "FAIL", "SKIP"]
@@ -73,25 +76,13 @@ def tiny_png(seed: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(pixel)) + chunk(b"IEND", b""))
 
 
-class _FailingSave(MediaRepository):
-    """Saving fails after the upload succeeded: what compensation exists for."""
-
-    def insert(self, conn: Connection, asset: StoredAsset, tags: Sequence[str] = ()) -> UUID:
-        raise DatabaseUnavailable("verify: simulated database failure while saving the row")
-
-
-class _FailOnce:
-    """A deleter whose first call fails like a Cloudinary outage, then defers to the real store."""
-
-    def __init__(self, store: Any) -> None:
-        self.store, self.failed = store, False
-
-    def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
-                    type: str = "upload") -> dict[str, DeleteOutcome]:
-        if not self.failed:
-            self.failed = True
-            raise StoreTransientError("verify: simulated Cloudinary outage")
-        return self.store.delete_many(public_ids, resource_type, type)
+@contextmanager
+def unreachable_endpoint() -> Iterator[str]:
+    """An address nothing answers on while the block runs (a bound port that does not listen), so a
+    client pointed at it fails the way it does in an outage: the connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 class SyncVerifier:
@@ -280,7 +271,9 @@ class SyncVerifier:
             self.media_repo.delete_as_plain_sql(conn, media_id)
 
     def check_compensation(self) -> str:
-        media = MediaLibraryService(self.s.db, self.s.store, self.settings, repository=_FailingSave())
+        # The same database, refusing writes: the upload succeeds, saving its row fails for real.
+        refusing = Database(self.s.db.url, application_name="mediasync-verify", read_only=True)
+        media = MediaLibraryService(refusing, self.s.store, self.settings)
         before = self._folder_assets()
         try:
             self._upload(media)
@@ -299,10 +292,14 @@ class SyncVerifier:
         expect(pending_entry is not None and pending_entry["status"] == "pending", f"no pending entry: {pending_entry}")
         assert pending_entry is not None
         entry = pending_entry["id"]
-        flaky = CleanupQueue(self.s.db, _FailOnce(self.s.store), retry_policy=RetryPolicy(base_seconds=0, jitter=0))
-        first = flaky.process_batch(1, ids=[entry])
+        policy = RetryPolicy(base_seconds=0, jitter=0)
+        if not isinstance(self.s.store, CloudinaryClient):
+            raise CheckSkipped(f"needs the Cloudinary client, not {type(self.s.store).__name__}")
+        with unreachable_endpoint() as nowhere:  # attempt 1: Cloudinary cannot be reached
+            down = CloudinaryClient(replace(self.s.store.credentials, api_base_url=nowhere), retry_attempts=1)
+            first = CleanupQueue(self.s.db, down, retry_policy=policy).process_batch(1, ids=[entry])
         expect(first.retrying == 1, f"the failed attempt was not scheduled for retry: {first.as_dict()}")
-        second = flaky.process_batch(1, ids=[entry])
+        second = CleanupQueue(self.s.db, self.s.store, retry_policy=policy).process_batch(1, ids=[entry])
         expect(second.deleted == 1, f"the retry did not delete the asset: {second.as_dict()}")
         with self.s.db.transaction() as conn:
             final = self.queue_repo.get(conn, entry) or {}
