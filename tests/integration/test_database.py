@@ -10,6 +10,7 @@ import pytest
 
 from mediasync.db import PooledDatabase
 from mediasync.errors import ConfigError, DatabaseBusy, DatabaseUnavailable
+from support.waiting import wait_until
 
 
 def backend_pid(db) -> int:
@@ -43,7 +44,8 @@ def test_a_failed_transaction_rolls_back_and_the_connection_stays_usable(pooled,
 def test_a_connection_killed_by_the_server_is_replaced_without_a_failed_call(pooled, conn):
     pid = backend_pid(pooled)
     conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    time.sleep(0.2)
+    wait_until(lambda: not conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone(),
+               message=f"backend {pid} never went away")
     assert backend_pid(pooled) != pid
 
 
