@@ -29,10 +29,12 @@ lock: | $(PY)
 	  --python-version $(LOCK_PYTHON) --python-platform x86_64-unknown-linux-gnu \
 	  --no-emit-package mediasync $(LOCK_FLAGS) -o $(LOCK)
 
-# Static checks, as CI runs them: ruff (lint) and mypy (types), both configured in pyproject.toml.
+# Static checks, as CI runs them: ruff (lint), mypy (types) and import-linter (the layers may only be
+# imported downwards), all configured in pyproject.toml.
 lint: install
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 run: install
 	$(PY) -m mediasync.devstack

@@ -22,6 +22,9 @@ from psycopg.conninfo import make_conninfo
 from mediasync.db import Database
 from mediasync.repository.migrations import upgrade
 
+# The in-process emulator and the other test tooling live under tests/support/ (`from support.emulator import ...`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
 logging.getLogger("mediasync").setLevel(logging.WARNING)  # stdout carries one JSON line per benchmark
 
 
@@ -58,7 +61,7 @@ def fresh_database() -> Iterator[Database]:
 
 @contextmanager
 def emulator() -> Iterator[object]:
-    from mediasync.emulator.testing import RunningEmulator
+    from support.emulator import RunningEmulator
 
     with tempfile.TemporaryDirectory() as tmp, RunningEmulator(Path(tmp)) as running:
         yield running
@@ -94,7 +97,7 @@ class EmulatorProcess:
     server do not share one interpreter lock; the same control calls as `RunningEmulator`."""
 
     def __init__(self, data_dir: Path, latency_ms: int = 0) -> None:
-        from mediasync.emulator.testing import free_port
+        from support.emulator import free_port
 
         self.port = free_port()
         self.data_dir = data_dir

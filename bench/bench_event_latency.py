@@ -38,7 +38,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def airflow(home: Path, db_url: str, emu) -> AirflowStack:
-    from mediasync.emulator.testing import free_port
+    from support.emulator import free_port
 
     port = free_port()
     base = emu.base_url.replace(":", "%3A").replace("/", "%2F")

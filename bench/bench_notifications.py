@@ -53,8 +53,8 @@ with fresh_database() as plain, emulator() as running:
     import uvicorn
 
     from mediasync.api.app import create_app
-    from mediasync.emulator.testing import free_port
     from mediasync.services.notifications.channel import ensure_triggers
+    from support.emulator import free_port
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(lambda: services, user_dependency=lambda: None),

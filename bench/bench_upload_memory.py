@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import httpx
 
 from _harness import emulator, fresh_database, report
-from mediasync.emulator.testing import free_port
+from support.emulator import free_port
 
 UPLOADS = int(os.environ.get("BENCH_UPLOADS", "4"))
 SIZE = int(os.environ.get("BENCH_UPLOAD_MB", "99")) * 1024 * 1024

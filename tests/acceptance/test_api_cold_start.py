@@ -5,7 +5,6 @@ very first plugin traffic is 200 event streams and 100 listings at once holds at
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 from fixtures.airflow import running_api_server
 from fixtures.database import create_database, drop_database
 from mediasync.db import PooledDatabase
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 STREAMS, LISTINGS = 200, 100  # interleaved 2:1 below
@@ -82,8 +82,11 @@ def _cold_start(tmp_path, pg_server_url: str, db_url: str, name: str, emulator_s
         assert opened == [200] * STREAMS and listed == [200] * LISTINGS
         total, listening = peak
         assert listening == 1 and total <= POOL + 1, peak
-        time.sleep(3)  # every stream's disconnect noticed
-        after = sessions(pg_server_url, server.db_name)
+        def settled() -> tuple[int, int] | None:  # every stream's disconnect noticed
+            now = sessions(pg_server_url, server.db_name)
+            return now if now[1] == 1 and now[0] <= POOL + 1 else None
+
+        after = wait_until(settled, timeout=30, interval=0.2, message="the sessions never settled after the streams")
         assert after[1] == 1 and after[0] <= POOL + 1, after
         with httpx.Client(base_url=f"{server.base_url}/mediasync", timeout=30,
                           headers={"Authorization": f"Bearer {token}"}) as client:  # and it still serves

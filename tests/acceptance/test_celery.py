@@ -32,8 +32,8 @@ import psycopg
 import pytest
 
 from fixtures.database import create_database, drop_database
-from mediasync.emulator.testing import RunningEmulator, free_port
 from mediasync.processes import stop_process_group
+from support.emulator import RunningEmulator, free_port
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]
 

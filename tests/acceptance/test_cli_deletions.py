@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import psycopg
-from test_cli import assert_clean_error, run_cli
 
 from fixtures.media import tiny_png
+from support.cli import assert_clean_error, run_cli
 
 
 def uploaded(services, count: int) -> list[str]:

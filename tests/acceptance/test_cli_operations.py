@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 import re
 
-from test_cli import assert_clean_error, run_cli
-
 from fixtures.media import tiny_png
+from support.cli import assert_clean_error, run_cli
 
 
 def test_queue_stats_without_migrations_is_one_line_naming_the_fix(empty_database_url):

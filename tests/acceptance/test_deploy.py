@@ -29,8 +29,8 @@ import pytest
 import yaml
 
 from fixtures.database import create_database, drop_database
-from mediasync.emulator.testing import free_port
 from mediasync.processes import stop_process_group
+from support.emulator import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "plugins" / "mediasync"

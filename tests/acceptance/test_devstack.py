@@ -24,7 +24,8 @@ import psycopg
 import pytest
 
 from fixtures.media import tiny_png
-from mediasync.emulator.testing import free_port
+from support.emulator import free_port
+from support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,7 +92,10 @@ def test_a_signal_while_starting_up_stops_what_already_runs(private_dir, signum)
     stack, log_path, _airflow_port, emulator_port = start_stack(private_dir)
     try:
         _wait_for_output(log_path, "starting Airflow", stack, timeout=120)
-        time.sleep(3)  # Airflow's processes are coming up
+        airflow_log = tmp_path / "state" / "airflow.log"
+        written = airflow_log.stat().st_size if airflow_log.exists() else 0
+        wait_until(lambda: airflow_log.exists() and airflow_log.stat().st_size > written,  # Airflow's processes
+                   timeout=120, message="Airflow's processes never started")  # are coming up
     finally:
         stack.send_signal(signum)
     assert_stopped_everything(stack, private_dir, log_path, f"http://127.0.0.1:{emulator_port}/_emulator/health")

@@ -9,10 +9,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from fixtures.emulator import seeded_public_id
 from mediasync.repository.migrations import discover
+from support.waiting import wait_until
 
 DRAIN_ITEMS = 10_000
 ASSETS, ORPHANS = 1500, 250
@@ -47,7 +47,9 @@ def test_two_reconciles_started_apart_one_runs_one_refuses(pooled_db_url, emulat
     emulator.control(latency_ms=400)  # each listing page takes a while: without the lock the runs would overlap
     try:
         first = cli("reconcile", "--json", **env)
-        time.sleep(0.3)  # as issue 25 started them
+        wait_until(lambda: first.poll() is not None or conn.execute(  # the second starts while the first runs
+            "SELECT 1 FROM mediasync.reconciliation_runs WHERE status = 'running'").fetchone(),
+            message="the first reconcile never started")
         second = cli("reconcile", "--json", **env)
         outcomes = sorted([finish(first), finish(second)])
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 from mediasync.db import PooledDatabase
 from mediasync.errors import ConfigError, DatabaseBusy, DatabaseUnavailable
+from support.waiting import wait_until
 
 
 def backend_pid(db) -> int:
@@ -43,7 +44,8 @@ def test_a_failed_transaction_rolls_back_and_the_connection_stays_usable(pooled,
 def test_a_connection_killed_by_the_server_is_replaced_without_a_failed_call(pooled, conn):
     pid = backend_pid(pooled)
     conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    time.sleep(0.2)
+    wait_until(lambda: not conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone(),
+               message=f"backend {pid} never went away")
     assert backend_pid(pooled) != pid
 
 
@@ -77,7 +79,7 @@ def test_a_busy_pool_is_bounded_and_fails_fast_with_database_busy(pooled, conn):
 
 
 def test_an_unreachable_server_and_a_bad_dsn_fail_at_once_with_the_reason():
-    from mediasync.emulator.testing import free_port
+    from support.emulator import free_port
 
     started = time.monotonic()
     with pytest.raises(DatabaseUnavailable, match=f"cannot connect to PostgreSQL at .*:{(port := free_port())}"):

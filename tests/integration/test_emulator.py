@@ -15,7 +15,7 @@ from cloudinary.exceptions import AuthorizationRequired, BadRequest, GeneralErro
 
 from fixtures.media import tiny_png
 from mediasync.emulator.server import signature_matches
-from mediasync.emulator.testing import RunningEmulator
+from support.emulator import RunningEmulator
 
 UPLOAD_FIELDS = {"asset_id", "public_id", "version", "version_id", "signature", "width", "height", "format",
                  "resource_type", "created_at", "tags", "pages", "bytes", "type", "etag", "placeholder", "url",

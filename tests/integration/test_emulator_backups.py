@@ -19,7 +19,7 @@ from cloudinary.exceptions import BadRequest, NotFound, RateLimited
 
 from fixtures.emulator import sdk
 from fixtures.media import tiny_png
-from mediasync.emulator.testing import RunningEmulator, free_port
+from support.emulator import RunningEmulator, free_port
 
 
 def upload(emulator, seed: int, name: str, **options) -> dict:

@@ -173,7 +173,7 @@ def test_the_sdk_raises_not_found_for_unsupported_calls(emulator):
 def test_a_data_dir_written_before_context_keeps_its_assets(tmp_path: Path):
     import sqlite3
 
-    from mediasync.emulator.testing import RunningEmulator
+    from support.emulator import RunningEmulator
 
     (tmp_path / "blobs").mkdir()
     (tmp_path / "blobs" / "a").write_bytes(tiny_png(1))

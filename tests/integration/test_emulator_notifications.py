@@ -16,6 +16,7 @@ from cloudinary.exceptions import BadRequest, NotFound
 
 from fixtures.emulator import sdk
 from fixtures.media import tiny_png
+from support.waiting import wait_until
 
 CHANNEL = "mediasync-test"
 
@@ -117,8 +118,8 @@ def test_poll_channel_receive_redeliver_and_ack(emulator, sdk_config):
     assert [m["payload"]["public_id"] for m in second] == ["m2"]
     assert cloudinary.api.notifications(channel=CHANNEL, wait_seconds=0, **sdk(emulator)) == {}  # all in flight
     cloudinary.api.ack_notifications([m["receipt_handle"] for m in second], **sdk(emulator))
-    time.sleep(1.1)  # the visibility timeout passes: unacknowledged messages come back, with new handles
-    again = drain(emulator)
+    # the visibility timeout passes: unacknowledged messages come back, with new handles
+    again = wait_until(lambda: drain(emulator), timeout=10, message="the unacknowledged messages never came back")
     assert [m["payload"]["public_id"] for m in again] == ["m0", "m1"]
     assert {m["receipt_handle"] for m in again}.isdisjoint(m["receipt_handle"] for m in first)
     assert cloudinary.api.ack_notifications([m["receipt_handle"] for m in first], **sdk(emulator))["acknowledged"] == 0

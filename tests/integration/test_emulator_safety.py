@@ -19,7 +19,7 @@ from fixtures.emulator import sdk
 from fixtures.media import tiny_png
 from mediasync.emulator.app import serve
 from mediasync.emulator.config import Credentials, credentials_from_env
-from mediasync.emulator.testing import RunningEmulator, free_port
+from support.emulator import RunningEmulator, free_port
 
 MEDIASYNC = str(Path(sys.executable).parent / "mediasync")
 

@@ -170,7 +170,7 @@ def test_ping(emulator):
 
 
 def test_a_dynamic_folder_emulator_from_the_start_keeps_its_mode_across_reset(tmp_path):
-    from mediasync.emulator.testing import RunningEmulator
+    from support.emulator import RunningEmulator
 
     with RunningEmulator(tmp_path, folder_mode="dynamic") as running:
         assert httpx.get(f"{running.base_url}/_emulator/health").json()["folder_mode"] == "dynamic"

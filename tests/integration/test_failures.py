@@ -21,6 +21,7 @@ from mediasync.db import Database, PooledDatabase
 from mediasync.errors import DatabaseUnavailable, InvalidInput
 from mediasync.runtime import build_services
 from mediasync.store import StoredAsset
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -43,14 +44,16 @@ def reconcile_and_cut_connections(emulator, conn, db_url, report_dir) -> tuple[i
     emulator.seed(1200, prefix="main-uploads/r")  # three listing pages
     emulator.control(latency_ms=1500)
     env = {**cli_env(db_url, emulator), "MEDIASYNC_REPORT_DIR": str(report_dir)}
+    requests_before = emulator.settings()["api_requests"]
     run = subprocess.Popen([sys.executable, "-m", "mediasync.cli", "reconcile", "--json"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not conn.execute("SELECT 1 FROM mediasync.reconciliation_runs WHERE status = 'running'").fetchone():
-            assert time.monotonic() < deadline and run.poll() is None, "the run never started"
-            time.sleep(0.1)
-        time.sleep(1.0)  # inside the listing
+        wait_until(lambda: run.poll() is not None
+                   or conn.execute("SELECT 1 FROM mediasync.reconciliation_runs WHERE status = 'running'").fetchone(),
+                   interval=0.1, message="the run never started")
+        assert run.poll() is None, "the run ended before it started listing"
+        wait_until(lambda: emulator.settings()["api_requests"] > requests_before,  # a listing call is held
+                   message="the run never asked the emulator for a listing page")
         assert cut_connections(conn) >= 1
         out, err = run.communicate(timeout=120)
     finally:

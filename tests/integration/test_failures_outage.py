@@ -31,6 +31,7 @@ from mediasync.errors import DatabaseUnavailable, MediasyncError
 from mediasync.repository.migrations import upgrade
 from mediasync.runtime import build_services
 from mediasync.services.retry import RetryPolicy
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -110,13 +111,20 @@ def test_database_killed_and_restarted_under_load(throwaway, emulator, cloudinar
     processor.start()
     uploads.start()
     try:
-        time.sleep(2.5)
+        def succeeded(loop: Loop, since: float = 0.0) -> bool:
+            return any(t > since and not isinstance(o, Exception) for t, o in loop.outcomes)
+
+        def noticed_outage(loop: Loop) -> bool:
+            return any(t > crashed_at and isinstance(o, DatabaseUnavailable) for t, o in loop.outcomes)
+
+        wait_until(lambda: succeeded(processor) and succeeded(uploads), message="the load never got going")
         crashed_at = time.monotonic()
         throwaway.crash()
-        time.sleep(2.0)
+        wait_until(lambda: noticed_outage(processor) and noticed_outage(uploads), message="the outage went unnoticed")
         throwaway.start()
         restarted_at = time.monotonic()
-        time.sleep(4.0)
+        wait_until(lambda: succeeded(processor, restarted_at + 1.5) and succeeded(uploads, restarted_at + 1.5),
+                   timeout=60, message="the load never recovered after the restart")
         out, err = reconcile.communicate(timeout=180)
     finally:
         emulator.control(latency_ms=0)

@@ -13,6 +13,7 @@ import pytest
 from fixtures.media import tiny_png
 from mediasync.db import Database
 from mediasync.runtime import Services
+from support.waiting import wait_until
 
 FOLDER = "main-uploads"
 CHANNEL = "mediasync-test"
@@ -44,7 +45,7 @@ def webhook(services: Services, emulator) -> Iterator[str]:
     import uvicorn
 
     from mediasync.api.app import create_app
-    from mediasync.emulator.testing import free_port
+    from support.emulator import free_port
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(lambda: services, user_dependency=lambda: None),
@@ -95,7 +96,8 @@ def test_console_upload_into_a_managed_folder_is_adopted_and_outside_is_not(serv
     emulator.console("upload", folder=FOLDER, public_id="from-console", filename="x.png")
     emulator.console("upload", folder="someone-else", public_id="theirs", filename="y.png")
     eventually(lambda: conn.execute("SELECT count(*) AS n FROM public.media_files").fetchone()["n"] == 1)
-    time.sleep(0.3)  # the out-of-scope one has had its chance too
+    wait_until(lambda: all(d.get("delivered") for n in emulator.notifications() for d in n["deliveries"]),
+               timeout=10, message="the app never answered every notification")  # the out-of-scope one's too
     rows = conn.execute("SELECT public_id, status FROM public.media_files").fetchall()
     named = f"{FOLDER}/from-console" if emulator_folder_mode == "fixed" else "from-console"  # dynamic: no prefix
     assert rows == [{"public_id": named, "status": "active"}]
@@ -172,8 +174,8 @@ def test_poll_while_the_database_is_down_redelivers_after_the_visibility_timeout
     assert (down.received, down.failed, down.acknowledged) == (1, 1, 0)
     services.notifications.db = real_db
     assert services.notifications.drain(CHANNEL).received == 0  # still invisible: claimed, not acknowledged
-    time.sleep(1.1)
-    again = services.notifications.drain(CHANNEL)
+    again = wait_until(lambda: (r := services.notifications.drain(CHANNEL)).received and r,  # visible again after
+                       timeout=10, message="the unacknowledged notification never came back")  # the timeout
     assert (again.received, again.applied, again.acknowledged) == (1, 1, 1)
     assert row(conn, record.id)["deleted_by"] == "cloudinary"
     assert services.notifications.drain(CHANNEL).received == 0

@@ -21,7 +21,8 @@ from mediasync.errors import LockLost, SessionRequired
 from mediasync.repository.migrations import discover, upgrade
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.services.live import MediaChangeBroadcaster
-from mediasync.triggers.queue import CleanupQueueTrigger
+from support.triggers import WatchedTrigger
+from support.waiting import async_wait_until, wait_until
 
 FIX = "needs a session: use the direct connection or the session pooler, port 5432"
 
@@ -92,7 +93,7 @@ def test_live_updates_refuse_once_through_the_transaction_pooler(pooled_db_url, 
 
 def test_the_queue_trigger_polls_through_the_transaction_pooler(monkeypatch, pooled_db_url, conn, caplog):
     monkeypatch.setenv("AIRFLOW_CONN_MEDIASYNC_DB", pooled_db_url)
-    trigger = CleanupQueueTrigger(poll_seconds=1.0)
+    trigger = WatchedTrigger(poll_seconds=1.0)
     without_delete_brake(conn)  # the whole library in one statement would be held: this test is about polling
     conn.execute("INSERT INTO media_files (public_id) SELECT 'main-uploads/p' || g FROM generate_series(1, 30) g")
     got: list[dict] = []
@@ -105,7 +106,7 @@ def test_the_queue_trigger_polls_through_the_transaction_pooler(monkeypatch, poo
 
     async def scenario() -> None:
         task = asyncio.ensure_future(consume())
-        await asyncio.sleep(0.5)
+        await async_wait_until(trigger.looked.is_set, timeout=10, message="the trigger never polled")
         await asyncio.to_thread(conn.execute, "DELETE FROM media_files")
         await asyncio.wait_for(task, timeout=10)
 
@@ -215,7 +216,9 @@ def test_db_upgrade_waits_for_the_migration_lock_through_the_transaction_pooler(
         holder.execute("SELECT pg_advisory_xact_lock(7261520001)")
         worker = threading.Thread(target=lambda: outcome.update(applied=upgrade(Database(pooled_url))))
         worker.start()
-        time.sleep(1.5)
+        with psycopg.connect(empty_database_url, autocommit=True) as observer:  # upgrade waits on the lock
+            wait_until(lambda: observer.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                                ).fetchone(), message="upgrade never waited for the migration lock")
         assert worker.is_alive() and applied(empty_database_url) == []
         holder.rollback()
     worker.join(timeout=60)

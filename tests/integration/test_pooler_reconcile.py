@@ -9,7 +9,6 @@ data reports the same drift."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -18,6 +17,7 @@ from mediasync.db import Database
 from mediasync.drift import DRIFT_KINDS
 from mediasync.services.reconcile import Reconciler
 from mediasync.services.reconcile.service import ReconcileResult
+from support.waiting import wait_until
 
 ASSETS = 1500
 ORPHANS = 250
@@ -40,8 +40,11 @@ def drift(result: ReconcileResult) -> dict[str, int]:
     return {kind: result.counts.get(kind, 0) for kind in DRIFT_KINDS}
 
 
-def started_apart(runs: list, seconds: float = 0.3) -> list[ReconcileResult]:
-    """Run each callable in its own thread, `seconds` apart (as issue 25 started them)."""
+RUNNING = "SELECT 1 FROM mediasync.reconciliation_runs WHERE status = 'running'"
+
+
+def started_while_the_first_runs(conn, runs: list) -> list[ReconcileResult]:
+    """Run each callable in its own thread: the first, then — once its run is under way — the others."""
     results: list[ReconcileResult | BaseException | None] = [None] * len(runs)
 
     def work(i: int) -> None:
@@ -51,9 +54,10 @@ def started_apart(runs: list, seconds: float = 0.3) -> list[ReconcileResult]:
             results[i] = exc
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(runs))]
-    for thread in threads:
+    threads[0].start()
+    wait_until(lambda: results[0] is not None or conn.execute(RUNNING).fetchone(), message="the first run never started")
+    for thread in threads[1:]:
         thread.start()
-        time.sleep(seconds)
     for thread in threads:
         thread.join(timeout=120)
     assert all(isinstance(r, ReconcileResult) for r in results), results
@@ -65,8 +69,8 @@ def test_concurrent_reconciliations_through_the_pooler_never_overlap_nor_disagre
     pooled = Database(pooled_db_url)
     emulator.control(latency_ms=300)  # listing pages take a while, as over the internet: the runs would overlap
     try:
-        results = started_apart([lambda: Reconciler(pooled, cloudinary_store, settings).run(grace_minutes=0)
-                                 for _ in range(3)])
+        results = started_while_the_first_runs(conn, [lambda: Reconciler(pooled, cloudinary_store, settings).run(
+            grace_minutes=0) for _ in range(3)])
     finally:
         emulator.control(latency_ms=0)
 
@@ -96,15 +100,15 @@ def test_concurrent_reconciliations_through_the_pooler_never_overlap_nor_disagre
 
 
 def test_a_run_waits_for_nothing_and_refuses_while_another_holds_the_inventory(
-        pooled_db_url, emulator, cloudinary_store, settings, inventory):
+        pooled_db_url, emulator, cloudinary_store, settings, conn, inventory):
     """A run started while another is listing is refused at once (it does not queue up behind it),
     and the next run after it gets the lock: the lock ends with the run that held it."""
     pooled = Database(pooled_db_url)
     emulator.control(latency_ms=300)
     try:
-        first, second = started_apart([lambda: Reconciler(pooled, cloudinary_store, settings).run(grace_minutes=0),
-                                        lambda: Reconciler(pooled, cloudinary_store, settings).run(grace_minutes=0)],
-                                       seconds=0.5)
+        first, second = started_while_the_first_runs(
+            conn, [lambda: Reconciler(pooled, cloudinary_store, settings).run(grace_minutes=0),
+                   lambda: Reconciler(pooled, cloudinary_store, settings).run(grace_minutes=0)])
     finally:
         emulator.control(latency_ms=0)
     assert (first.status, second.status) == ("completed", "aborted")

@@ -12,15 +12,17 @@ import psycopg
 import pytest
 
 from mediasync.triggers.queue import CleanupQueueTrigger
+from support.triggers import WatchedTrigger
+from support.waiting import async_wait_until
 
 
 @pytest.fixture
-def trigger(monkeypatch, db_url) -> CleanupQueueTrigger:
+def trigger(monkeypatch, db_url) -> WatchedTrigger:
     monkeypatch.setenv("AIRFLOW_CONN_MEDIASYNC_DB", db_url)
-    return CleanupQueueTrigger(debounce_seconds=0.2, poll_seconds=1.0)
+    return WatchedTrigger(debounce_seconds=0.2, poll_seconds=1.0)
 
 
-async def events_within(trigger: CleanupQueueTrigger, seconds: float, action=None) -> list[tuple[float, dict]]:
+async def events_within(trigger: WatchedTrigger, seconds: float, action=None) -> list[tuple[float, dict]]:
     """Events the trigger fires within `seconds`, with when (s after `action` ran, once listening)."""
     got: list[tuple[float, dict]] = []
     started = [time.monotonic()]
@@ -30,7 +32,7 @@ async def events_within(trigger: CleanupQueueTrigger, seconds: float, action=Non
             got.append((time.monotonic() - started[0], event.payload))
 
     task = asyncio.ensure_future(consume())
-    await asyncio.sleep(0.5)  # LISTEN in place
+    await async_wait_until(trigger.looked.is_set, timeout=10, message="the trigger never started listening")
     if action is not None:
         await asyncio.to_thread(action)
     started[0] = time.monotonic()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from mediasync.db import Database
 from mediasync.repository.migrations import upgrade
 from mediasync.scope import ManagedScope
 from mediasync.services.reconcile import Reconciler
+from support.waiting import wait_until
 
 ASSETS = 3000
 
@@ -86,8 +86,11 @@ def test_a_connection_lost_mid_run_still_finishes_the_run(services, emulator, co
     emulator.seed(1500, prefix="main-uploads/bulk")
     emulator.control(latency_ms=400)  # pages take a while: time to cut the run's connections
 
+    requests_before = emulator.settings()["api_requests"]
+
     def cut_connections() -> None:
-        time.sleep(0.6)
+        wait_until(lambda: emulator.settings()["api_requests"] > requests_before,  # the run is listing
+                   message="the run never asked the emulator for a listing page")
         with psycopg.connect(db_url, autocommit=True) as killer:
             killer.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                            "WHERE datname = current_database() AND pid <> pg_backend_pid() "

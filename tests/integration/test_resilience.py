@@ -6,7 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
+
+from support.waiting import wait_until
 
 
 def test_processor_killed_during_the_cloudinary_call_is_rescued(services, emulator, conn, db_url, tmp_path):
@@ -16,15 +17,14 @@ def test_processor_killed_during_the_cloudinary_call_is_rescued(services, emulat
     emulator.control(latency_ms=5000)  # holds the processor inside the Admin API call
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIASYNC_", "CLOUDINARY_", "AIRFLOW_CONN_"))}
     env.update(MEDIASYNC_DATABASE_URL=db_url, CLOUDINARY_URL=emulator.cloudinary_url)
+    requests_before = emulator.settings()["api_requests"]
     worker = subprocess.Popen([sys.executable, "-m", "mediasync.cli", "queue", "process"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue WHERE status = 'processing'"
-                           ).fetchone()["n"] < 3:
-            assert time.monotonic() < deadline, "the worker never claimed the entries"
-            time.sleep(0.1)
-        time.sleep(0.5)  # now inside the delete call
+        wait_until(lambda: conn.execute("SELECT count(*) AS n FROM cloudinary_cleanup_queue WHERE status = 'processing'"
+                                        ).fetchone()["n"] >= 3, message="the worker never claimed the entries")
+        wait_until(lambda: emulator.settings()["api_requests"] > requests_before,  # the delete call is held
+                   message="the worker never called the Admin API")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()

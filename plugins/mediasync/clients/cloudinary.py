@@ -11,9 +11,8 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, TypeVar
@@ -25,7 +24,9 @@ import cloudinary.search
 import cloudinary.uploader
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from mediasync.clients.cloudinary_channel import ChannelCalls
 from mediasync.clients.cloudinary_errors import map_sdk_error, rate_limit_reset
+from mediasync.clients.cloudinary_listing import ListingCalls, parse_time, search_expression, search_term
 from mediasync.clients.cloudinary_restore import RestoreCalls
 from mediasync.clients.cloudinary_upload import streamed_upload, upload_in_parts
 from mediasync.errors import (
@@ -36,19 +37,13 @@ from mediasync.errors import (
 )
 from mediasync.store import (
     MAX_IDS_PER_ADMIN_DELETE,
-    MAX_LISTING_PAGE,
-    MAX_NOTIFICATION_ACKS,
-    RESOURCE_TYPES,
     AdminAllowance,
     DeleteOutcome,
-    FolderModeAnswer,
-    ListingPage,
-    ListingSource,
     StoredAsset,
-    search_instant,
 )
 
-__all__ = ["CloudinaryClient", "CloudinaryCredentials", "map_sdk_error", "rate_limit_reset", "search_expression"]
+__all__ = ["CloudinaryClient", "CloudinaryCredentials", "map_sdk_error", "rate_limit_reset", "search_expression",
+           "search_term"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -93,42 +88,6 @@ class CloudinaryCredentials:
         return options
 
 
-_SEARCH_SAFE_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]*$")
-
-
-def search_term(folder: str) -> str:
-    """A folder path as one unquoted Search API term. Managed folders are letters, digits, '-', '_'
-    and '/' (validated with the settings); anything else is refused rather than escaped by guess."""
-    folder = folder.strip("/")
-    if not _SEARCH_SAFE_FOLDER.match(folder):
-        raise StorePermanentError(f"folder {folder!r} cannot be searched: use letters, digits, '-', '_' and '/'")
-    return folder
-
-
-def search_expression(source: ListingSource) -> str:
-    """The Search API expression of a listing source: its folder and subfolders (`asset_folder` in
-    dynamic mode, `folder` — the public_id's path — in fixed mode), its resource type, and for an
-    incremental listing only what was uploaded after the given moment."""
-    terms = []
-    if source.asset_folder is not None:
-        terms.append(f"asset_folder:{search_term(source.asset_folder)}/*")
-    elif source.folder is not None:
-        terms.append(f"folder:{search_term(source.folder)}/*")
-    terms += [f"resource_type:{source.resource_type}", "type:upload"]
-    if source.uploaded_after is not None:
-        terms.append(f'uploaded_at>"{search_instant(source.uploaded_after)}"')
-    return " AND ".join(terms)
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _rate_limit_state(response: Any) -> dict[str, Any]:
     """What the SDK read from the `X-FeatureRateLimit-*` headers, as `ListingPage` fields: calls
     left this hour and when the allowance resets (None where the response did not say)."""
@@ -137,7 +96,7 @@ def _rate_limit_state(response: Any) -> dict[str, Any]:
             "rate_limit_reset_at": datetime(*reset[:6]).replace(tzinfo=timezone.utc) if reset else None}
 
 
-class CloudinaryClient(RestoreCalls):
+class CloudinaryClient(ListingCalls, ChannelCalls, RestoreCalls):
     """The `AssetStore` (and `AssetRestorer`, from `cloudinary_restore`) over the cloudinary SDK."""
 
     def __init__(self, credentials: CloudinaryCredentials, *, retry_attempts: int = 4,
@@ -229,7 +188,7 @@ class CloudinaryClient(RestoreCalls):
             height=result.get("height"), version=int(result["version"]), etag=result.get("etag"),
             secure_url=result.get("secure_url") or result.get("url"),
             original_filename=result.get("original_filename"),
-            folder=result.get("asset_folder") or folder, created_at=_parse_time(result.get("created_at")),
+            folder=result.get("asset_folder") or folder, created_at=parse_time(result.get("created_at")),
             asset_id=result.get("asset_id"), asset_folder=result.get("asset_folder"),
             display_name=result.get("display_name"), context=dict(custom) if isinstance(custom, dict) else None)
 
@@ -261,104 +220,6 @@ class CloudinaryClient(RestoreCalls):
                   -(-len(ids) // MAX_IDS_PER_ADMIN_DELETE), self._allowance.remaining if self._allowance else "?")
         return outcome
 
-    def iter_pages(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
-                   cursor: str | None = None) -> Iterator[ListingPage]:
-        """The full listing, MAX_LISTING_PAGE per page; each page carries the cursor to resume after it."""
-        while True:
-            params: dict[str, Any] = {"resource_type": resource_type, "type": type, "max_results": MAX_LISTING_PAGE}
-            if prefix:
-                params["prefix"] = prefix
-            if cursor:
-                params["next_cursor"] = cursor
-            result = self._call("list resources", cloudinary.api.resources, **params)
-            cursor = result.get("next_cursor")
-            yield ListingPage([self._listed(r, resource_type, type) for r in result.get("resources", [])], cursor,
-                              **self._remember_allowance(result))
-            if not cursor:
-                return
-
-    def iter_source_pages(self, source: ListingSource, cursor: str | None = None) -> Iterator[ListingPage]:
-        """One listing source: a prefix listing (fixed folders, or the whole account) or, for an asset
-        folder (dynamic folders), the Search API over that folder and its subfolders — a `prefix`
-        listing cannot find those assets, their public_ids carry no folder."""
-        if source.asset_folder is None and source.uploaded_after is None:
-            yield from self.iter_pages(source.resource_type, "upload", source.prefix, cursor)
-            return
-        expression = search_expression(source)
-        while True:
-            search = (cloudinary.search.Search().expression(expression).max_results(MAX_LISTING_PAGE)
-                      .sort_by("public_id", "asc"))
-            if cursor:
-                search = search.next_cursor(cursor)
-            result = self._call("search resources", search.execute)
-            cursor = result.get("next_cursor")
-            yield ListingPage([self._listed(r, source.resource_type, "upload") for r in result.get("resources", [])],
-                              cursor, **self._remember_allowance(result))
-            if not cursor:
-                return
-
-    def folder_mode(self) -> FolderModeAnswer | None:
-        """Cloudinary's answer: the account settings (Admin API `config?settings=true`), else what a
-        small listing shows (fixed-folder accounts name each asset's `folder`; dynamic ones don't)."""
-        try:
-            config = cloudinary.api.config(settings=True, **self._options())
-            mode = (config.get("settings") or {}).get("folder_mode")
-            if mode in ("fixed", "dynamic"):
-                return mode
-        except cloudinary.exceptions.RateLimited as exc:
-            raise map_sdk_error(exc) from exc
-        except Exception as exc:  # noqa: BLE001 - not every plan (nor the emulator) answers config: the listing tells
-            log.info("Cloudinary did not tell its folder mode in the account config (%s); sampling a listing", exc)
-        for resource_type in RESOURCE_TYPES:
-            sample = self._call("list resources", cloudinary.api.resources, resource_type=resource_type,
-                                max_results=10).get("resources", [])
-            if sample:
-                return "fixed" if any("folder" in r for r in sample) else "dynamic"
-        return None
-
-    def iter_resources(self, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
-                       cursor: str | None = None) -> Iterator[StoredAsset]:
-        for page in self.iter_pages(resource_type, type, prefix, cursor):
-            yield from page.assets
-
-    @staticmethod
-    def _listed(r: dict[str, Any], resource_type: str, type: str) -> StoredAsset:
-        return StoredAsset(public_id=r["public_id"], resource_type=r.get("resource_type", resource_type),
-                           type=r.get("type", type), format=r.get("format"), bytes=int(r.get("bytes", 0)),
-                           version=int(r.get("version", 0)), etag=r.get("etag"),
-                           secure_url=r.get("secure_url"), created_at=_parse_time(r.get("created_at")),
-                           width=r.get("width"), height=r.get("height"), asset_id=r.get("asset_id"),
-                           asset_folder=r.get("asset_folder"), display_name=r.get("display_name"),
-                           placeholder=r.get("placeholder") is True or r.get("status") == "deleted")
-
     def ping(self) -> None:
         """One cheap authenticated Admin call; raises a store error when it fails."""
         self._call("ping", cloudinary.api.resources, max_results=1)
-
-    # --- notification channel (Cloudinary → mediasync) ---------------------------------------
-
-    def receive_notifications(self, channel: str, *, max_messages: int = 100, wait_seconds: int = 0,
-                              visibility_timeout: int = 60) -> list[dict[str, Any]]:
-        """Claim messages from a poll channel (`api.notifications`, SDK >= 1.46); each stays invisible
-        for `visibility_timeout` s and comes back unless acknowledged."""
-        result = self._call("receive notifications", cloudinary.api.notifications, channel=channel,
-                            max_messages=max_messages, wait_seconds=wait_seconds,
-                            visibility_timeout=visibility_timeout)
-        return list(result.get("messages") or [])
-
-    def ack_notifications(self, receipt_handles: list[str]) -> int:
-        """Acknowledge (delete) claimed messages, at most 100 handles a call; returns how many."""
-        acknowledged = 0
-        for start in range(0, len(receipt_handles), MAX_NOTIFICATION_ACKS):
-            result = self._call("ack notifications", cloudinary.api.ack_notifications,
-                                receipt_handles[start:start + MAX_NOTIFICATION_ACKS])
-            acknowledged += int(result.get("acknowledged", 0))
-        return acknowledged
-
-    def list_triggers(self) -> list[dict[str, Any]]:
-        """The account's notification triggers (Admin API `triggers`)."""
-        return list(self._call("list triggers", cloudinary.api.triggers).get("triggers") or [])
-
-    def create_trigger(self, uri: str, event_type: str, uri_type: str = "webhook") -> dict[str, Any]:
-        return dict(self._call("create trigger", cloudinary.api.create_trigger, uri, event_type, uri_type=uri_type))
-

@@ -152,6 +152,10 @@ class Database:
     # this by `db upgrade` and the queue processor (`repository.runtime_settings`).
     max_attempts: int | None = None
     application_name: str = "mediasync"
+    # Every transaction refuses writes (SET TRANSACTION READ ONLY: transaction-scoped, so it holds
+    # through any pooler): a database that fails the way a read-only replica after a failover does,
+    # for `mediasync verify` to prove that a failed save is compensated.
+    read_only: bool = False
 
     def describe(self) -> str:
         """Where this database is, safe to print: `user@host:port/dbname`."""
@@ -197,6 +201,8 @@ class Database:
         with self._borrow() as raw:
             conn = Connection(raw, self.url)
             with conn._mapped(), raw.transaction():
+                if self.read_only:
+                    raw.execute("SET TRANSACTION READ ONLY")
                 yield conn
 
     @contextmanager

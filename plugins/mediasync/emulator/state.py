@@ -24,26 +24,9 @@ from typing import Any, Protocol
 
 from mediasync.emulator.listings import ListingQueries, Page, decode_cursor, encode_cursor
 from mediasync.emulator.presets import PresetStore
+from mediasync.emulator.schema import open_database
 
 __all__ = ["Asset", "AssetStore", "Page", "decode_cursor", "encode_cursor", "iso_now"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS assets (
-    seq INTEGER PRIMARY KEY,
-    asset_id TEXT NOT NULL UNIQUE,
-    resource_type TEXT NOT NULL, type TEXT NOT NULL, public_id TEXT NOT NULL,
-    version INTEGER NOT NULL, version_id TEXT NOT NULL, format TEXT, bytes INTEGER NOT NULL,
-    width INTEGER, height INTEGER, pages INTEGER NOT NULL DEFAULT 1, etag TEXT NOT NULL,
-    created_at TEXT NOT NULL, asset_folder TEXT NOT NULL DEFAULT '', display_name TEXT,
-    original_filename TEXT, tags TEXT NOT NULL DEFAULT '[]', blob TEXT, placeholder INTEGER NOT NULL DEFAULT 0,
-    context TEXT NOT NULL DEFAULT '{}'
-);
-CREATE UNIQUE INDEX IF NOT EXISTS assets_identity ON assets (resource_type, type, public_id);
-CREATE INDEX IF NOT EXISTS assets_created ON assets (resource_type, type, seq);
-CREATE INDEX IF NOT EXISTS assets_created_any_type ON assets (resource_type, seq);
-CREATE INDEX IF NOT EXISTS assets_by_folder ON assets (asset_folder, seq);
-CREATE TABLE IF NOT EXISTS presets (name TEXT PRIMARY KEY, unsigned INTEGER NOT NULL, settings TEXT NOT NULL);
-"""
 
 
 def _md5(data: bytes) -> str:
@@ -128,39 +111,9 @@ class AssetStore(ListingQueries, PresetStore):
         self.blob_dir = self.data_dir / "blobs"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
-        self.db = sqlite3.connect(self.data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate_v1()
-        self.db.executescript(_SCHEMA)
-        self._add_placeholder_column()
-        self._add_context_column()
+        self.db = open_database(self.data_dir / "emulator.sqlite3")
         self.ensure_default_presets()
         self.backups: BackupIndex | None = None
-
-    def _migrate_v1(self) -> None:
-        """Data dirs written before assets had a creation sequence: keep their assets."""
-        cols = [r[1] for r in self.db.execute("PRAGMA table_info(assets)")]
-        if not cols or "seq" in cols:
-            return
-        self.db.executescript("ALTER TABLE assets RENAME TO assets_v1;" + _SCHEMA)
-        self.db.execute(
-            "INSERT INTO assets (asset_id, resource_type, type, public_id, version, version_id, format, bytes, width,"
-            " height, etag, created_at, asset_folder, original_filename, tags, blob)"
-            " SELECT asset_id, resource_type, type, public_id, version, version_id, format, bytes, width, height,"
-            " etag, created_at, coalesce(asset_folder, ''), original_filename, tags, blob FROM assets_v1"
-            " ORDER BY created_at")
-        self.db.execute("DROP TABLE assets_v1")
-
-    def _add_placeholder_column(self) -> None:
-        """Data dirs written before backups: every asset there is live."""
-        if "placeholder" not in [r[1] for r in self.db.execute("PRAGMA table_info(assets)")]:
-            self.db.execute("ALTER TABLE assets ADD COLUMN placeholder INTEGER NOT NULL DEFAULT 0")
-
-    def _add_context_column(self) -> None:
-        """Data dirs written before assets had contextual metadata: the column, empty."""
-        if "context" not in [r[1] for r in self.db.execute("PRAGMA table_info(assets)")]:
-            self.db.execute("ALTER TABLE assets ADD COLUMN context TEXT NOT NULL DEFAULT '{}'")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

@@ -9,31 +9,24 @@ Cloudinary listing outside the namespace are left exactly as they were.
 
 from __future__ import annotations
 
-import json
 import secrets
-import struct
+import socket
 import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Literal
-from uuid import UUID
+from typing import Literal
 
-from mediasync.db import Connection, connection_mode
+from mediasync.clients.cloudinary import CloudinaryClient
+from mediasync.db import Database, connection_mode
 from mediasync.db.pooling import LISTEN_NEEDS, SESSION_FIX
-from mediasync.errors import DatabaseUnavailable, MediasyncError, SessionRequired, StoreTransientError
-from mediasync.repository.media import MediaRepository
+from mediasync.errors import MediasyncError
 from mediasync.repository.migrations import discover, pending
-from mediasync.repository.queue import QueueRepository
-from mediasync.repository.reconciliation import ReconciliationRepository
-from mediasync.runtime import Services
-from mediasync.scope import ManagedScope, ResolvedFolderMode
 from mediasync.services.cleanup_queue import CleanupQueue
-from mediasync.services.live import CHANNEL
-from mediasync.services.media_library import MediaLibraryService, MediaRecord
+from mediasync.services.media_library import MediaLibraryService
 from mediasync.services.retry import RetryPolicy
-from mediasync.store import DELIVERY_TYPE, DeleteOutcome, StoredAsset
-from mediasync.verify.namespace import TAG, VerifyNamespace
+from mediasync.store import DELIVERY_TYPE, StoredAsset
+from mediasync.verify.session import VerifySession, tiny_png
 
 Outcome = Literal["PASS", "FAIL", "SKIP"]
 
@@ -64,54 +57,17 @@ def expect(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
-def tiny_png(seed: int) -> bytes:
-    """A valid 1×1 PNG whose pixel depends on `seed`, so every upload has distinct bytes."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    pixel = bytes([0, seed % 256, (seed * 7) % 256, (seed * 13) % 256])
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(pixel)) + chunk(b"IEND", b""))
+@contextmanager
+def unreachable_endpoint() -> Iterator[str]:
+    """An address nothing answers on while the block runs (a bound port that does not listen), so a
+    client pointed at it fails the way it does in an outage: the connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-class _FailingSave(MediaRepository):
-    """Saving fails after the upload succeeded: what compensation exists for."""
-
-    def insert(self, conn: Connection, asset: StoredAsset, tags: Sequence[str] = ()) -> UUID:
-        raise DatabaseUnavailable("verify: simulated database failure while saving the row")
-
-
-class _FailOnce:
-    """A deleter whose first call fails like a Cloudinary outage, then defers to the real store."""
-
-    def __init__(self, store: Any) -> None:
-        self.store, self.failed = store, False
-
-    def delete_many(self, public_ids: Sequence[str], resource_type: str = "image",
-                    type: str = "upload") -> dict[str, DeleteOutcome]:
-        if not self.failed:
-            self.failed = True
-            raise StoreTransientError("verify: simulated Cloudinary outage")
-        return self.store.delete_many(public_ids, resource_type, type)
-
-
-class SyncVerifier:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-        self.namespace = VerifyNamespace(services, f"{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}")
-        self.folder = self.namespace.folder
-        self._schema_ok = True
-        self.events: list[dict] = []
-        self._listener: Connection | None = None
-        self._seed = 0
-        self._mode: ResolvedFolderMode | None = None
-        self.media_repo = MediaRepository()
-        self.queue_repo = QueueRepository()
-        self.runs_repo = ReconciliationRepository()
-        # Uploads are confined to the managed folders; the verification's own folder is admitted for
-        # its own media library only (production uploads stay confined).
-        self.settings = replace(services.settings,
-                                managed_folders=(*services.settings.owned_folders, self.folder))
-        self.media = MediaLibraryService(services.db, services.store, self.settings, queue=services.queue)
+class SyncVerifier(VerifySession):
+    """The checks, in order; each reports PASS, FAIL or SKIP with one line saying what it saw."""
 
     def run(self) -> list[CheckResult]:
         checks: list[tuple[str, Callable[[], str]]] = [
@@ -149,68 +105,6 @@ class SyncVerifier:
         except MediasyncError as exc:
             detail, outcome = f"{type(exc).__name__}: {exc}", "FAIL"
         return CheckResult(name, outcome, detail, round(time.monotonic() - started, 2))
-
-    # --- helpers -------------------------------------------------------------------------
-
-    def _upload(self, media: MediaLibraryService | None = None) -> MediaRecord:
-        self._seed += 1
-        record = (media or self.media).upload(tiny_png(self._seed), f"verify-{self._seed}.png",
-                                                folder=self.folder, tags=[TAG])
-        self.namespace.public_ids.add(record.public_id)  # in dynamic folders the public_id names no folder
-        return record
-
-    def _asset_exists(self, public_id: str, resource_type: str = "image") -> bool:
-        return public_id in self._folder_assets(resource_type)
-
-    def _folder_mode(self) -> ResolvedFolderMode:
-        if self._mode is None:
-            self._mode = self.s.reconciler.folder_mode()
-        return self._mode
-
-    def _folder_assets(self, resource_type: str = "image") -> set[str]:
-        """The public ids of the live assets in the verify folder, listed the way the account's
-        folder mode needs (by prefix with fixed folders, by asset folder with dynamic ones). A
-        placeholder (deleted in an account with backups) is not there any more."""
-        ids: set[str] = set()
-        for source in ManagedScope((self.folder,), self._folder_mode()).sources((resource_type,)):
-            ids |= {a.public_id for page in self.s.store.iter_source_pages(source) for a in page.assets
-                    if not a.placeholder}
-        return ids
-
-    def _listen(self) -> Connection:
-        """The LISTEN connection; `SessionRequired` through a transaction pooler."""
-        if self._listener is None:
-            listener = self.s.db.connect(autocommit=True)
-            try:
-                listener.listen(CHANNEL)
-            except MediasyncError:
-                listener.close()
-                raise
-            self._listener = listener
-        return self._listener
-
-    def _listening(self) -> bool:
-        """Whether live notifications can be awaited here (the live-notification row reports why not)."""
-        try:
-            self._listen()
-        except SessionRequired:
-            return False
-        return True
-
-    def _wait_event(self, op: str, media_id: UUID, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            if any(e["op"] == op and str(media_id) in e.get("ids", []) for e in self.events):
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            for payload in self._listen().notifications(timeout=min(remaining, 0.5), stop_after=1):
-                self.events.append(json.loads(payload))
-
-    def _queue_entry(self, public_id: str) -> dict[str, Any] | None:
-        with self.s.db.transaction() as conn:
-            return self.queue_repo.latest_for_asset(conn, public_id)
 
     # --- checks --------------------------------------------------------------------------
 
@@ -275,12 +169,10 @@ class SyncVerifier:
         expect(not self._asset_exists(record.public_id), "asset still in Cloudinary")
         return f"queue entry {queued['id']} completed; asset gone"
 
-    def _delete_as_plain_sql(self, media_id: UUID) -> None:
-        with self.s.db.transaction() as conn:
-            self.media_repo.delete_as_plain_sql(conn, media_id)
-
     def check_compensation(self) -> str:
-        media = MediaLibraryService(self.s.db, self.s.store, self.settings, repository=_FailingSave())
+        # The same database, refusing writes: the upload succeeds, saving its row fails for real.
+        refusing = Database(self.s.db.url, application_name="mediasync-verify", read_only=True)
+        media = MediaLibraryService(refusing, self.s.store, self.settings)
         before = self._folder_assets()
         try:
             self._upload(media)
@@ -299,10 +191,14 @@ class SyncVerifier:
         expect(pending_entry is not None and pending_entry["status"] == "pending", f"no pending entry: {pending_entry}")
         assert pending_entry is not None
         entry = pending_entry["id"]
-        flaky = CleanupQueue(self.s.db, _FailOnce(self.s.store), retry_policy=RetryPolicy(base_seconds=0, jitter=0))
-        first = flaky.process_batch(1, ids=[entry])
+        policy = RetryPolicy(base_seconds=0, jitter=0)
+        if not isinstance(self.s.store, CloudinaryClient):
+            raise CheckSkipped(f"needs the Cloudinary client, not {type(self.s.store).__name__}")
+        with unreachable_endpoint() as nowhere:  # attempt 1: Cloudinary cannot be reached
+            down = CloudinaryClient(replace(self.s.store.credentials, api_base_url=nowhere), retry_attempts=1)
+            first = CleanupQueue(self.s.db, down, retry_policy=policy).process_batch(1, ids=[entry])
         expect(first.retrying == 1, f"the failed attempt was not scheduled for retry: {first.as_dict()}")
-        second = flaky.process_batch(1, ids=[entry])
+        second = CleanupQueue(self.s.db, self.s.store, retry_policy=policy).process_batch(1, ids=[entry])
         expect(second.deleted == 1, f"the retry did not delete the asset: {second.as_dict()}")
         with self.s.db.transaction() as conn:
             final = self.queue_repo.get(conn, entry) or {}
@@ -355,14 +251,3 @@ class SyncVerifier:
                              headers={"apikey": key, "Authorization": f"Bearer {key}"}, timeout=15)
         expect(response.status_code == 200, f"GET /rest/v1/media_files answered {response.status_code}")
         return "the Data API serves media_files with the service role key"
-
-    # --- cleanup -------------------------------------------------------------------------
-
-    def _cleanup(self) -> None:
-        """Remove everything this run created, whatever the checks left."""
-        try:
-            if self._schema_ok:
-                self.namespace.remove(self._folder_assets, self._folder_mode)
-        finally:
-            if self._listener is not None:
-                self._listener.close()

@@ -25,6 +25,7 @@ from mediasync.config import Settings
 from mediasync.db import Connection, Row
 from mediasync.repository.notifications import NotificationRepository
 from mediasync.scope import ManagedScope
+from mediasync.services.notifications.apply_metadata import MetadataChanges
 from mediasync.services.notifications.events import (
     AssetRef,
     Change,
@@ -102,7 +103,7 @@ def renamed_url(url: str | None, from_public_id: str, to_public_id: str) -> str 
     return url
 
 
-class ChangeApplier:
+class ChangeApplier(MetadataChanges):
     def __init__(self, settings: Settings, own_api_key: str | None,
                  repository: NotificationRepository | None = None) -> None:
         self.settings = settings
@@ -236,53 +237,6 @@ class ChangeApplier:
             folder = new_folder if row.get("folder") == row["asset_folder"] else row.get("folder")
             changed += self.repo.set_folder(conn, row["id"], new_folder, folder)
         result.add("applied" if changed else "no_change", f"{what}: {changed} row(s) follow", changed)
-
-    # --- display name / tags -------------------------------------------------------------
-
-    def _display_name(self, conn: Connection, event_at: datetime, change: DisplayNameChanged,
-                      result: Applied) -> None:
-        ref = change.ref
-        what = f"display name of {ref.public_id}"
-        row = self._target(self._row(conn, ref), what, result)
-        if row is None:
-            return
-        if not self._fresh(conn, ref, "display_name", event_at):
-            result.add("stale", f"{what}: older than the row's")
-            return
-        changed = self.repo.set_display_name(conn, row["id"], change.display_name)
-        result.add("applied" if changed else "no_change", what, int(changed))
-
-    def _tags(self, conn: Connection, event_at: datetime, change: TagsChanged, result: Applied) -> None:
-        ref = change.ref
-        what = f"tags of {ref.public_id}"
-        row = self._target(self._row(conn, ref), what, result)
-        if row is None:
-            return
-        fresh = self._fresh_tags(conn, ref, (*change.added, *change.removed), event_at)
-        added = [t for t in dict.fromkeys(change.added) if t in fresh]
-        removed = [t for t in dict.fromkeys(change.removed) if t in fresh and t not in added]
-        if not added and not removed and (change.added or change.removed):
-            result.add("stale", f"{what}: older than the row's")
-            return
-        changed = self.repo.change_tags(conn, row["id"], added, removed)
-        result.add("applied" if changed else "no_change", f"{what}: +{len(added)} -{len(removed)}",
-                   1 if changed else 0)
-
-    def _context(self, conn: Connection, event_at: datetime, change: ContextChanged, result: Applied) -> None:
-        """Each context key follows its latest change (a clock per key, as tags have)."""
-        ref = change.ref
-        what = f"context of {ref.public_id}"
-        row = self._target(self._row(conn, ref), what, result)
-        if row is None:
-            return
-        set_ = {k: v for k, v in change.set.items() if self._fresh(conn, ref, f"context:{k}", event_at)}
-        removed = [k for k in change.removed if self._fresh(conn, ref, f"context:{k}", event_at)]
-        if not set_ and not removed and (change.set or change.removed):
-            result.add("stale", f"{what}: older than the row's")
-            return
-        changed = self.repo.change_context(conn, row["id"], set_, removed)
-        result.add("applied" if changed else "no_change", f"{what}: {len(set_)} set, {len(removed)} removed",
-                   int(changed))
 
     # --- upload --------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Run the emulator in-process on a free port — for tests, benchmarks and `mediasync verify` demos."""
+"""Run the emulator in-process on a free port — for tests and benchmarks."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The DAG files the package ships: a package only so the import contracts can read them."""
