@@ -75,10 +75,11 @@ def db_upgrade() -> None:
 @queue_app.command("stats")
 def queue_stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Counts per status, oldest pending age, recent errors."""
-    from mediasync.services.cleanup_queue import CleanupQueue
+    from mediasync.services.queue import CleanupQueue
 
     with cli_errors():
-        emit(CleanupQueue(cli_database()).stats(), as_json, _render_stats)
+        stats = CleanupQueue(cli_database()).stats()
+        emit(stats, as_json, lambda data: f"{stats.summary()}\n{_render_stats(data)}")
 
 
 def _render_stats(stats: dict[str, Any]) -> str:
@@ -106,7 +107,7 @@ def queue_process(
         with progress("queue process", total=backlog or None):
             result = services.processor.process(batch_size=batch_size, retry_failed=retry_failed,
                                                 time_budget=time_budget)
-        emit(result, as_json, key_values)
+        emit(result, as_json, lambda data: f"{result.summary()}\n{key_values(data)}")
 
 
 @app.command("reconcile")
@@ -234,7 +235,8 @@ def retention(
     with cli_errors():
         settings = Settings.from_env()
         keep = days if days is not None else settings.retention_days
-        emit(Retention(cli_database(), undo_days=settings.undo_days).purge(keep), as_json, key_values)
+        purged = Retention(cli_database(), undo_days=settings.undo_days).purge(keep)
+        emit(purged, as_json, lambda data: f"{purged.summary()}\n{key_values(data)}")
 
 
 @app.command("emulator")

@@ -126,7 +126,7 @@ class CleanupQueueTrigger(BaseEventTrigger):
 
     @staticmethod
     async def _due_work(db: Database) -> int:
-        from mediasync.services.cleanup_queue import CleanupQueue
+        from mediasync.services.queue import CleanupQueue
 
         return await asyncio.to_thread(CleanupQueue(db).due_work)
 

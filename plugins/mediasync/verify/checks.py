@@ -28,9 +28,9 @@ from mediasync.repository.queue import QueueRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.runtime import Services
 from mediasync.scope import ManagedScope, ResolvedFolderMode
-from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.live import CHANNEL
 from mediasync.services.media_library import MediaLibraryService, MediaRecord
+from mediasync.services.queue import CleanupQueue
 from mediasync.services.retry import RetryPolicy
 from mediasync.store import DELIVERY_TYPE, DeleteOutcome, StoredAsset
 from mediasync.verify.namespace import TAG, VerifyNamespace
