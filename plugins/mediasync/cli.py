@@ -56,18 +56,20 @@ class ScopeOption(str, Enum):
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply pending migrations from sql/ in order (idempotent; safe to run concurrently, through any pooler)."""
+    """Apply pending migrations from sql/ in order, then the changed definitions of sql/repeatable/
+    (idempotent; safe to run concurrently, through any pooler)."""
     from mediasync.config import Settings
     from mediasync.db import connection_mode
-    from mediasync.repository.migrations import upgrade
+    from mediasync.repository.migrations import upgrade_all
 
     with cli_errors():
         database = cli_database()
-        applied = upgrade(database, database_settings=Settings.from_env().database_settings())
-        if applied:
-            for version in applied:
-                typer.echo(f"applied {version}")
-        typer.echo(f"database is up to date ({len(applied)} migration(s) applied)")
+        result = upgrade_all(database, database_settings=Settings.from_env().database_settings())
+        for label in result.migrations + result.repeatables:
+            typer.echo(f"applied {label}")
+        typer.echo(f"database is up to date ({len(result.migrations)} migration(s) applied)")
+        if result.repeatables:
+            typer.echo(f"{len(result.repeatables)} changed definition(s) of sql/repeatable re-applied")
         typer.echo(f"connection: {connection_mode(database).mode}; the migration lock was held by a transaction of "
                    f"its own, which holds through any pooler")
 

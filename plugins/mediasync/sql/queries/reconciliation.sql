@@ -186,7 +186,7 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
    AND NOT EXISTS (SELECT 1 FROM public.media_files m WHERE m.asset_id = s.asset_id)
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
                     WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
-                      AND q.status IN ('pending', 'processing', 'held'));
+                      AND mediasync.is_open_entry(q.status));
 
 -- name: find_undeleted
 -- Rows soft-deleted, asset still in Cloudinary, and its deletion not already waiting in the queue.
@@ -198,7 +198,7 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
  WHERE m.status = 'deleted'
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
                     WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
-                      AND q.status IN ('pending', 'processing', 'held'));
+                      AND mediasync.is_open_entry(q.status));
 
 -- name: find_missing
 -- Active rows of the scope whose asset is not in the listing. Rows created after the listing began
@@ -301,7 +301,7 @@ SELECT i.public_id, i.resource_type, i.type, i.media_file_id, d.reason, mediasyn
   JOIN unnest(%(kinds)s::text[], %(reasons)s::text[]) AS d(kind, reason) ON d.kind = i.kind
   JOIN mediasync.deletion_batches b ON b.id = %(batch_id)s
  WHERE i.run_id = %(run_id)s AND i.action = 'queued'
-ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing', 'held') DO NOTHING;
+ON CONFLICT (public_id, resource_type, type) WHERE mediasync.is_open_entry(status) DO NOTHING;
 
 -- name: update_metadata
 -- Cloudinary is the truth for an asset's bytes, name and place: copy its facts onto the row (a
