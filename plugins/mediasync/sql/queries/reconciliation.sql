@@ -98,35 +98,24 @@ DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
 
 -- name: create_page_table
 -- Gone with the transaction that needed it: nothing of it outlives the transaction on a server a
--- transaction pooler hands to other clients next.
-CREATE TEMP TABLE IF NOT EXISTS listing_page (
-    public_id text, resource_type text, type text, format text, bytes bigint, version bigint, etag text,
-    secure_url text, width integer, height integer, created_at timestamptz, asset_id text, asset_folder text,
-    display_name text, folder text, placeholder boolean
-) ON COMMIT DROP;
+-- transaction pooler hands to other clients next. {columns}: the snapshot's asset columns and folder
+-- (repository.reconciliation.PAGE_COLUMNS), typed as the snapshot types them.
+CREATE TEMP TABLE IF NOT EXISTS listing_page ON COMMIT DROP AS
+SELECT {columns} FROM mediasync.listing_snapshot WITH NO DATA;
 
 -- name: copy_snapshot
 -- A batch of listing pages straight into the snapshot (each asset once): the common case. When an
 -- asset is already stored (the listing shifted under concurrent uploads), the key conflicts and
--- the batch goes through listing_page and merge_page instead.
-COPY mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version, etag,
-                                 secure_url, width, height, created_at, asset_id, asset_folder, display_name, folder,
-                                 placeholder)
-FROM STDIN;
+-- the batch goes through listing_page and merge_page instead. {columns}: SNAPSHOT_COLUMNS.
+COPY mediasync.listing_snapshot ({columns}) FROM STDIN;
 
 -- name: copy_page
-COPY listing_page (public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at,
-                   asset_id, asset_folder, display_name, folder, placeholder)
-FROM STDIN;
+COPY listing_page ({columns}) FROM STDIN;
 
 -- name: merge_page
 -- A listing that shifts under concurrent uploads may repeat an asset: keep the latest facts.
-INSERT INTO mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version,
-                                        etag, secure_url, width, height, created_at, asset_id, asset_folder,
-                                        display_name, folder, placeholder)
-SELECT DISTINCT ON (resource_type, type, public_id)
-       %(key)s, %(source)s, public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height,
-       created_at, asset_id, asset_folder, display_name, folder, placeholder
+INSERT INTO mediasync.listing_snapshot (inventory_key, source, {columns})
+SELECT DISTINCT ON (resource_type, type, public_id) %(key)s, %(source)s, {columns}
   FROM listing_page
 ON CONFLICT (inventory_key, resource_type, type, public_id) DO UPDATE
    SET format = EXCLUDED.format, bytes = EXCLUDED.bytes, version = EXCLUDED.version, etag = EXCLUDED.etag,
