@@ -189,3 +189,13 @@ def test_the_open_entry_predicate_is_declared_once_and_serves_the_index(db_url):
             "INSERT INTO public.cloudinary_cleanup_queue (public_id, reason) VALUES ('a', 'db_delete') "
             "ON CONFLICT (public_id, resource_type, type) WHERE mediasync.is_open_entry(status) DO NOTHING").rowcount
         assert inserted == 0  # the index is the arbiter of one open entry per asset
+
+
+def test_the_databases_fallback_for_max_attempts_is_the_settings_default(db_url):
+    """MEDIASYNC_MAX_ATTEMPTS' default is Settings.max_attempts; the database falls back to the same
+    figure when nothing was published."""
+    from mediasync.config import Settings
+
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM mediasync.runtime_settings WHERE name = 'max_attempts'")
+        assert conn.execute("SELECT mediasync.max_attempts()").fetchone()[0] == Settings.max_attempts
