@@ -15,8 +15,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import Timer, emulator_process, fresh_database, machine, report
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
 from mediasync.config import Settings
-from mediasync.services.cleanup_queue import CleanupQueue
-from mediasync.services.queue_processor import CleanupQueueProcessor
+from mediasync.services.queue import CleanupQueue, CleanupQueueProcessor
 
 N = int(os.environ.get("BENCH_BUDGET_DELETIONS", "100000"))
 ALLOWANCE = int(os.environ.get("BENCH_ADMIN_ALLOWANCE", "500"))

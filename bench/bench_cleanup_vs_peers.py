@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import Timer, emulator_process, fresh_database, machine, report
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
 from mediasync.config import Settings
-from mediasync.services.queue_processor import CleanupQueueProcessor
+from mediasync.services.queue import CleanupQueueProcessor
 
 N = int(os.environ.get("BENCH_DELETIONS", "10000"))
 LATENCY_MS = int(os.environ.get("BENCH_LATENCY_MS", "50"))

@@ -8,7 +8,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from _harness import Timer, fresh_database, report
 from mediasync.db import PooledDatabase
-from mediasync.services.cleanup_queue import CleanupQueue
+from mediasync.services.queue import CleanupQueue
 
 CALLS = int(os.environ.get("BENCH_CALLS", "500"))
 

@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _harness import Timer, emulator, fresh_database, report, store_for
-from mediasync.services.queue_processor import CleanupQueueProcessor
+from mediasync.services.queue import CleanupQueueProcessor
 
 N = int(os.environ.get("BENCH_QUEUE", "20000"))
 

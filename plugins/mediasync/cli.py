@@ -56,18 +56,20 @@ class ScopeOption(str, Enum):
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply pending migrations from sql/ in order (idempotent; safe to run concurrently, through any pooler)."""
+    """Apply pending migrations from sql/ in order, then the changed definitions of sql/repeatable/
+    (idempotent; safe to run concurrently, through any pooler)."""
     from mediasync.config import Settings
     from mediasync.db import connection_mode
-    from mediasync.repository.migrations import upgrade
+    from mediasync.repository.migrations import upgrade_all
 
     with cli_errors():
         database = cli_database()
-        applied = upgrade(database, database_settings=Settings.from_env().database_settings())
-        if applied:
-            for version in applied:
-                typer.echo(f"applied {version}")
-        typer.echo(f"database is up to date ({len(applied)} migration(s) applied)")
+        result = upgrade_all(database, database_settings=Settings.from_env().database_settings())
+        for label in result.migrations + result.repeatables:
+            typer.echo(f"applied {label}")
+        typer.echo(f"database is up to date ({len(result.migrations)} migration(s) applied)")
+        if result.repeatables:
+            typer.echo(f"{len(result.repeatables)} changed definition(s) of sql/repeatable re-applied")
         typer.echo(f"connection: {connection_mode(database).mode}; the migration lock was held by a transaction of "
                    f"its own, which holds through any pooler")
 
@@ -75,10 +77,11 @@ def db_upgrade() -> None:
 @queue_app.command("stats")
 def queue_stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Counts per status, oldest pending age, recent errors."""
-    from mediasync.services.cleanup_queue import CleanupQueue
+    from mediasync.services.queue import CleanupQueue
 
     with cli_errors():
-        emit(CleanupQueue(cli_database()).stats(), as_json, _render_stats)
+        stats = CleanupQueue(cli_database()).stats()
+        emit(stats, as_json, lambda data: f"{stats.summary()}\n{_render_stats(data)}")
 
 
 def _render_stats(stats: dict[str, Any]) -> str:
@@ -106,7 +109,7 @@ def queue_process(
         with progress("queue process", total=backlog or None):
             result = services.processor.process(batch_size=batch_size, retry_failed=retry_failed,
                                                 time_budget=time_budget)
-        emit(result, as_json, key_values)
+        emit(result, as_json, lambda data: f"{result.summary()}\n{key_values(data)}")
 
 
 @app.command("reconcile")
@@ -234,7 +237,8 @@ def retention(
     with cli_errors():
         settings = Settings.from_env()
         keep = days if days is not None else settings.retention_days
-        emit(Retention(cli_database(), undo_days=settings.undo_days).purge(keep), as_json, key_values)
+        purged = Retention(cli_database(), undo_days=settings.undo_days).purge(keep)
+        emit(purged, as_json, lambda data: f"{purged.summary()}\n{key_values(data)}")
 
 
 @app.command("emulator")

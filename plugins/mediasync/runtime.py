@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from mediasync.clients.cloudinary import CloudinaryClient
 from mediasync.config import Settings
 from mediasync.db import Database, PooledDatabase, database_url_from_env
-from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.deletions import DeletionService
 from mediasync.services.media_library import MediaLibraryService
 from mediasync.services.notifications import NotificationService
 from mediasync.services.notifications.channel import NotificationChannel
-from mediasync.services.queue_processor import CleanupQueueProcessor
+from mediasync.services.queue import CleanupQueue, CleanupQueueProcessor
 from mediasync.services.reconcile import Reconciler
 from mediasync.services.retention import Retention
 from mediasync.store import AssetStore

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from mediasync.errors import StoreRateLimited, StoreTransientError
-from mediasync.services.cleanup_queue import CleanupQueue
+from mediasync.services.queue import CleanupQueue
 from mediasync.services.retention import Retention
 from mediasync.services.retry import RetryPolicy
 from mediasync.store import DeleteOutcome

@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.emulator import seeded_public_id
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials
-from mediasync.services.cleanup_queue import CleanupQueue
+from mediasync.services.queue import CleanupQueue
 from mediasync.services.retry import RetryPolicy
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from mediasync.services.cleanup_queue import CleanupQueue
+from mediasync.services.queue import CleanupQueue
 from mediasync.store import DeleteOutcome
 
 

@@ -58,7 +58,7 @@ def test_delivery_urls_follow_the_current_base_not_the_recorded_one():
 
 
 def _record(msg: str, *args) -> logging.LogRecord:
-    return logging.LogRecord("mediasync.services.cleanup_queue", logging.INFO, __file__, 1, msg, args, None)
+    return logging.LogRecord("mediasync.services.queue.drain", logging.INFO, __file__, 1, msg, args, None)
 
 
 def test_progress_off_a_terminal_is_plain_lines():

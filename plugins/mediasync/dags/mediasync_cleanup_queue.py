@@ -55,18 +55,12 @@ def mediasync_cleanup_queue():
         from mediasync.runtime import services_from_airflow
 
         services = services_from_airflow()
-        result = services.processor.process(time_budget=TIME_BUDGET_SECONDS).as_dict()
-        log = logging.getLogger("airflow.task")
-        log.info(
-            "cleanup queue: claimed=%(claimed)d deleted=%(deleted)d not_found=%(not_found)d "
-            "skipped_in_use=%(skipped_in_use)d retrying=%(retrying)d failed=%(failed)d rate_limited=%(rate_limited)d "
-            "rescued=%(rescued)d via_admin=%(deleted_via_admin)d (admin_calls=%(admin_calls)d) "
-            "via_upload_api=%(deleted_via_upload_api)d (upload_api_calls=%(upload_api_calls)d) "
-            "batches=%(batches)d stopped_by=%(stopped_by)s in %(duration_seconds).2fs", result)
+        result = services.processor.process(time_budget=TIME_BUDGET_SECONDS)
+        logging.getLogger("airflow.task").info("%s", result.summary())
         held = services.deletions.take_new_holds()
         if held:  # red in the grid, and the operator's notifier (on_failure_callback) fires
             raise AirflowFailException(held_batches_message(held))
-        return result
+        return result.as_dict()
 
     drain_cleanup_queue()
 

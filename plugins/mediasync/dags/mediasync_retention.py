@@ -33,11 +33,9 @@ def mediasync_retention():
 
         services = services_from_airflow()
         days = get_current_context()["params"].get("retention_days")
-        result = services.retention.purge(services.settings.retention_days if days is None else int(days)).as_dict()
-        logging.getLogger("airflow.task").info(
-            "retention: deleted %(deleted)d completed entries older than %(retention_days)d days "
-            "in %(batches)d batches (%(duration_seconds).2fs)", result)
-        return result
+        result = services.retention.purge(services.settings.retention_days if days is None else int(days))
+        logging.getLogger("airflow.task").info("%s", result.summary())
+        return result.as_dict()
 
     purge_completed()
 

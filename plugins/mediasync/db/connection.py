@@ -40,6 +40,14 @@ def _sql(name: str) -> str:
     return query(group, short)
 
 
+def _with_columns(name: str, columns: Sequence[str] | None) -> str | sql.Composed:
+    """The named query, its `{columns}` filled with `columns` as quoted identifiers: column lists a
+    repository declares once in Python (and builds its rows from) instead of spelling in SQL."""
+    if columns is None:
+        return _sql(name)
+    return sql.SQL(_sql(name)).format(columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+
+
 class Connection:
     """A psycopg connection seen through named queries. Rows are dicts; dict parameters are
     sent as jsonb; any driver error leaves as a `MediasyncError`."""
@@ -69,10 +77,11 @@ class Connection:
         row = self.one(name, params)
         return next(iter(row.values())) if row else None
 
-    def execute(self, name: str, params: Params = None) -> int:
-        """Run the named statement; returns the number of rows it affected."""
+    def execute(self, name: str, params: Params = None, *, columns: Sequence[str] | None = None) -> int:
+        """Run the named statement (its `{columns}` filled with `columns`); returns the number of
+        rows it affected."""
         with self._mapped():
-            return self._raw.execute(_sql(name), params).rowcount
+            return self._raw.execute(_with_columns(name, columns), params).rowcount
 
     def sql(self, text: str, params: Params = None) -> list[Row]:
         """Ad-hoc SQL with parameters (rows, or [] for statements that return none). Repositories
@@ -86,9 +95,9 @@ class Connection:
         with self._mapped():
             self._raw.execute(text.encode())  # bytes: a script, not a statement with placeholders
 
-    def copy_rows(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
-        """`COPY ... FROM STDIN` (the named query) fed with `rows`."""
-        with self._mapped(), self._raw.cursor().copy(_sql(name)) as copy:
+    def copy_rows(self, name: str, rows: Iterable[Sequence[Any]], *, columns: Sequence[str] | None = None) -> None:
+        """`COPY ... FROM STDIN` (the named query, its `{columns}` filled with `columns`) fed with `rows`."""
+        with self._mapped(), self._raw.cursor().copy(_with_columns(name, columns)) as copy:
             for row in rows:
                 copy.write_row(row)
 

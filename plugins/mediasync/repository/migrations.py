@@ -1,4 +1,11 @@
-"""Apply sql/NNN_*.sql in order, once each, recorded in mediasync.schema_migrations.
+"""Apply sql/NNN_*.sql in order, once each, recorded in mediasync.schema_migrations; then
+re-apply each sql/repeatable/R__<name>.sql whose checksum changed, recorded in
+mediasync.schema_repeatables (as Flyway's repeatable migrations).
+
+Numbered migrations hold tables and data: history, never edited. Repeatable files hold the current
+definition of every function and trigger (and what is built on them): the schema as it is today,
+readable in one place. The changed ones run after the numbered migrations, in name order, in one
+transaction with their bookkeeping rows, inside the same migration lock; an unchanged file is skipped.
 
 Safe to run concurrently, through any connection: an advisory lock serialises upgraders, so the
 second one waits, then finds nothing pending. The lock is transaction-scoped and held by a lock
@@ -34,6 +41,8 @@ from mediasync.repository.runtime_settings import RuntimeSettingsRepository
 log = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_REPEATABLE = re.compile(r"^R__([a-z0-9_]+)\.sql$")
+REPEATABLE_DIR = "repeatable"
 _HARDEN = "mediasync.harden_api_privileges()"
 _SCHEMA_OBJECTS = "mediasync.schema_objects(name[])"
 
@@ -45,14 +54,29 @@ CREATE TABLE IF NOT EXISTS mediasync.schema_migrations (
     checksum   text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS mediasync.schema_repeatables (
+    name       text PRIMARY KEY,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
 """
 
 
 @dataclass(frozen=True)
 class Migration:
+    """A numbered migration (`version` NNN), or a repeatable one (`version` "R")."""
+
     version: str
     name: str
     path: Path | Traversable
+
+    @property
+    def label(self) -> str:
+        return f"R__{self.name}" if self.repeatable else f"{self.version}_{self.name}"
+
+    @property
+    def repeatable(self) -> bool:
+        return self.version == "R"
 
     @property
     def sql(self) -> str:
@@ -79,6 +103,22 @@ def discover(directory: Path | Traversable | None = None) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+def discover_repeatable(directory: Path | Traversable | None = None) -> list[Migration]:
+    """The repeatable definitions in sql/repeatable/ (or `directory`/repeatable), in name order."""
+    folder = (directory or sql_root()) / REPEATABLE_DIR
+    if not folder.is_dir():
+        return []
+    found = [Migration("R", match.group(1), path) for path in folder.iterdir()
+             if (match := _REPEATABLE.match(path.name))]
+    return sorted(found, key=lambda m: m.name)
+
+
+def changed_repeatables(conn: Connection, repeatables: list[Migration]) -> list[Migration]:
+    """Repeatables never applied, or whose file changed since they were."""
+    done = {r["name"]: r["checksum"] for r in conn.all("migrations.repeatables_applied")}
+    return [m for m in repeatables if done.get(m.name) != m.checksum]
+
+
 def applied_versions(conn: Connection) -> dict[str, str]:
     """version -> checksum of every applied migration (empty before the first upgrade)."""
     if not conn.scalar("migrations.bookkeeping_exists"):
@@ -97,19 +137,37 @@ def pending(conn: Connection, migrations: list[Migration]) -> list[Migration]:
     return [m for m in migrations if m.version not in done]
 
 
+@dataclass(frozen=True)
+class UpgradeResult:
+    migrations: list[str]  # the numbered migrations applied, `NNN_name`
+    repeatables: list[str]  # the repeatable definitions (re-)applied, `R__name`
+
+
 def upgrade(db: Database, directory: Path | Traversable | None = None,
             database_settings: Mapping[str, str] | None = None) -> list[str]:
-    """Apply pending migrations; returns the applied `NNN_name`s (empty when up to date). With
-    `database_settings` (`Settings.database_settings()`), publish them for the triggers too."""
+    """Apply pending migrations and changed repeatables; returns the applied `NNN_name`s (empty
+    when up to date). With `database_settings` (`Settings.database_settings()`), publish them for
+    the triggers too."""
+    return upgrade_all(db, directory, database_settings).migrations
+
+
+def upgrade_all(db: Database, directory: Path | Traversable | None = None,
+                database_settings: Mapping[str, str] | None = None) -> UpgradeResult:
+    """`upgrade`, also saying which repeatable definitions it (re-)applied."""
     migrations = discover(directory)
-    applied: list[str] = []
+    repeatables = discover_repeatable(directory)
+    result = UpgradeResult([], [])
     with held_lock(db, _wait_for_lock, "the migration") as lock, db.session() as conn:
         assert lock is not None  # the migration lock is waited for, never skipped
         conn.script(_BOOTSTRAP)
         for migration in pending(conn, migrations):
             lock.ensure()
             _apply(conn, migration)
-            applied.append(f"{migration.version}_{migration.name}")
+            result.migrations.append(migration.label)
+        changed = changed_repeatables(conn, repeatables)
+        lock.ensure()
+        _apply_repeatables(conn, changed)
+        result.repeatables.extend(m.label for m in changed)
         lock.ensure()
         _harden_at_end(conn)
         _sync_journals(conn)
@@ -118,7 +176,7 @@ def upgrade(db: Database, directory: Path | Traversable | None = None,
                 RuntimeSettingsRepository().publish_max_attempts(conn, db.max_attempts)
             if database_settings:
                 RuntimeSettingsRepository().publish(conn, database_settings)
-    return applied
+    return result
 
 
 def _wait_for_lock(conn: Connection) -> bool:
@@ -167,9 +225,25 @@ def _harden_at_end(conn: Connection) -> None:
 
 
 def _apply(conn: Connection, migration: Migration) -> None:
-    log.info("applying migration %s_%s", migration.version, migration.name)
-    try:
+    """A numbered migration in its own transaction with its bookkeeping row."""
+    with conn.transaction():
+        _run(conn, migration)
+
+
+def _apply_repeatables(conn: Connection, repeatables: list[Migration]) -> None:
+    """The changed repeatables in one transaction, in name order: a definition never runs against
+    another's old version (a trigger calling a function replaced in a later file), and a failure
+    leaves every definition as it was."""
+    if repeatables:
         with conn.transaction():
+            for repeatable in repeatables:
+                _run(conn, repeatable)
+
+
+def _run(conn: Connection, migration: Migration) -> None:
+    log.info("applying %s %s", "repeatable" if migration.repeatable else "migration", migration.label)
+    try:
+        with conn.transaction():  # a savepoint when inside the repeatables' transaction
             before = _public_objects(conn)
             conn.script(migration.sql)
             if before is not None:
@@ -177,13 +251,15 @@ def _apply(conn: Connection, migration: Migration) -> None:
                 for identity, kind in (_public_objects(conn) or {}).items():
                     if identity not in before:
                         conn.execute("migrations.register_public_object", {
-                            "identity": identity, "kind": kind,
-                            "migration": f"{migration.version}_{migration.name}"})
-            conn.execute("migrations.record", {"version": migration.version, "name": migration.name,
-                                               "checksum": migration.checksum})
+                            "identity": identity, "kind": kind, "migration": migration.label})
+            if migration.repeatable:
+                conn.execute("migrations.record_repeatable", {"name": migration.name, "checksum": migration.checksum})
+            else:
+                conn.execute("migrations.record", {"version": migration.version, "name": migration.name,
+                                                   "checksum": migration.checksum})
             harden(conn)
     except MigrationError:
         raise
     except MediasyncError as exc:
-        raise MigrationError(f"migration {migration.version}_{migration.name}.sql failed: "
-                             f"{exc.reason or exc}") from None
+        raise MigrationError(f"{'repeatable' if migration.repeatable else 'migration'} {migration.label}.sql "
+                             f"failed: {exc.reason or exc}") from None

@@ -41,7 +41,7 @@ class QueueRepository:
     """Named queue queries over a `mediasync.db.Connection` (rows as dicts)."""
 
     def enqueue(self, conn: Connection, *, public_id: str, resource_type: str, type: str, reason: str,
-                batch_id: int, media_file_id: UUID | None = None, max_attempts: int = 3) -> int:
+                batch_id: int, max_attempts: int, media_file_id: UUID | None = None) -> int:
         """Queue an asset in deletion batch `batch_id` (held if the batch is); the open entry's id."""
         return conn.scalar("queue.enqueue", {
             "public_id": public_id, "resource_type": resource_type, "type": type, "batch_id": batch_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from operator import attrgetter
 
 from mediasync.db import Connection, Row
 from mediasync.drift import DRIFT_CLASSES, DRIFT_KINDS, with_action
@@ -15,16 +16,22 @@ from mediasync.store import ListingSource, StoredAsset
 ListedAsset = tuple[StoredAsset, str]  # an asset (or a placeholder) and its folder, as the scope's mode defines it
 
 
+# The listed facts of an asset: `StoredAsset` attributes and columns of mediasync.listing_snapshot
+# (and of the per-transaction listing_page) of the same names. Declared once: the COPY column lists
+# and the rows fed to them are both built from it, so they cannot drift apart by position.
+ASSET_COLUMNS = ("public_id", "resource_type", "type", "format", "bytes", "version", "etag", "secure_url", "width",
+                 "height", "created_at", "asset_id", "asset_folder", "display_name", "placeholder")
+PAGE_COLUMNS = (*ASSET_COLUMNS, "folder")  # the folder as the scope's mode defines it
+SNAPSHOT_COLUMNS = ("inventory_key", "source", *PAGE_COLUMNS)
+_asset_values = attrgetter(*ASSET_COLUMNS)
+
+
 def _page_rows(assets: Iterable[ListedAsset]) -> Iterator[tuple]:
-    return ((a.public_id, a.resource_type, a.type, a.format, a.bytes, a.version, a.etag, a.secure_url, a.width,
-             a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder, a.placeholder)
-            for a, folder in assets)
+    return ((*_asset_values(a), folder) for a, folder in assets)
 
 
 def _snapshot_rows(key: str, source: str, assets: Iterable[ListedAsset]) -> Iterator[tuple]:
-    return ((key, source, a.public_id, a.resource_type, a.type, a.format, a.bytes, a.version, a.etag, a.secure_url,
-             a.width, a.height, a.created_at, a.asset_id, a.asset_folder, a.display_name, folder, a.placeholder)
-            for a, folder in assets)
+    return ((key, source, *_asset_values(a), folder) for a, folder in assets)
 
 
 class ReconciliationRepository:
@@ -92,12 +99,13 @@ class ReconciliationRepository:
         scope (not stored). An asset listed twice keeps its latest facts."""
         try:
             with conn.transaction():  # a savepoint: straight into the snapshot, the common case
-                conn.copy_rows("reconciliation.copy_snapshot", _snapshot_rows(key, source.key, assets))
+                conn.copy_rows("reconciliation.copy_snapshot", _snapshot_rows(key, source.key, assets),
+                               columns=SNAPSHOT_COLUMNS)
         except Conflict:  # an asset listed twice (the listing shifted under uploads): merge, the last one wins
             latest = {(a.resource_type, a.type, a.public_id): (a, folder) for a, folder in assets}
-            conn.execute("reconciliation.create_page_table")
-            conn.copy_rows("reconciliation.copy_page", _page_rows(latest.values()))
-            conn.execute("reconciliation.merge_page", {"key": key, "source": source.key})
+            conn.execute("reconciliation.create_page_table", columns=PAGE_COLUMNS)
+            conn.copy_rows("reconciliation.copy_page", _page_rows(latest.values()), columns=PAGE_COLUMNS)
+            conn.execute("reconciliation.merge_page", {"key": key, "source": source.key}, columns=PAGE_COLUMNS)
         conn.execute("reconciliation.save_checkpoint", {"key": key, "source": source.key, "cursor": next_cursor,
                                                         "complete": next_cursor is None, "listed": len(assets),
                                                         "unmanaged": unmanaged, "pages": pages})

@@ -23,8 +23,5 @@ class RuntimeSettingsRepository:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         return self.publish(conn, {"max_attempts": str(int(max_attempts))}) > 0
 
-    def max_attempts(self, conn: Connection) -> int:
-        return int(conn.scalar("runtime_settings.get", {"name": "max_attempts"}) or 3)
-
     def all(self, conn: Connection) -> dict[str, str]:
         return {r["name"]: r["value"] for r in conn.all("runtime_settings.all")}

@@ -29,7 +29,6 @@ from mediasync.repository.media import MediaRepository
 from mediasync.repository.queue import QueueRepository
 from mediasync.results import Result
 from mediasync.scope import within
-from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.content import (
     clean_context,
     clean_tags,
@@ -38,6 +37,7 @@ from mediasync.services.content import (
     safe_folder,
     stream_size,
 )
+from mediasync.services.queue import CleanupQueue, QueueConfig
 from mediasync.store import AssetStore, StoredAsset
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,8 @@ class MediaLibraryService:
                  queue: CleanupQueue | None = None, repository: MediaRepository | None = None) -> None:
         self.db = db
         self.store = store
-        self.settings = settings or Settings()
-        self.queue = queue or CleanupQueue(db, store)
+        self.settings = settings or Settings.from_env()
+        self.queue = queue or CleanupQueue(db, store, config=QueueConfig.from_settings(self.settings))
         self.repo = repository or MediaRepository()
         self.queue_repo = QueueRepository()
 
@@ -229,7 +229,7 @@ class MediaLibraryService:
                                             source="api", requested_by=requested_by)
             self.queue_repo.enqueue(conn, public_id=row["public_id"], resource_type=row["resource_type"],
                                     type=row["type"], reason=reason, batch_id=batch["id"], media_file_id=row["id"],
-                                    max_attempts=self.db.max_attempts or 3)
+                                    max_attempts=self.queue.config.max_attempts)
             entry = self.queue_repo.open_entry(conn, row["public_id"], row["resource_type"], row["type"])
         assert entry is not None  # just queued, in this transaction
         return entry

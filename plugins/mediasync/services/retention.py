@@ -30,6 +30,12 @@ class PurgeResult(Result):
     undo_journals_purged: int = 0  # deletion batches whose journal went (past MEDIASYNC_UNDO_DAYS)
     duration_seconds: float
 
+    def summary(self) -> str:
+        """One line for the DAG task log and the CLI."""
+        return (f"retention: deleted {self.deleted} completed entries older than {self.retention_days} days "
+                f"in {self.batches} batches, {self.undo_journals_purged} undo journals past {self.undo_days} days "
+                f"purged ({self.duration_seconds:.2f}s)")
+
 
 class Retention:
     def __init__(self, db: Database, batch_size: int = 5000, repository: QueueRepository | None = None,

@@ -126,9 +126,9 @@ class CleanupQueueTrigger(BaseEventTrigger):
 
     @staticmethod
     async def _due_work(db: Database) -> int:
-        from mediasync.services.cleanup_queue import CleanupQueue
+        from mediasync.services.queue.stats import StatsReader
 
-        return await asyncio.to_thread(CleanupQueue(db).due_work)
+        return await asyncio.to_thread(StatsReader(db).due_work)
 
 
 def _queued(payload: str) -> int:

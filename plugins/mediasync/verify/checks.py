@@ -22,8 +22,8 @@ from mediasync.db import Database, connection_mode
 from mediasync.db.pooling import LISTEN_NEEDS, SESSION_FIX
 from mediasync.errors import MediasyncError
 from mediasync.repository.migrations import discover, pending
-from mediasync.services.cleanup_queue import CleanupQueue
 from mediasync.services.media_library import MediaLibraryService
+from mediasync.services.queue import CleanupQueue
 from mediasync.services.retry import RetryPolicy
 from mediasync.store import DELIVERY_TYPE, StoredAsset
 from mediasync.verify.session import VerifySession, tiny_png

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mediasync.api.deps import ServicesDep
 from mediasync.api.errors import route_errors
 from mediasync.api.security import requires_edit, requires_read
-from mediasync.services.cleanup_queue import ProcessResult, QueueStats
+from mediasync.services.queue import ProcessResult, QueueStats
 
 router = APIRouter(tags=["cleanup queue"])
 

@@ -1,4 +1,5 @@
-"""What the cleanup queue reports: per batch, per drain, and its statistics."""
+"""What the cleanup queue's services report: per batch, per drain, per maintenance job, and the
+queue's statistics. Each has a one-line `summary()` — what the DAG task log and the CLI print."""
 
 from __future__ import annotations
 
@@ -41,6 +42,12 @@ class BatchResult(Result):
     def _first_errors(self, errors: list[str]) -> list[str]:
         return errors[:10]
 
+    def summary(self) -> str:
+        """One line: every count, then which API settled how many (with the calls it took)."""
+        return _line(self, _SUMMARY_COUNTS) + (f" via_admin={self.deleted_via_admin} (admin_calls={self.admin_calls})"
+                                               f" via_upload_api={self.deleted_via_upload_api}"
+                                               f" (upload_api_calls={self.upload_api_calls})")
+
     def add(self, other: BatchResult) -> None:
         for name in _COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -58,6 +65,42 @@ class ProcessResult(BatchResult):
     concurrency: int = 1
     stopped_by: Literal["empty", "time_budget", "rate_limited"] = "empty"
     duration_seconds: float = 0.0
+
+    def summary(self) -> str:
+        maintenance = _line(self, ("rescued", "retried_failed", "analyzed", "batches"))
+        return (f"cleanup queue: {super().summary()} {maintenance}"
+                f" stopped_by={self.stopped_by} in {self.duration_seconds:.2f}s")
+
+
+class RescueResult(Result):
+    """The rescuer: entries whose lease expired (their processor died), back to pending or failed."""
+
+    rescued: int = 0
+
+    def summary(self) -> str:
+        return f"cleanup rescuer: {self.rescued} entries whose lease expired returned"
+
+
+class ReviveResult(Result):
+    """Failed entries given a fresh attempt budget."""
+
+    revived: int = 0
+
+    def summary(self) -> str:
+        return f"cleanup retry: {self.revived} failed entries back to pending"
+
+
+class AnalyzeResult(Result):
+    """The analyzer: whether the queue table's planner statistics were refreshed, and why."""
+
+    analyzed: bool = False
+    changes: int = 0
+    estimated_rows: int = 0
+
+    def summary(self) -> str:
+        verdict = "analysed the queue table" if self.analyzed else "statistics still fresh"
+        return f"cleanup analyzer: {verdict} ({self.changes} changes since the last ANALYZE, " \
+               f"{self.estimated_rows} rows estimated)"
 
 
 class FailedEntry(Result):
@@ -86,3 +129,20 @@ class QueueStats(Result):
     oldest_pending_age_seconds: float | None
     next_retry_at: datetime | None
     recent_errors: list[FailedEntry]
+
+    def summary(self) -> str:
+        oldest = "-" if self.oldest_pending_age_seconds is None else f"{self.oldest_pending_age_seconds:.0f}s"
+        return (f"cleanup queue: {_line(self, _STATS_COUNTS)} oldest_pending={oldest}"
+                f" recent_errors={len(self.recent_errors)}")
+
+
+_SUMMARY_COUNTS = ("claimed", "deleted", "not_found", "skipped_in_use", "retrying", "failed", "rate_limited")
+_STATS_COUNTS = ("pending", "processing", "held", "held_batches", "failed", "completed", "cancelled", "due",
+                 "expired_leases")
+
+
+def _line(result: Result, names: tuple[str, ...]) -> str:
+    """`name=value` for each of `names`, space-separated (booleans as yes/no)."""
+    def text(value: object) -> str:
+        return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+    return " ".join(f"{name}={text(getattr(result, name))}" for name in names)

@@ -35,7 +35,7 @@ from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.results import Result
 from mediasync.scope import SCOPES, ManagedScope, ResolvedFolderMode
 from mediasync.services.content import safe_folder
-from mediasync.services.queue_processor import CleanupQueueProcessor
+from mediasync.services.queue import CleanupQueueProcessor
 from mediasync.services.reconcile.cadence import RunKind, RunPlan, check_kind, plan_run
 from mediasync.services.reconcile.listing import SnapshotLister
 from mediasync.services.reconcile.repair import DriftRepair

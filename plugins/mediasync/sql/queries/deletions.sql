@@ -77,12 +77,13 @@ UPDATE mediasync.deletion_batches
 RETURNING *;
 
 -- name: cancel_entries
--- Take back the batch's open entries. A pending or held entry is never sent; a processing one whose
--- guard is in Cloudinary right now is waited for (its lock), and then is no longer open.
+-- Take back the batch's open entries (mediasync.is_open_entry). A pending or held entry is never
+-- sent; a processing one whose guard is in Cloudinary right now is waited for (its lock), and then
+-- is no longer open.
 UPDATE public.cloudinary_cleanup_queue
    SET status = 'cancelled', locked_until = NULL, updated_at = now(), outcome = 'cancelled',
        errors = errors || jsonb_build_array(jsonb_build_object('at', now(), 'note', %(note)s::text))
- WHERE batch_id = %(id)s AND status IN ('pending', 'held', 'processing')
+ WHERE batch_id = %(id)s AND mediasync.is_open_entry(status)
 RETURNING id;
 
 -- name: journaled_rows
@@ -94,7 +95,7 @@ SELECT j.id, j.public_id, j.resource_type, j.type, j.asset_id, j.status AS journ
        e.status AS entry_status, e.outcome AS entry_outcome,
        EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue o
                 WHERE o.public_id = j.public_id AND o.resource_type = j.resource_type AND o.type = j.type
-                  AND o.status IN ('pending', 'processing', 'held')) AS open_elsewhere,
+                  AND mediasync.is_open_entry(o.status)) AS open_elsewhere,
        (SELECT min(l.batch_id) FROM mediasync.deleted_media_files l
          WHERE l.batch_id > j.batch_id AND l.id = j.id) AS deleted_again_by
   FROM mediasync.deleted_media_files j

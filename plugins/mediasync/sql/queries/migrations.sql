@@ -15,6 +15,14 @@ SELECT version, checksum FROM mediasync.schema_migrations;
 -- name: record
 INSERT INTO mediasync.schema_migrations (version, name, checksum) VALUES (%(version)s, %(name)s, %(checksum)s);
 
+-- name: repeatables_applied
+SELECT name, checksum FROM mediasync.schema_repeatables;
+
+-- name: record_repeatable
+-- A repeatable definition was (re-)applied: remember the checksum it was applied with.
+INSERT INTO mediasync.schema_repeatables (name, checksum) VALUES (%(name)s, %(checksum)s)
+ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now();
+
 -- name: function_exists
 SELECT to_regprocedure(%(signature)s) IS NOT NULL AS present;
 

@@ -60,7 +60,7 @@ WITH hours AS (
 ), recent AS (
     SELECT created_at, status, completed_at, updated_at FROM public.cloudinary_cleanup_queue
      WHERE created_at >= now() - %(hours)s * interval '1 hour' - interval '1 hour'
-        OR status IN ('pending', 'processing', 'held')
+        OR mediasync.is_open_entry(status)
         OR completed_at >= now() - %(hours)s * interval '1 hour' - interval '1 hour'
         OR (status = 'failed' AND updated_at >= now() - %(hours)s * interval '1 hour' - interval '1 hour')
 )

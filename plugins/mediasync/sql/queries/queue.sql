@@ -11,27 +11,27 @@ WITH batch AS (
     SELECT %(public_id)s, %(resource_type)s, %(type)s, %(media_file_id)s, %(reason)s, %(max_attempts)s, b.id,
            CASE WHEN b.status = 'held' THEN 'held' ELSE 'pending' END, b.available_at
       FROM batch b
-    ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing', 'held') DO NOTHING
+    ON CONFLICT (public_id, resource_type, type) WHERE mediasync.is_open_entry(status) DO NOTHING
     RETURNING id
 )
 SELECT id FROM inserted
 UNION ALL
 SELECT id FROM public.cloudinary_cleanup_queue
  WHERE public_id = %(public_id)s AND resource_type = %(resource_type)s AND type = %(type)s
-   AND status IN ('pending', 'processing', 'held')
+   AND mediasync.is_open_entry(status)
 LIMIT 1;
 
 -- name: open_entry_for_asset
 SELECT id, status, batch_id FROM public.cloudinary_cleanup_queue
  WHERE public_id = %(public_id)s AND resource_type = %(resource_type)s AND type = %(type)s
-   AND status IN ('pending', 'processing', 'held');
+   AND mediasync.is_open_entry(status);
 
 -- name: open_entry_with_batch
 SELECT q.id, q.status, q.available_at, q.batch_id, b.status AS batch_status, b.hold_reason, now() AS now
   FROM public.cloudinary_cleanup_queue q
   LEFT JOIN mediasync.deletion_batches b ON b.id = q.batch_id
  WHERE q.public_id = %(public_id)s AND q.resource_type = %(resource_type)s AND q.type = %(type)s
-   AND q.status IN ('pending', 'processing', 'held');
+   AND mediasync.is_open_entry(q.status);
 
 -- name: claim
 -- Take up to %(limit)s due entries; SKIP LOCKED lets any number of processors run at once.
@@ -156,7 +156,7 @@ UPDATE public.cloudinary_cleanup_queue q
    AND (%(ids)s::bigint[] IS NULL OR q.id = ANY (%(ids)s::bigint[]))
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue o
                     WHERE o.public_id = q.public_id AND o.resource_type = q.resource_type
-                      AND o.type = q.type AND o.status IN ('pending', 'processing', 'held'))
+                      AND o.type = q.type AND mediasync.is_open_entry(o.status))
 RETURNING q.id;
 
 -- name: counts_by_status

@@ -98,35 +98,24 @@ DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
 
 -- name: create_page_table
 -- Gone with the transaction that needed it: nothing of it outlives the transaction on a server a
--- transaction pooler hands to other clients next.
-CREATE TEMP TABLE IF NOT EXISTS listing_page (
-    public_id text, resource_type text, type text, format text, bytes bigint, version bigint, etag text,
-    secure_url text, width integer, height integer, created_at timestamptz, asset_id text, asset_folder text,
-    display_name text, folder text, placeholder boolean
-) ON COMMIT DROP;
+-- transaction pooler hands to other clients next. {columns}: the snapshot's asset columns and folder
+-- (repository.reconciliation.PAGE_COLUMNS), typed as the snapshot types them.
+CREATE TEMP TABLE IF NOT EXISTS listing_page ON COMMIT DROP AS
+SELECT {columns} FROM mediasync.listing_snapshot WITH NO DATA;
 
 -- name: copy_snapshot
 -- A batch of listing pages straight into the snapshot (each asset once): the common case. When an
 -- asset is already stored (the listing shifted under concurrent uploads), the key conflicts and
--- the batch goes through listing_page and merge_page instead.
-COPY mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version, etag,
-                                 secure_url, width, height, created_at, asset_id, asset_folder, display_name, folder,
-                                 placeholder)
-FROM STDIN;
+-- the batch goes through listing_page and merge_page instead. {columns}: SNAPSHOT_COLUMNS.
+COPY mediasync.listing_snapshot ({columns}) FROM STDIN;
 
 -- name: copy_page
-COPY listing_page (public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height, created_at,
-                   asset_id, asset_folder, display_name, folder, placeholder)
-FROM STDIN;
+COPY listing_page ({columns}) FROM STDIN;
 
 -- name: merge_page
 -- A listing that shifts under concurrent uploads may repeat an asset: keep the latest facts.
-INSERT INTO mediasync.listing_snapshot (inventory_key, source, public_id, resource_type, type, format, bytes, version,
-                                        etag, secure_url, width, height, created_at, asset_id, asset_folder,
-                                        display_name, folder, placeholder)
-SELECT DISTINCT ON (resource_type, type, public_id)
-       %(key)s, %(source)s, public_id, resource_type, type, format, bytes, version, etag, secure_url, width, height,
-       created_at, asset_id, asset_folder, display_name, folder, placeholder
+INSERT INTO mediasync.listing_snapshot (inventory_key, source, {columns})
+SELECT DISTINCT ON (resource_type, type, public_id) %(key)s, %(source)s, {columns}
   FROM listing_page
 ON CONFLICT (inventory_key, resource_type, type, public_id) DO UPDATE
    SET format = EXCLUDED.format, bytes = EXCLUDED.bytes, version = EXCLUDED.version, etag = EXCLUDED.etag,
@@ -186,7 +175,7 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
    AND NOT EXISTS (SELECT 1 FROM public.media_files m WHERE m.asset_id = s.asset_id)
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
                     WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
-                      AND q.status IN ('pending', 'processing', 'held'));
+                      AND mediasync.is_open_entry(q.status));
 
 -- name: find_undeleted
 -- Rows soft-deleted, asset still in Cloudinary, and its deletion not already waiting in the queue.
@@ -198,7 +187,7 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
  WHERE m.status = 'deleted'
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
                     WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
-                      AND q.status IN ('pending', 'processing', 'held'));
+                      AND mediasync.is_open_entry(q.status));
 
 -- name: find_missing
 -- Active rows of the scope whose asset is not in the listing. Rows created after the listing began
@@ -301,7 +290,7 @@ SELECT i.public_id, i.resource_type, i.type, i.media_file_id, d.reason, mediasyn
   JOIN unnest(%(kinds)s::text[], %(reasons)s::text[]) AS d(kind, reason) ON d.kind = i.kind
   JOIN mediasync.deletion_batches b ON b.id = %(batch_id)s
  WHERE i.run_id = %(run_id)s AND i.action = 'queued'
-ON CONFLICT (public_id, resource_type, type) WHERE status IN ('pending', 'processing', 'held') DO NOTHING;
+ON CONFLICT (public_id, resource_type, type) WHERE mediasync.is_open_entry(status) DO NOTHING;
 
 -- name: update_metadata
 -- Cloudinary is the truth for an asset's bytes, name and place: copy its facts onto the row (a

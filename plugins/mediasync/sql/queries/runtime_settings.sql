@@ -7,8 +7,5 @@ INSERT INTO mediasync.runtime_settings (name, value) VALUES (%(name)s, %(value)s
 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
  WHERE mediasync.runtime_settings.value IS DISTINCT FROM EXCLUDED.value;
 
--- name: get
-SELECT value FROM mediasync.runtime_settings WHERE name = %(name)s;
-
 -- name: all
 SELECT name, value FROM mediasync.runtime_settings ORDER BY name;

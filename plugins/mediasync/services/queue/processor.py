@@ -1,5 +1,5 @@
-"""The cleanup queue wired to Cloudinary: what the event-driven DAG, the API's "process now" and
-`mediasync queue process` run."""
+"""The cleanup queue wired to Cloudinary and the deployment's settings: what the event-driven DAG,
+the API's "process now", reconciliation and `mediasync queue process` run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from datetime import timedelta
 from mediasync.config import Settings
 from mediasync.db import Database
 from mediasync.repository.runtime_settings import RuntimeSettingsRepository
-from mediasync.services.cleanup_queue import CleanupQueue, ProcessResult, QueueStats
+from mediasync.services.queue.config import QueueConfig
+from mediasync.services.queue.engine import CleanupQueue
+from mediasync.services.queue.results import ProcessResult, QueueStats
 from mediasync.services.retry import RetryPolicy
 from mediasync.store import AssetDeleter
 
@@ -16,23 +18,20 @@ from mediasync.store import AssetDeleter
 class CleanupQueueProcessor:
     """Drains the queue with overlapped, budget-aware Cloudinary deletes: Admin API `delete_resources`
     (100 ids a call) while the hourly allowance is above the reconciliation's reserve, Upload API
-    `destroy` calls below it."""
+    `destroy` calls below it. Publishes the settings the database reads before every drain."""
 
     def __init__(self, db: Database, store: AssetDeleter, settings: Settings | None = None, *,
-                 lease: timedelta = timedelta(minutes=5), retry_policy: RetryPolicy | None = None) -> None:
-        self.settings = settings or Settings()
+                 lease: timedelta | None = None, retry_policy: RetryPolicy | None = None) -> None:
+        self.settings = settings or Settings.from_env()
         self.db = db
-        self.queue = CleanupQueue(db, store, lease=lease, retry_policy=retry_policy,
-                                  concurrency=self.settings.cleanup_concurrency,
-                                  admin_reserve=self.settings.reconcile_admin_api_reserve,
-                                  destroy_concurrency=self.settings.cleanup_destroy_concurrency)
+        self.queue = CleanupQueue(db, store, config=QueueConfig.from_settings(
+            self.settings, lease=lease, retry_policy=retry_policy))
 
     def process(self, batch_size: int | None = None, retry_failed: bool = False,
                 time_budget: float | None = None) -> ProcessResult:
         """Drain until nothing is due, `time_budget` seconds pass, or Cloudinary rate-limits every path."""
-        size = batch_size or self.settings.cleanup_batch_size
         self.publish_settings()
-        return self.queue.process(batch_size=size, retry_failed=retry_failed, time_budget=time_budget)
+        return self.queue.process(batch_size=batch_size, retry_failed=retry_failed, time_budget=time_budget)
 
     def publish_settings(self) -> None:
         """Give the database this deployment's MEDIASYNC_MAX_ATTEMPTS and delete brake: the enqueue
