@@ -92,7 +92,7 @@ def test_a_signal_while_starting_up_stops_what_already_runs(private_dir, signum)
     stack, log_path, _airflow_port, emulator_port = start_stack(private_dir)
     try:
         _wait_for_output(log_path, "starting Airflow", stack, timeout=120)
-        airflow_log = tmp_path / "state" / "airflow.log"
+        airflow_log = private_dir / "state" / "airflow.log"
         written = airflow_log.stat().st_size if airflow_log.exists() else 0
         wait_until(lambda: airflow_log.exists() and airflow_log.stat().st_size > written,  # Airflow's processes
                    timeout=120, message="Airflow's processes never started")  # are coming up
