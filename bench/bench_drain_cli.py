@@ -27,7 +27,13 @@ BRAKE_OFF = {"MEDIASYNC_DELETE_HOLD_THRESHOLD": "0", "MEDIASYNC_DELETE_HOLD_FRAC
 
 
 def cli_command() -> list[str]:
-    """The installed `mediasync` script next to this interpreter, as a user types it."""
+    """The installed `mediasync` script next to this interpreter, as a user types it (behind
+    BENCH_CLI_PREFIX when set, e.g. `py-spy record -o drain.svg --` to profile it)."""
+    prefix = os.environ.get("BENCH_CLI_PREFIX", "").split()
+    return [*prefix, *_script()]
+
+
+def _script() -> list[str]:
     script = os.path.join(os.path.dirname(sys.executable), "mediasync")
     if os.path.exists(script):
         return [script]
