@@ -39,10 +39,12 @@ WEBHOOK_TIMEOUT_S = float(os.environ.get("BENCH_WEBHOOK_TIMEOUT_S", "10"))
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 PATH = "/mediasync/api/v1/cloudinary/notifications"
+# Airflow's advice: about one API server worker per core (`[api] workers`, default 1).
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", str(os.cpu_count() or 1)))
 
 
 def api_server(home: Path, db_url: str, emu) -> tuple[subprocess.Popen, str]:
-    """`airflow api-server` with the plugin (one worker, Airflow's default), as `make run` starts it."""
+    """`airflow api-server` with the plugin and WORKERS worker processes."""
     from mediasync.emulator.testing import free_port
 
     port = free_port()
@@ -56,9 +58,10 @@ def api_server(home: Path, db_url: str, emu) -> tuple[subprocess.Popen, str]:
     subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True,
                    stdin=subprocess.DEVNULL, timeout=600)
     with (home / "api-server.log").open("w") as log:
-        process = subprocess.Popen([str(VENV_BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port",
-                                    str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        command = [str(VENV_BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(WORKERS)]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/api/v2/version", "airflow api-server", 300, process)
@@ -200,7 +203,7 @@ def main() -> None:
         report("notification_burst", notifications=N, senders=SENDERS, seconds=round(seconds, 2),
                sustained_per_s=round(rate, 1), p50_s=quantile(latencies, 50), p99_s=quantile(latencies, 99),
                max_s=round(max(latencies), 3), resent=counts, database=checked, open_loop=ramped,
-               api_server_workers=1, machine=machine())
+               api_server_workers=WORKERS, machine=machine())
 
 
 if __name__ == "__main__":
