@@ -22,6 +22,7 @@ from mediasync.repository.runtime_settings import RuntimeSettingsRepository
 
 N = int(os.environ.get("BENCH_DELETIONS", "10000"))
 LATENCY_MS = int(os.environ.get("BENCH_LATENCY_MS", "50"))
+ROUNDS = int(os.environ.get("BENCH_DRAIN_ROUNDS", "3"))  # a loaded machine's noise: the median of these
 BRAKE_OFF = {"MEDIASYNC_DELETE_HOLD_THRESHOLD": "0", "MEDIASYNC_DELETE_HOLD_FRACTION": "0",
              "MEDIASYNC_DELETE_HOLD_WINDOW": "0"}
 
@@ -43,12 +44,15 @@ def _script() -> list[str]:
 
 def cli_env(db, emu) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDINARY_", "MEDIASYNC_", "SUPABASE_"))}
-    return {**env, **BRAKE_OFF, "MEDIASYNC_DATABASE_URL": db.url, "CLOUDINARY_URL": emu.cloudinary_url}
+    env = {**env, **BRAKE_OFF, "MEDIASYNC_DATABASE_URL": db.url, "CLOUDINARY_URL": emu.cloudinary_url}
+    if os.environ.get("BENCH_CLI_PYTHONPATH"):  # another checkout's plugins/ for the CLI: a before/after pair
+        env["PYTHONPATH"] = os.environ["BENCH_CLI_PYTHONPATH"]
+    return env
 
 
-def run_cli_drain(db, emu) -> dict:
-    emu.seed(N, prefix="main-uploads/m")
-    seed_rows(db, "main-uploads/m")
+def run_cli_drain(db, emu, prefix: str = "main-uploads/m") -> dict:
+    emu.seed(N, prefix=prefix)
+    seed_rows(db, prefix)
     env = cli_env(db, emu)
     settings = Settings.from_env(env)
     with db.transaction() as conn:
@@ -74,9 +78,16 @@ def run_cli_drain(db, emu) -> dict:
             "brake": "off through the settings (hold threshold, fraction and window 0)"}
 
 
+def median_round(db, emu) -> dict:
+    """ROUNDS drains (each its own rows and assets), the median one reported with all rounds' times."""
+    rounds = sorted((run_cli_drain(db, emu, f"main-uploads/m{r}-") for r in range(ROUNDS)), key=lambda r: r["seconds"])
+    return {**rounds[len(rounds) // 2], "rounds_seconds": [r["seconds"] for r in rounds],
+            "rounds_start_to_first_call_seconds": [r["start_to_first_cloudinary_call_seconds"] for r in rounds]}
+
+
 def main() -> None:
     with fresh_database() as db, emulator_process() as emu:
-        mediasync = run_cli_drain(db, emu)
+        mediasync = median_round(db, emu)
         peers = run_procrastinate(db, emu)
         seed = run_seed_sample(emu)
         report("drain_cli", deletions=N, latency_ms=LATENCY_MS, mediasync_cli=mediasync, procrastinate=peers,
