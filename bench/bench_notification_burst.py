@@ -55,6 +55,8 @@ def api_server(home: Path, db_url: str, emu) -> tuple[subprocess.Popen, str]:
                AIRFLOW_CONN_MEDIASYNC_DB=json.dumps(airflow_connection_fields(db_url)),
                AIRFLOW_CONN_CLOUDINARY_DEFAULT=f"cloudinary://mediasync-key:mediasync-secret@demo?api_base_url={base}",
                PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if os.environ.get("BENCH_API_PYTHONPATH"):  # another checkout's plugins/ for the server: a before/after pair
+        env["PYTHONPATH"] = os.environ["BENCH_API_PYTHONPATH"]
     subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True,
                    stdin=subprocess.DEVNULL, timeout=600)
     with (home / "api-server.log").open("w") as log:
