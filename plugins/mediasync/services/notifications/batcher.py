@@ -4,9 +4,10 @@ A console bulk delete or a folder move sends thousands of webhooks within a minu
 transaction each pays, per notification, a pooled connection's check, BEGIN and a COMMIT that
 waits for the WAL to reach the disk, while the request threads queue for the pool's connections.
 Here concurrent notifications share a transaction: each request thread hands its (verified,
-parsed) notification to a small set of committer threads and waits; a committer takes what is
+parsed) notification to a set of committer threads and waits; a committer takes what is
 waiting (up to `max_group`), stores and applies each in order in one transaction, commits once,
-then answers every waiting thread. A lone notification goes at once (nothing waits for company).
+then answers every waiting thread. A notification that finds a committer free goes at once (nothing
+waits for company); groups form when all committers are busy, which is when they help.
 
 Nothing is weaker than one transaction each: a caller is answered only after the commit that holds
 its notification, and if anything in a group fails (a bad row, a deadlock with another process's
@@ -32,7 +33,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_GROUP = 50  # notifications per transaction: short locks, bounded redo when a group falls back
-COMMITTERS = 2  # transactions in flight at once: one is applying while the other commits
+# Transactions in flight at once. A group runs its notifications one after the other on one
+# connection, so with a database a few milliseconds away (Supabase) few committers would serialise
+# what the pool's connections did side by side: as many as most of the pool (10) keeps that
+# parallelism, and groups form only when all of them are busy.
+COMMITTERS = 8
 
 
 class GroupCommitter(Generic[T, R]):
