@@ -101,10 +101,15 @@ def run_seed_sample(emu) -> dict:
             "measured_work_per_cycle_seconds": round(work_per_cycle, 3), "upload_api_calls": N, "admin_calls": 0}
 
 
-with fresh_database() as db, emulator_process() as emu:
-    mediasync = run_mediasync(db, emu)
-    peers = run_procrastinate(db, emu)
-    seed = run_seed_sample(emu)
-    report("cleanup_vs_peers", deletions=N, latency_ms=LATENCY_MS, mediasync=mediasync, procrastinate=peers,
-           seed=seed, speedup_vs_procrastinate=round(peers["seconds"] / mediasync["seconds"], 1),
-           speedup_vs_seed=round(seed["seconds"] / mediasync["seconds"]), machine=machine())
+def main() -> None:
+    with fresh_database() as db, emulator_process() as emu:
+        mediasync = run_mediasync(db, emu)
+        peers = run_procrastinate(db, emu)
+        seed = run_seed_sample(emu)
+        report("cleanup_vs_peers", deletions=N, latency_ms=LATENCY_MS, mediasync=mediasync, procrastinate=peers,
+               seed=seed, speedup_vs_procrastinate=round(peers["seconds"] / mediasync["seconds"], 1),
+               speedup_vs_seed=round(seed["seconds"] / mediasync["seconds"]), machine=machine())
+
+
+if __name__ == "__main__":
+    main()

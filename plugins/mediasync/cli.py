@@ -103,12 +103,15 @@ def queue_process(
     from mediasync.cli_progress import progress
 
     with cli_errors():
-        services = cli_services()
-        stats = services.processor.stats()
-        backlog = stats.pending + (stats.failed if retry_failed else 0)
-        with progress("queue process", total=backlog or None):
-            result = services.processor.process(batch_size=batch_size, retry_failed=retry_failed,
-                                                time_budget=time_budget)
+        services = cli_services(pooled=True)  # the drain's claims and guards share the stats' connections
+        try:
+            stats = services.processor.stats()
+            backlog = stats.pending + (stats.failed if retry_failed else 0)
+            with progress("queue process", total=backlog or None):
+                result = services.processor.process(batch_size=batch_size, retry_failed=retry_failed,
+                                                    time_budget=time_budget)
+        finally:
+            services.db.close()
         emit(result, as_json, lambda data: f"{result.summary()}\n{key_values(data)}")
 
 

@@ -105,10 +105,12 @@ def cli_database() -> Database:
     return Database(database_url_from_env(), max_attempts=Settings.from_env().max_attempts)
 
 
-def cli_services() -> Services:
+def cli_services(*, pooled: bool = False) -> Services:
+    """The services wired from the environment; `pooled` for a command that runs many transactions
+    (one pool serves them all instead of a connection each)."""
     from mediasync.runtime import services_from_env
 
-    return services_from_env()
+    return services_from_env(pooled=pooled)
 
 
 def cli_user() -> str:

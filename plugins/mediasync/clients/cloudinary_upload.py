@@ -17,7 +17,6 @@ from typing import Any, BinaryIO, cast
 import cloudinary
 import cloudinary.exceptions
 import cloudinary.utils
-import httpx
 from cloudinary.api_client.execute_request import EXCEPTION_CODES
 
 from mediasync.errors import StorePermanentError
@@ -29,6 +28,8 @@ Caller = Callable[..., dict[str, Any]]
 def streamed_upload(stream: BinaryIO, filename: str, options: dict[str, Any],
                     headers: dict[str, str] | None = None) -> dict[str, Any]:
     """The request `cloudinary.uploader.upload` makes, with the multipart body streamed from `stream`."""
+    import httpx  # uploads only: a drain or a listing starts without it (60 ms of imports)
+
     params = cloudinary.utils.sign_request(cloudinary.utils.build_upload_params(**options), options)
     fields: dict[str, Any] = {}
     for key, value in params.items():

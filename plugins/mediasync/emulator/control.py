@@ -60,7 +60,8 @@ def _status(emulator: Emulator) -> dict[str, Any]:
     return {**asdict(emulator.faults), "admin_calls": emulator.meter.total,
             "admin_calls_in_window": emulator.meter.in_window, "upload_api_calls": emulator.counters.upload_api_calls,
             "notification_api_calls": emulator.counters.notification_api_calls,
-            "api_requests": emulator.counters.api_requests, "assets": emulator.state.count(),
+            "api_requests": emulator.counters.api_requests, "first_request_at": emulator.counters.first_request_at,
+            "assets": emulator.state.count(),
             "placeholders": emulator.backups.placeholders(), "backups": emulator.settings.backups,
             "folder_mode": emulator.settings.folder_mode,
             "webhook_retry_delays": list(emulator.settings.webhook_retry_delays),
@@ -110,6 +111,7 @@ async def change(request: Request, emulator: Emulator = Depends(control_guard)) 
         emulator.settings.backups = backups
     if changes.get("reset_meter"):
         emulator.meter.reset()
+        emulator.counters.first_request_at = None
     return _status(emulator)
 
 

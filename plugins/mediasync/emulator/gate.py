@@ -12,6 +12,7 @@ import json
 import random
 import secrets
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -71,6 +72,8 @@ def emulator_of(request: Request) -> Emulator:
 async def _faults_and_cloud(request: Request, cloud: str) -> Emulator:
     emulator = emulator_of(request)
     emulator.counters.api_requests += 1
+    if emulator.counters.first_request_at is None:
+        emulator.counters.first_request_at = time.time()
     faults = emulator.faults
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)

@@ -25,9 +25,11 @@ class Counters:
     upload_api_calls: int = 0
     notification_api_calls: int = 0
     delivered_bytes: int = 0  # what delivery URLs served: the usage API's bandwidth
+    first_request_at: float | None = None  # epoch seconds the first API request arrived (start-up benchmarks)
 
     def reset(self) -> None:
         self.api_requests = self.upload_api_calls = self.notification_api_calls = self.delivered_bytes = 0
+        self.first_request_at = None
 
 
 class Emulator:

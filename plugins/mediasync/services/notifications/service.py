@@ -2,8 +2,9 @@
 
 `ingest(raw, timestamp, signature)` verifies the signature over the exact bytes, stores the
 notification once (its SHA-256 is its identity, so a redelivery or replay is a no-op), and applies
-it to media_files — all in one transaction, so a caller acknowledges (2xx, poll ack) only what is
-committed. `drain` reads the poll channel, ingests each message and acknowledges after commit.
+it to media_files — in one transaction (shared with the webhooks arriving at the same moment: see
+`batcher.py`), so a caller acknowledges (2xx, poll ack) only what is committed. `drain` reads the
+poll channel, ingests each message and acknowledges after commit.
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from mediasync.config import Settings
-from mediasync.db import Database
+from mediasync.db import Connection, Database
 from mediasync.errors import ConfigError, DatabaseUnavailable, MediasyncError
 from mediasync.repository.notifications import NotificationRepository
 from mediasync.results import Result
 from mediasync.services.notifications.apply import ChangeApplier
+from mediasync.services.notifications.batcher import GroupCommitter
 from mediasync.services.notifications.channel import NotificationChannel, TriggerSetup
-from mediasync.services.notifications.events import parse
+from mediasync.services.notifications.events import Notification, parse
 from mediasync.services.notifications.signature import RejectedNotification, SignatureVerifier
 
 log = logging.getLogger(__name__)
@@ -94,6 +98,17 @@ def _text(value: Any) -> str | None:
     return str(value)[:200] if value is not None else None
 
 
+@dataclass(frozen=True)
+class Verified:
+    """A notification whose signature and shape were checked, ready to store and apply."""
+
+    notification: Notification
+    digest: str  # SHA-256 of the exact body: its identity (a redelivery is a no-op)
+    signed_at: datetime
+    transport: Transport
+    applier: ChangeApplier
+
+
 def decode_signed_payload(value: str) -> bytes:
     """The exact signed bytes of a poll message (`signed_payload`, base64url without padding)."""
     try:
@@ -109,6 +124,8 @@ class NotificationService:
         self.settings = settings
         self.channel = channel
         self.repo = repository or NotificationRepository()
+        self._committer: GroupCommitter[Verified, IngestResult] | None = None
+        self._committer_lock = threading.Lock()
 
     def _credentials(self) -> tuple[str, str]:
         credentials = getattr(self.channel, "credentials", None)
@@ -125,31 +142,49 @@ class NotificationService:
     def ingest(self, raw: bytes, timestamp: str | None, signature: str | None,
                transport: Transport = "webhook") -> IngestResult:
         """Verify, store once, apply; committed when this returns. Raises `RejectedNotification`
-        (4xx: nothing stored or changed) or a database error (nothing stored: deliver again)."""
+        (4xx: nothing stored or changed) or a database error (nothing stored: deliver again).
+        Webhooks arriving together share transactions (`GroupCommitter`); a poll drain, one
+        caller in order, stores each in its own."""
         if len(raw) > self.settings.notification_max_body_bytes:
             raise RejectedNotification(f"notification body larger than {self.settings.notification_max_body_bytes} "
                                        f"bytes", 413)
         signed = self.verifier().verify(raw, timestamp, signature)
-        notification = parse(raw, datetime.fromtimestamp(signed, timezone.utc))
-        digest = hashlib.sha256(raw).hexdigest()
-        applier = ChangeApplier(self.settings, self._credentials()[0], self.repo)
-        with self.db.transaction() as conn:
-            notification_id = self.repo.record(
-                conn, body_sha256=digest, notification_type=notification.notification_type,
-                request_id=notification.request_id, asset_ids=notification.asset_ids,
-                public_ids=notification.public_ids, transport=transport, source=notification.source,
-                event_at=notification.event_at, signed_at=datetime.fromtimestamp(signed, timezone.utc),
-                body=notification.body)
-            if notification_id is None:
-                previous = self.repo.previous(conn, digest) or {}
-                return IngestResult(notification_id=previous.get("id"), duplicate=True, changed_rows=0,
-                                    notification_type=notification.notification_type,
-                                    outcome=previous.get("outcome", "no_change"),
-                                    detail="already received; nothing applied twice")
-            applied = applier.apply(conn, notification)
-            self.repo.finish(conn, notification_id, applied.outcome, applied.changed_rows, applied.detail)
-        log.info("notification %s %s (%s): %s, %d row(s)%s", notification_id, notification.notification_type,
-                 transport, applied.outcome, applied.changed_rows, f" — {applied.detail}" if applied.detail else "")
+        signed_at = datetime.fromtimestamp(signed, timezone.utc)
+        verified = Verified(parse(raw, signed_at), hashlib.sha256(raw).hexdigest(), signed_at, transport,
+                            ChangeApplier(self.settings, self._credentials()[0], self.repo))
+        if transport == "webhook":
+            result = self.committer().submit(verified)
+        else:
+            with self.db.transaction() as conn:
+                result = self._store(conn, verified)
+        if not result.duplicate:
+            log.info("notification %s %s (%s): %s, %d row(s)%s", result.notification_id, result.notification_type,
+                     transport, result.outcome, result.changed_rows, f" — {result.detail}" if result.detail else "")
+        return result
+
+    def committer(self) -> GroupCommitter[Verified, IngestResult]:
+        """The webhook's group committer (one per service, started on first use)."""
+        with self._committer_lock:
+            if self._committer is None:
+                self._committer = GroupCommitter(lambda: self.db, self._store)
+            return self._committer
+
+    def _store(self, conn: Connection, verified: Verified) -> IngestResult:
+        """Store the notification once and apply it, in the caller's transaction."""
+        notification = verified.notification
+        notification_id = self.repo.record(
+            conn, body_sha256=verified.digest, notification_type=notification.notification_type,
+            request_id=notification.request_id, asset_ids=notification.asset_ids,
+            public_ids=notification.public_ids, transport=verified.transport, source=notification.source,
+            event_at=notification.event_at, signed_at=verified.signed_at, body=notification.body)
+        if notification_id is None:
+            previous = self.repo.previous(conn, verified.digest) or {}
+            return IngestResult(notification_id=previous.get("id"), duplicate=True, changed_rows=0,
+                                notification_type=notification.notification_type,
+                                outcome=previous.get("outcome", "no_change"),
+                                detail="already received; nothing applied twice")
+        applied = verified.applier.apply(conn, notification)
+        self.repo.finish(conn, notification_id, applied.outcome, applied.changed_rows, applied.detail)
         return IngestResult(notification_id=notification_id, notification_type=notification.notification_type,
                             outcome=applied.outcome, changed_rows=applied.changed_rows, detail=applied.detail)
 

@@ -63,21 +63,25 @@ class Drain:
         in_flight: set[Future[BatchResult]] = set()
         exhausted = False
 
-        def next_chunk(free_slots: int) -> list[ClaimedItem] | None:
-            """The next chunk to delete; when none is waiting, one claim statement takes a batch for
-            every free slot (None: stop claiming)."""
+        def claim_chunks(count: int) -> None:
+            """One claim statement for `count` batches, queued as chunks to delete."""
             nonlocal exhausted
+            if time_budget is not None and time.monotonic() - started >= time_budget:
+                total.stopped_by = "time_budget"
+                return
+            wanted = batch_size * count
+            items = self.claim(wanted, db=db)
+            exhausted = len(items) < wanted
+            total.batches += -(-len(items) // batch_size)
+            total.claimed += len(items)
+            waiting.extend(chunks_by_asset_kind(items, batch_size))
+
+        def next_chunk(free_slots: int) -> list[ClaimedItem] | None:
+            """The next chunk to delete; when none is waiting, claim a batch for every free slot
+            (None: stop claiming)."""
             if not waiting and not exhausted:
-                if time_budget is not None and time.monotonic() - started >= time_budget:
-                    total.stopped_by = "time_budget"
-                    return None
-                wanted = batch_size * free_slots
-                items = self.claim(wanted, db=db)
-                exhausted = len(items) < wanted
-                total.batches += -(-len(items) // batch_size)
-                total.claimed += len(items)
-                waiting.extend(chunks_by_asset_kind(items, batch_size))
-            return waiting.popleft() if waiting else None
+                claim_chunks(free_slots)
+            return waiting.popleft() if waiting and total.stopped_by == "empty" else None
 
         with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="cleanup-chunk") as pool:
             limit = 1  # the first answer tells the Admin allowance; overlap after it
@@ -87,6 +91,9 @@ class Drain:
                     in_flight.add(pool.submit(self.settler.settle_chunk, db, chunk))
                 if not in_flight:
                     break
+                if total.stopped_by == "empty" and not waiting and not exhausted:
+                    # Claim the next round while Cloudinary answers: freed slots start at once.
+                    claim_chunks(self.config.concurrency)
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 limit = self.config.concurrency
                 for future in done:
