@@ -128,6 +128,8 @@ class AssetStore(ListingQueries, PresetStore):
         self.blob_dir = self.data_dir / "blobs"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
+        self.generation = 0  # bumped by every write: what a cached search count was counted at
+        self.search_counts: dict[tuple, tuple[int, int]] = {}
         self.db = sqlite3.connect(self.data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -172,6 +174,7 @@ class AssetStore(ListingQueries, PresetStore):
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+            self.generation += 1
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         with self.lock:
