@@ -37,10 +37,10 @@ def rows_for_every_asset(running, db) -> None:
     store = sqlite3.connect(f"file:{running.data_dir / 'emulator.sqlite3'}?mode=ro", uri=True)
     with psycopg.connect(db.url, autocommit=True) as conn:
         with conn.cursor().copy("COPY media_files (public_id, asset_id, asset_folder, display_name, format, bytes, "
-                                "version, folder, created_at) FROM STDIN") as copy:
+                                "version, etag, folder, created_at) FROM STDIN") as copy:
             old = datetime.now(timezone.utc) - timedelta(days=1)
-            for name, asset_id, version in store.execute("SELECT public_id, asset_id, version FROM assets"):
-                copy.write_row((name, asset_id, "main-uploads", name.rpartition("/")[2], "png", 1024, version,
+            for name, asset_id, version, etag in store.execute("SELECT public_id, asset_id, version, etag FROM assets"):
+                copy.write_row((name, asset_id, "main-uploads", name.rpartition("/")[2], "png", 1024, version, etag,
                                 "main-uploads", old))
         conn.execute("ANALYZE media_files")
     store.close()
@@ -63,6 +63,7 @@ def reconciliation(db, store, running, reports: str) -> tuple[float, int]:
     with Timer() as t:
         result = Reconciler(db, store, settings).run(grace_minutes=0)
     assert result.status == "completed", result.message
+    assert result.counts["metadata_mismatch"] == result.counts["orphan_asset"] == 0, result.counts
     return t.seconds, running.admin_calls() - before
 
 
@@ -90,10 +91,10 @@ def one(N: int) -> None:
             "calls_difference_percent": round(100 * (ranges_calls - cursor_calls) / cursor_calls, 1)}), flush=True)
 
 
-if len(sys.argv) > 2 and sys.argv[1] == "--one":
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "--one":
     one(int(sys.argv[2]))
-    sys.exit(0)
-
-for size in [int(x) for x in os.environ.get("BENCH_LISTING_SIZES", "100000").split(",")]:
-    child = subprocess.run([sys.executable, __file__, "--one", str(size)], capture_output=True, text=True, check=True)
-    report("listing_partitioned", **json.loads(child.stdout.strip().splitlines()[-1]), machine=machine())
+elif __name__ == "__main__":
+    for size in [int(x) for x in os.environ.get("BENCH_LISTING_SIZES", "100000").split(",")]:
+        child = subprocess.run([sys.executable, __file__, "--one", str(size)], capture_output=True, text=True,
+                               check=True)
+        report("listing_partitioned", **json.loads(child.stdout.strip().splitlines()[-1]), machine=machine())
