@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import cloudinary.api
+import cloudinary.exceptions
 import cloudinary.uploader
 
 from fixtures.emulator import sdk, seeded_public_id
@@ -52,12 +53,24 @@ def changes(emulator, deleted: list[int], uploaded: list[str]) -> Callable[[], N
 
     def change() -> None:
         ids = [seeded_public_id(mode, "main-uploads/p", n) for n in deleted]
-        assert len(cloudinary.api.delete_resources(ids, **sdk(emulator))["deleted"]) == len(ids)
+        assert len(retried(cloudinary.api.delete_resources, ids, **sdk(emulator))["deleted"]) == len(ids)
         for k, name in enumerate(uploaded):
-            cloudinary.uploader.upload(tiny_png(k), public_id=name, folder="main-uploads", **sdk(emulator))
-        cloudinary.uploader.upload(tiny_png(99), public_id=seeded_public_id(mode, "main-uploads/p", 3).rpartition("/")[2],
-                                   folder="main-uploads", overwrite=True, **sdk(emulator))
+            retried(cloudinary.uploader.upload, tiny_png(k), public_id=name, folder="main-uploads", **sdk(emulator))
+        retried(cloudinary.uploader.upload, tiny_png(99), folder="main-uploads", overwrite=True,
+                public_id=seeded_public_id(mode, "main-uploads/p", 3).rpartition("/")[2], **sdk(emulator))
     return change
+
+
+def retried(call: Callable[..., dict], *args, **kwargs) -> dict:
+    """The SDK's call, tried again when a kept-alive connection the server had just closed is
+    reset under it (the SDK shares one small connection pool with the listing's cursors)."""
+    for attempt in range(3):
+        try:
+            return call(*args, **kwargs)
+        except cloudinary.exceptions.Error as exc:
+            if "Connection" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def in_account(emulator) -> set[str]:
