@@ -159,12 +159,12 @@ class EmulatorProcess:
         return self.settings()["assets"]
 
     def seed(self, count: int, prefix: str = "main-uploads/seed", resource_type: str = "image",
-             age_seconds: int = 0) -> int:
+             age_seconds: int = 0, spread_seconds: int = 0) -> int:
         import httpx
 
         response = httpx.post(f"{self.base_url}/_emulator/seed", timeout=600,
                               json={"count": count, "prefix": prefix, "resource_type": resource_type,
-                                    "age_seconds": age_seconds})
+                                    "age_seconds": age_seconds, "spread_seconds": spread_seconds})
         response.raise_for_status()
         return response.json()["seeded"]
 

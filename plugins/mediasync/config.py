@@ -61,6 +61,7 @@ class Settings:
     reconcile_grace_minutes: int = 60
     reconcile_max_delete_fraction: float = 0.05
     reconcile_admin_api_reserve: int = 50
+    reconcile_listing_concurrency: int = 8  # cursors a full listing runs at once over upload-time ranges
     reconcile_full_every_days: int = 7  # auto runs list in full this often; incremental in between
     max_upload_bytes: int = 100 * 1024 * 1024
     # Larger files go to Cloudinary in parts (its single-request limit is 100 MB), each this big.
@@ -123,6 +124,9 @@ class Settings:
             reconcile_admin_api_reserve=_read(env, "MEDIASYNC_RECONCILE_ADMIN_API_RESERVE",
                                               cls.reconcile_admin_api_reserve, int, lambda v: v >= 0,
                                               "a non-negative integer"),
+            reconcile_listing_concurrency=_read(env, "MEDIASYNC_RECONCILE_LISTING_CONCURRENCY",
+                                                cls.reconcile_listing_concurrency, int, lambda v: 1 <= v <= 64,
+                                                "an integer from 1 to 64"),
             reconcile_full_every_days=_read(env, "MEDIASYNC_RECONCILE_FULL_EVERY_DAYS", cls.reconcile_full_every_days,
                                             int, lambda v: v >= 0, "a non-negative integer"),
             max_upload_bytes=_read(env, "MEDIASYNC_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int,

@@ -67,10 +67,14 @@ class ListingSource:
     prefix: str | None = None
     asset_folder: str | None = None
     uploaded_after: datetime | None = None  # incremental: only assets uploaded after this (Search API)
+    # One range of a partitioned full listing (Search API): uploaded at or after `uploaded_from`
+    # and before `uploaded_before`; None leaves that side open.
+    uploaded_from: datetime | None = None
+    uploaded_before: datetime | None = None
 
     @property
-    def key(self) -> str:
-        """Stable name of this listing (its checkpoint's key)."""
+    def whole_key(self) -> str:
+        """The name of the listing this one is a range of (its own key when it is no range)."""
         if self.asset_folder is not None:
             key = f"{self.resource_type}:asset_folder:{self.asset_folder}"
         else:
@@ -78,6 +82,25 @@ class ListingSource:
         if self.uploaded_after is not None:
             key += f":uploaded_after:{search_instant(self.uploaded_after)}"
         return key
+
+    @property
+    def key(self) -> str:
+        """Stable name of this listing (its checkpoint's key; a range's carries its bounds)."""
+        if not self.is_range:
+            return self.whole_key
+        low = search_instant(self.uploaded_from) if self.uploaded_from else ""
+        high = search_instant(self.uploaded_before) if self.uploaded_before else ""
+        return f"{self.whole_key}@{low}..{high}"
+
+    @property
+    def is_range(self) -> bool:
+        return self.uploaded_from is not None or self.uploaded_before is not None
+
+    @property
+    def searched(self) -> bool:
+        """Listed through the Search API (an asset folder, an incremental window or a range), else
+        through the Admin API's prefix listing."""
+        return self.asset_folder is not None or self.uploaded_after is not None or self.is_range
 
     @property
     def folder(self) -> str | None:

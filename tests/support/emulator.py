@@ -146,7 +146,8 @@ class RunningEmulator:
         self._post("/_emulator/reset", {})
 
     def seed(self, count: int, prefix: str = "main-uploads/seed", resource_type: str = "image",
-             age_seconds: int = 0) -> int:
-        """Plant `count` assets (no bytes), uploaded `age_seconds` ago."""
+             age_seconds: int = 0, spread_seconds: int = 0) -> int:
+        """Plant `count` assets (no bytes), uploaded `age_seconds` ago (over `spread_seconds` before it)."""
         return self._post("/_emulator/seed", {"count": count, "prefix": prefix, "resource_type": resource_type,
-                                              "age_seconds": age_seconds}, timeout=600)["seeded"]
+                                              "age_seconds": age_seconds, "spread_seconds": spread_seconds},
+                          timeout=600)["seeded"]

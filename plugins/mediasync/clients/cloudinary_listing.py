@@ -43,8 +43,10 @@ def search_term(folder: str) -> str:
 
 def search_expression(source: ListingSource) -> str:
     """The Search API expression of a listing source: its folder and subfolders (`asset_folder` in
-    dynamic mode, `folder` — the public_id's path — in fixed mode), its resource type, and for an
-    incremental listing only what was uploaded after the given moment."""
+    dynamic mode, `folder` — the public_id's path — in fixed mode), its resource type, for an
+    incremental listing only what was uploaded after the given moment, and for one range of a
+    partitioned listing its upload-time bounds (Cloudinary documents `>`, `>=`, `<` on dates; UTC
+    with `Z`, whole seconds, so adjacent ranges `>= a AND < b`, `>= b ...` neither overlap nor gap)."""
     terms = []
     if source.asset_folder is not None:
         terms.append(f"asset_folder:{search_term(source.asset_folder)}/*")
@@ -53,6 +55,10 @@ def search_expression(source: ListingSource) -> str:
     terms += [f"resource_type:{source.resource_type}", "type:upload"]
     if source.uploaded_after is not None:
         terms.append(f'uploaded_at>"{search_instant(source.uploaded_after)}"')
+    if source.uploaded_from is not None:
+        terms.append(f'uploaded_at>="{search_instant(source.uploaded_from)}"')
+    if source.uploaded_before is not None:
+        terms.append(f'uploaded_at<"{search_instant(source.uploaded_before)}"')
     return " AND ".join(terms)
 
 
@@ -110,7 +116,7 @@ class ListingCalls:
         """One listing source: a prefix listing (fixed folders, or the whole account) or, for an asset
         folder (dynamic folders), the Search API over that folder and its subfolders — a `prefix`
         listing cannot find those assets, their public_ids carry no folder."""
-        if source.asset_folder is None and source.uploaded_after is None:
+        if not source.searched:
             yield from self.iter_pages(source.resource_type, "upload", source.prefix, cursor)
             return
         expression = search_expression(source)

@@ -128,14 +128,17 @@ async def seed(request: Request, emulator: Emulator = Depends(control_guard)) ->
     try:
         count = int(body.get("count", 0))
         age_seconds = int(body.get("age_seconds", 0))
+        spread_seconds = int(body.get("spread_seconds", 0))
     except (TypeError, ValueError):
-        raise ControlError(422, "count and age_seconds must be integers") from None
+        raise ControlError(422, "count, age_seconds and spread_seconds must be integers") from None
     resource_type = str(body.get("resource_type", "image"))
-    if count < 0 or count > 5_000_000 or resource_type not in ("image", "video", "raw") or age_seconds < 0:
-        raise ControlError(422, "count must be 0..5000000, age_seconds not negative and resource_type image, "
-                                "video or raw")
+    if (count < 0 or count > 5_000_000 or resource_type not in ("image", "video", "raw")
+            or min(age_seconds, spread_seconds) < 0):
+        raise ControlError(422, "count must be 0..5000000, age_seconds and spread_seconds not negative and "
+                                "resource_type image, video or raw")
     seeded = emulator.state.seed(count, str(body.get("prefix", "main-uploads/seed")), resource_type,
-                                 folder_mode=emulator.settings.folder_mode, age_seconds=age_seconds)
+                                 folder_mode=emulator.settings.folder_mode, age_seconds=age_seconds,
+                                 spread_seconds=spread_seconds)
     return {"seeded": seeded}
 
 

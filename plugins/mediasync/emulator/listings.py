@@ -18,6 +18,7 @@ from mediasync.emulator.errors import CloudinaryError
 if TYPE_CHECKING:
     from mediasync.emulator.state import Asset
 
+SEARCH_COUNTS_KEPT = 256  # searches whose total_count is remembered (until the store changes)
 TOP = "\U0010ffff"  # sorts after every public_id: the open end of a prefix range
 HAS_TAG = "EXISTS (SELECT 1 FROM json_each(assets.tags) WHERE json_each.value = ?)"
 HAS_CONTEXT_KEY = "EXISTS (SELECT 1 FROM json_each(assets.context) WHERE json_each.key = ?)"
@@ -52,6 +53,8 @@ class ListingQueries:
     select: str  # "SELECT <columns> FROM assets", set by AssetStore
     query: Callable[..., list[tuple]]
     row_to_asset: Callable[[Sequence[Any]], Asset]
+    generation: int  # bumped by every write (AssetStore.tx)
+    search_counts: dict[tuple, tuple[int, int]]  # (where, args) -> (generation, total_count)
 
     def _page(self, sql: str, args: list[Any], limit: int, order: str, key_of: Callable[[Asset], list]) -> Page:
         rows = self.query(f"{sql} LIMIT ?", (*args, limit + 1))
@@ -181,14 +184,15 @@ class ListingQueries:
         """One Search API page plus total_count; `sort` is (created | public_id, descending)."""
         field, descending = sort
         order = f"search_{field}_{'desc' if descending else 'asc'}"
-        total = self.query(f"SELECT count(*) FROM assets WHERE {where}", args)[0][0]
+        total = self._search_count(where, args)
         op, direction = ("<", "DESC") if descending else (">", "ASC")
         page_where, page_args = where, list(args)
         if field == "public_id":
             if cursor:
                 key = decode_cursor(cursor, order)
-                page_where += f" AND (public_id, seq) {op} (?, ?)"
-                page_args += [str(key[0]), int(key[1])]
+                # spelled so the public_id index seeks straight to the cursor (a row value scans)
+                page_where += f" AND public_id {op}= ? AND (public_id {op} ? OR seq {op} ?)"
+                page_args += [str(key[0]), str(key[0]), int(key[1])]
             sql = f"{self.select} WHERE {page_where} ORDER BY public_id {direction}, seq {direction}"
             return self._page(sql, page_args, limit, order, lambda a: [a.public_id, a.seq]), total
         if cursor:
@@ -196,3 +200,17 @@ class ListingQueries:
             page_args.append(int(decode_cursor(cursor, order)[0]))
         sql = f"{self.select} WHERE {page_where} ORDER BY seq {direction}"
         return self._page(sql, page_args, limit, order, lambda a: [a.seq]), total
+
+    def _search_count(self, where: str, args: list[Any]) -> int:
+        """A search's total_count, counted once per state of the store: every page of a listing
+        reports it, and counting a large range on every page would cost more than the page."""
+        key = (where, tuple(args))
+        cached = self.search_counts.get(key)
+        if cached is not None and cached[0] == self.generation:
+            return cached[1]
+        generation = self.generation
+        total = int(self.query(f"SELECT count(*) FROM assets WHERE {where}", args)[0][0])
+        if len(self.search_counts) >= SEARCH_COUNTS_KEPT:
+            self.search_counts.clear()
+        self.search_counts[key] = (generation, total)
+        return total

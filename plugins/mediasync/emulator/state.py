@@ -111,6 +111,8 @@ class AssetStore(ListingQueries, PresetStore):
         self.blob_dir = self.data_dir / "blobs"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
+        self.generation = 0  # bumped by every write: what a cached search count was counted at
+        self.search_counts: dict[tuple, tuple[int, int]] = {}
         self.db = open_database(self.data_dir / "emulator.sqlite3")
         self.ensure_default_presets()
         self.backups: BackupIndex | None = None
@@ -125,6 +127,7 @@ class AssetStore(ListingQueries, PresetStore):
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+            self.generation += 1
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         with self.lock:
@@ -245,19 +248,26 @@ class AssetStore(ListingQueries, PresetStore):
         return self.query("SELECT count(*) FROM assets WHERE placeholder = 0")[0][0]
 
     def seed(self, n: int, prefix: str = "main-uploads/seed", resource_type: str = "image", type: str = "upload",
-             bytes_each: int = 1024, folder_mode: str = "fixed", age_seconds: int = 0) -> int:
+             bytes_each: int = 1024, folder_mode: str = "fixed", age_seconds: int = 0, spread_seconds: int = 0) -> int:
         """Plant n synthetic assets straight into the store (benchmarks, drift tests) — no bytes on
         disk. Fixed mode: public_id = prefix + 7-digit number. Dynamic mode: the prefix's folder part
-        becomes the asset_folder and the public_id carries no folder. They share one creation second;
+        becomes the asset_folder and the public_id carries no folder. Unspread, they share one creation second;
         they are created last-numbered first, so a newest-first listing meets them in name order.
-        `age_seconds`: uploaded that long ago (an account's history, for incremental listings)."""
+        `age_seconds`: uploaded that long ago (an account's history, for incremental listings).
+        `spread_seconds`: uploads spread evenly over that many seconds before it, the first-numbered
+        oldest (a library built over time: uploaded_at ranges can split its listing)."""
         uploaded = datetime.now(timezone.utc) - timedelta(seconds=age_seconds)
-        created, version = uploaded.strftime("%Y-%m-%dT%H:%M:%SZ"), int(uploaded.timestamp())
         folder, _, stem = prefix.rpartition("/")
         name = prefix if folder_mode == "fixed" else stem
+
+        def when(i: int) -> tuple[str, int]:
+            moment = uploaded - timedelta(seconds=spread_seconds * (n - 1 - i) // max(n, 1))
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ"), int(moment.timestamp())
+
         rows = ((secrets.token_hex(16), resource_type, type, f"{name}{i:07d}", version, secrets.token_hex(16), "png",
                  bytes_each, 1, 1, 1, _md5(f"{prefix}{i}".encode()), created, folder,
-                 f"{stem}{i:07d}", None, "[]", None, 0, "{}") for i in reversed(range(n)))
+                 f"{stem}{i:07d}", None, "[]", None, 0, "{}")
+                for i in reversed(range(n)) for created, version in [when(i)])
         with self.tx() as db:
             db.executemany(f"INSERT OR REPLACE INTO assets ({','.join(COLUMNS[1:])}) VALUES "
                            f"({','.join('?' * (len(COLUMNS) - 1))})", rows)

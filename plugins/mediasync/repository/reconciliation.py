@@ -13,6 +13,8 @@ from mediasync.repository.deletions import DeletionRepository
 from mediasync.scope import ManagedScope
 from mediasync.store import ListingSource, StoredAsset
 
+LISTING_PAGE = 500  # assets per listing page (Cloudinary's most): a range holds whole pages
+
 ListedAsset = tuple[StoredAsset, str]  # an asset (or a placeholder) and its folder, as the scope's mode defines it
 
 
@@ -124,6 +126,23 @@ class ReconciliationRepository:
     def clear_inventory(self, conn: Connection, key: str) -> None:
         conn.execute("reconciliation.clear_snapshot", {"key": key})
         conn.execute("reconciliation.clear_checkpoints", {"key": key})
+
+    def listing_plans(self, conn: Connection, key: str) -> dict[str, list[datetime]]:
+        """The range bounds planned for each listing of the inventory (by `ListingSource.whole_key`)."""
+        return {r["source"]: list(r["bounds"]) for r in conn.all("reconciliation.listing_plans", {"key": key})}
+
+    def plan_listing(self, conn: Connection, key: str, source: ListingSource, shares: int, min_share: int) -> None:
+        """Plan the ranges of `source`'s next full listing from what its complete listing just
+        stored: up to `shares` equal shares of at least `min_share` assets, each a whole number of
+        listing pages; none (one cursor) when the listing is too small to split."""
+        args = {"key": key, "source": source.whole_key}
+        assets = int(conn.scalar("reconciliation.listed_assets_of_source", args) or 0)
+        shares = min(shares, assets // max(min_share, 1))
+        if shares < 2:
+            conn.execute("reconciliation.forget_listing_plan", args)
+            return
+        step = -(-assets // (shares * LISTING_PAGE)) * LISTING_PAGE
+        conn.execute("reconciliation.save_listing_plan", {**args, "step": step, "assets": assets})
 
     # --- diff and repair -----------------------------------------------------------------
 

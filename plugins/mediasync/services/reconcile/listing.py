@@ -16,8 +16,10 @@ still allows a few Admin API calls this hour, leaving them for the cleanup queue
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
@@ -25,6 +27,7 @@ from mediasync.db import Connection, Database
 from mediasync.errors import StoreError, StorePermanentError, StoreRateLimited
 from mediasync.repository.reconciliation import ListedAsset, ReconciliationRepository
 from mediasync.scope import ManagedScope, folder_of
+from mediasync.services.reconcile.partitions import AllowanceMeter, Metered, ranges_of
 from mediasync.services.reconcile.prefetch import ReadAhead
 from mediasync.store import AssetStore, ListingPage, ListingSource
 
@@ -34,6 +37,7 @@ MAX_RESUME_AGE = timedelta(hours=24)  # an older partial listing is too stale to
 PROGRESS_EVERY_SECONDS = 30.0  # long listings log their progress this often
 PAGES_PER_COMMIT = 20  # pages stored (and checkpointed) per transaction: a crash re-lists at most these
 READ_AHEAD_PAGES = 2 * PAGES_PER_COMMIT  # fetched pages waiting to be stored, at most
+MIN_RANGE_ASSETS = 25 * 500  # a listing splits into ranges of at least 25 pages: ≤ 1 extra call in 25
 
 
 @dataclass(frozen=True)
@@ -43,26 +47,7 @@ class ListingOutcome:
     resume_at: datetime | None = None  # when Cloudinary's allowance resets, if that is what stopped it
 
 
-@dataclass
-class AdminAllowance:
-    """Cloudinary's Admin API allowance as the last listing page reported it. Listing stops once
-    `reserve` calls are left, so the cleanup queue's deletes keep working until the hour resets."""
-
-    reserve: int
-    remaining: int | None = None
-    reset_at: datetime | None = None
-
-    def note(self, page: ListingPage) -> None:
-        if page.rate_limit_remaining is not None:
-            self.remaining, self.reset_at = page.rate_limit_remaining, page.rate_limit_reset_at
-
-    def pause_message(self) -> str | None:
-        if self.reserve <= 0 or self.remaining is None or self.remaining > self.reserve:
-            return None
-        when = self.reset_at.isoformat() if self.reset_at else "within the hour"
-        return (f"listing paused with {self.remaining} Admin API calls left this hour, kept for the cleanup queue "
-                f"(reserve {self.reserve}); no action taken; the next run resumes from the checkpoint "
-                f"(allowance resets {when})")
+AdminAllowance = AllowanceMeter  # the listing's meter of Cloudinary's Admin API allowance
 
 
 @dataclass
@@ -76,12 +61,15 @@ class ListingProgress:
     unmanaged: int = 0
     started: float = field(default_factory=time.monotonic)
     last_log: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # ranges listed side by side
 
     def page(self, source: ListingSource, stored: int, unmanaged: int, allowance: AdminAllowance) -> None:
-        self.pages += 1
-        self.assets += stored
-        self.unmanaged += unmanaged
-        if time.monotonic() - self.last_log >= self.every:
+        with self._lock:
+            self.pages += 1
+            self.assets += stored
+            self.unmanaged += unmanaged
+            due = time.monotonic() - self.last_log >= self.every
+        if due:
             self.log(source, allowance)
 
     def log(self, source: ListingSource, allowance: AdminAllowance) -> None:
@@ -95,11 +83,14 @@ class ListingProgress:
 
 class SnapshotLister:
     """Lists one scope's inventory into the snapshot. `guard` runs before every write and raises
-    when the writer may no longer write (the run lost its inventory lock: `HeldLock.ensure`)."""
+    when the writer may no longer write (the run lost its inventory lock: `HeldLock.ensure`).
+    A full listing runs each listing as `concurrency` cursors over the upload-time ranges the last
+    complete one planned (`partitions`); the first one, or one too small to split, as one cursor."""
 
     def __init__(self, db: Database, store: AssetStore, resource_types: tuple[str, ...], admin_api_reserve: int,
                  repository: ReconciliationRepository | None = None,
-                 progress_every: float = PROGRESS_EVERY_SECONDS, guard: Callable[[], None] | None = None) -> None:
+                 progress_every: float = PROGRESS_EVERY_SECONDS, guard: Callable[[], None] | None = None,
+                 concurrency: int = 1, min_range_assets: int = MIN_RANGE_ASSETS) -> None:
         self.db = db
         self.store = store
         self.resource_types = resource_types
@@ -107,6 +98,8 @@ class SnapshotLister:
         self.repo = repository or ReconciliationRepository()
         self.progress_every = progress_every
         self.guard = guard or (lambda: None)
+        self.concurrency = max(1, concurrency)
+        self.min_range_assets = min_range_assets
 
     def list(self, scope: ManagedScope, uploaded_after: datetime | None = None) -> ListingOutcome:
         """Stream every source of the scope into the snapshot, resuming from checkpoints; with
@@ -114,15 +107,48 @@ class SnapshotLister:
         allowance = AdminAllowance(self.admin_api_reserve)
         progress = ListingProgress(self.progress_every)
         sources = scope.sources(self.resource_types, uploaded_after)
+        key, full = scope.inventory_key, uploaded_after is None
         with self.db.session() as conn:
             self.guard()
             with conn.transaction():
-                self.repo.keep_only_sources(conn, scope.inventory_key, sources)
-            for source in sources:
-                outcome = self._list_source(conn, scope, source, allowance, progress)
+                plans = self.repo.listing_plans(conn, key) if full and self.concurrency > 1 else {}
+                split = [ranges_of(source, plans.get(source.whole_key, [])) for source in sources]
+                self.repo.keep_only_sources(conn, key, [r for ranges, last in split
+                                                        for r in (*ranges, *([last] if last else []))])
+            for ranges, last in split:
+                outcome = self._list_ranges(conn, scope, ranges, allowance, progress)
+                if outcome.complete and last is not None:  # what moved into it meanwhile, too
+                    outcome = self._list_source(conn, scope, last, allowance, progress)
                 if not outcome.complete:
                     return outcome
+            if full and self.concurrency > 1:
+                self.guard()
+                with conn.transaction():
+                    for source in sources:
+                        self.repo.plan_listing(conn, key, source, self.concurrency, self.min_range_assets)
         return ListingOutcome(True)
+
+    def _list_ranges(self, conn: Connection, scope: ManagedScope, ranges: Sequence[ListingSource],
+                     allowance: AdminAllowance, progress: ListingProgress) -> ListingOutcome:
+        """The ranges side by side, at most `concurrency` at once, each on a connection of its own
+        and checkpointed on its own; the first incomplete range's outcome, if any."""
+        if len(ranges) == 1:
+            return self._list_source(conn, scope, ranges[0], allowance, progress)
+        stopped = threading.Event()  # a range came back incomplete: ranges not yet begun wait for the next run
+
+        def one(source: ListingSource) -> ListingOutcome | None:
+            if stopped.is_set():
+                return None
+            with self.db.session() as own:
+                outcome = self._list_source(own, scope, source, allowance, progress)
+            if not outcome.complete:
+                stopped.set()
+            return outcome
+
+        with ThreadPoolExecutor(min(self.concurrency, len(ranges)), thread_name_prefix="listing-range") as pool:
+            outcomes = list(pool.map(one, ranges))
+        incomplete = [o for o in outcomes if o is not None and not o.complete]
+        return incomplete[0] if incomplete else ListingOutcome(True)
 
     def _list_source(self, conn: Connection, scope: ManagedScope, source: ListingSource, allowance: AdminAllowance,
                      progress: ListingProgress, restarted: bool = False) -> ListingOutcome:
@@ -162,37 +188,36 @@ class SnapshotLister:
         progress.log(source, allowance)
         return ListingOutcome(True)
 
-
     def _stream(self, conn: Connection, scope: ManagedScope, source: ListingSource, cursor: str | None,
                 allowance: AdminAllowance, progress: ListingProgress) -> ListingOutcome | None:
         """Store the source's pages from `cursor` on, PAGES_PER_COMMIT pages a transaction, while the
-        read-ahead fetches the next ones; the paused outcome when the allowance pauses it. A store
-        error first commits the pages listed before it, then goes up."""
+        read-ahead fetches the next ones with calls the allowance meter hands out; the paused
+        outcome when the meter stops it. A store error first commits the pages listed before it,
+        then goes up."""
         key = scope.inventory_key
         batch = _Batch()
-        watch = replace(allowance)  # the read-ahead's own view: it stops fetching where the listing pauses
-        pages = 0
+        pages = Metered(self.store.iter_source_pages(source, cursor), allowance)
+        finished = False
         try:
-            with ReadAhead(self.store.iter_source_pages(source, cursor), READ_AHEAD_PAGES,
-                           last=lambda page: _pauses_after(watch, page)) as ahead:
+            with ReadAhead(pages, READ_AHEAD_PAGES) as ahead:
                 for page in ahead:
-                    pages += 1
+                    finished = not page.next_cursor
                     owned, unmanaged = _split(scope, page)
                     batch.add(owned, unmanaged, page.next_cursor)
-                    allowance.note(page)
                     progress.page(source, len(owned), unmanaged, allowance)
-                    paused = allowance.pause_message() if page.next_cursor else None
-                    if paused or not page.next_cursor or batch.pages >= PAGES_PER_COMMIT:
+                    if finished or batch.pages >= PAGES_PER_COMMIT:
                         self._commit(conn, key, source, batch)
-                    if paused:
-                        log.warning("listing %s of %s: %s", source.key, key, paused)
-                        return ListingOutcome(False, paused, allowance.reset_at)
         except StoreError:
             self._commit(conn, key, source, batch)
             raise
-        if pages == 0:  # an empty listing still completes its checkpoint
-            self._commit(conn, key, source, batch)
-        return None
+        self._commit(conn, key, source, batch)  # a no-op after the last page's commit
+        if finished or not pages.refused:
+            return None
+        paused = allowance.pause_message() or (f"listing paused: Admin API calls left this hour are down to the "
+                                               f"reserve ({allowance.reserve}); no action taken; the next run "
+                                               f"resumes from the checkpoint")
+        log.warning("listing %s of %s: %s", source.key, key, paused)
+        return ListingOutcome(False, paused, allowance.reset_at)
 
     def _commit(self, conn: Connection, key: str, source: ListingSource, batch: _Batch) -> None:
         """The batch's assets and the cursor after its last page, in one transaction: the checkpoint
@@ -224,12 +249,6 @@ class _Batch:
 
     def clear(self) -> None:
         self.assets, self.unmanaged, self.pages = [], 0, 0
-
-
-def _pauses_after(watch: AdminAllowance, page: ListingPage) -> bool:
-    """Whether the listing pauses after this page (so the read-ahead fetches no further)."""
-    watch.note(page)
-    return bool(page.next_cursor and watch.pause_message())
 
 
 def _split(scope: ManagedScope, page: ListingPage) -> tuple[list[ListedAsset], int]:

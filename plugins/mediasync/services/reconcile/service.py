@@ -195,7 +195,7 @@ class Reconciler:
         repairs only while `lock.ensure()` says the lock transaction is still there."""
         key = scope.inventory_key
         lister = SnapshotLister(self.db, self.store, self.resource_types, self.settings.reconcile_admin_api_reserve,
-                                self.repo, guard=lock.ensure)
+                                self.repo, guard=lock.ensure, concurrency=self.settings.reconcile_listing_concurrency)
         listing = lister.list(scope, plan.uploaded_after)
         with self.db.transaction() as conn:
             summary = self.repo.listing_summary(conn, key)

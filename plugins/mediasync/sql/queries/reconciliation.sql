@@ -96,6 +96,36 @@ DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s AND NOT 
 -- name: clear_checkpoints
 DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
 
+-- name: listed_assets_of_source
+-- How many assets (with an upload time) a listing, or the ranges it was split into, stored.
+SELECT count(*) AS n FROM mediasync.listing_snapshot
+ WHERE inventory_key = %(key)s AND (source = %(source)s OR starts_with(source, %(source)s || '@'))
+   AND created_at IS NOT NULL;
+
+-- name: save_listing_plan
+-- The upload times splitting a complete listing into shares of `step` assets (whole seconds: the
+-- Search API compares dates to the second), then the second after its newest asset: what was
+-- uploaded after the listing forms the last range, listed last.
+WITH listed AS (
+    SELECT date_trunc('second', created_at) AS t, row_number() OVER (ORDER BY created_at) AS n
+      FROM mediasync.listing_snapshot
+     WHERE inventory_key = %(key)s AND (source = %(source)s OR starts_with(source, %(source)s || '@'))
+       AND created_at IS NOT NULL
+), bounds AS (
+    SELECT t FROM listed WHERE n > 1 AND mod(n - 1, %(step)s) = 0
+    UNION SELECT max(t) + interval '1 second' FROM listed
+)
+INSERT INTO mediasync.listing_plans (inventory_key, source, bounds, assets)
+SELECT %(key)s, %(source)s, array_agg(t ORDER BY t), %(assets)s FROM bounds WHERE t IS NOT NULL
+ON CONFLICT (inventory_key, source) DO UPDATE
+   SET bounds = EXCLUDED.bounds, assets = EXCLUDED.assets, planned_at = now();
+
+-- name: forget_listing_plan
+DELETE FROM mediasync.listing_plans WHERE inventory_key = %(key)s AND source = %(source)s;
+
+-- name: listing_plans
+SELECT source, bounds, assets FROM mediasync.listing_plans WHERE inventory_key = %(key)s;
+
 -- name: create_page_table
 -- Gone with the transaction that needed it: nothing of it outlives the transaction on a server a
 -- transaction pooler hands to other clients next. {columns}: the snapshot's asset columns and folder

@@ -17,9 +17,12 @@ SELECT id FROM public.cloudinary_cleanup_queue
  WHERE (starts_with(public_id, %(prefix)s) OR public_id = ANY (%(ids)s::text[])) AND status = 'pending' ORDER BY id;
 
 -- name: delete_listing_state
--- A reconciliation of the namespace that stopped early leaves its listing snapshot and checkpoints.
+-- A reconciliation of the namespace that stopped early leaves its listing snapshot and checkpoints
+-- (and a complete one the ranges it planned for the next).
 WITH snapshot AS (
     DELETE FROM mediasync.listing_snapshot WHERE starts_with(inventory_key, %(key_prefix)s)
+), plans AS (
+    DELETE FROM mediasync.listing_plans WHERE starts_with(inventory_key, %(key_prefix)s)
 )
 DELETE FROM mediasync.listing_checkpoints WHERE starts_with(inventory_key, %(key_prefix)s);
 
