@@ -7,7 +7,6 @@ stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import typer
 
 from mediasync import settings_file
 from mediasync.cli_deletions import deletions_app
+from mediasync.cli_requests import request_options
 from mediasync.cli_support import (
     RUN_FAILED,
     cli_database,
@@ -27,6 +27,7 @@ from mediasync.cli_support import (
     silent_logs,
 )
 from mediasync.errors import InvalidInput
+from mediasync.services.reconcile.request import ReconcileRequest
 
 app = typer.Typer(help="Keep media_files, Cloudinary and the media library in sync.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -37,21 +38,6 @@ app.add_typer(queue_app, name="queue")
 notifications_app = typer.Typer(help="Cloudinary notifications (Cloudinary -> database).", no_args_is_help=True)
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(deletions_app, name="deletions")
-
-
-class KindOption(str, Enum):
-    """Which listing `reconcile` makes (mediasync.services.reconcile.cadence)."""
-
-    auto = "auto"
-    full = "full"
-    incremental = "incremental"
-
-
-class ScopeOption(str, Enum):
-    """What `reconcile` covers (mediasync.scope.SCOPES)."""
-
-    managed = "managed"
-    account = "account"
 
 
 @db_app.command("upgrade")
@@ -110,35 +96,16 @@ def queue_process(
 
 
 @app.command("reconcile")
-def reconcile(
-    apply: bool = typer.Option(False, "--apply", help="Repair drift (default: dry run, report only)."),
-    force: bool = typer.Option(False, "--force", help="Allow deletions above the safety cap."),
-    folder: str | None = typer.Option(None, "--folder", help="Only this managed folder (narrows the scope; "
-                                           "cannot widen it past MEDIASYNC_MANAGED_FOLDERS without --scope account)."),
-    scope: ScopeOption = typer.Option(ScopeOption.managed, "--scope", case_sensitive=False,
-                                      help="managed: only MEDIASYNC_MANAGED_FOLDERS. account: the whole Cloudinary "
-                                           "account (explicit opt-in; the cap still applies unless --force)."),
-    max_delete_fraction: float | None = typer.Option(None, "--max-delete-fraction", min=0.0, max=1.0),
-    grace_minutes: int | None = typer.Option(None, "--grace-minutes", min=0,
-                                                help="Orphans younger than this are left alone."),
-    kind: KindOption = typer.Option(KindOption.full, "--kind", case_sensitive=False,
-                                    help="full: list every asset of the scope. incremental: only those uploaded since "
-                                         "the previous complete run (Search API; needs an earlier full run). auto: "
-                                         "as the nightly DAG decides (full every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS "
-                                         "days, or when the last run found drift notifications missed)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+@request_options(ReconcileRequest)
+def reconcile(request: ReconcileRequest,
+              as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Diff the Cloudinary listing of the managed folders against media_files; repair with --apply."""
     from mediasync.cli_progress import progress
-    from mediasync.services.operations import Operations
 
     with cli_errors(RUN_FAILED):
         services = cli_services()
         with progress("reconcile"):
-            result = services.reconciler.run(apply=apply, force=force, folder=folder, scope=scope.value,
-                                             max_delete_fraction=max_delete_fraction,
-                                             grace_minutes=grace_minutes, kind=kind.value)
-        Operations(services.db).attribute(result.run_id, cli_user(), dag_run_id=None)
+            result = services.reconciler.run(request, requested_by=cli_user())
         emit(result, as_json, _render_reconcile)
         if result.status in ("failed", "incomplete", "aborted"):
             raise typer.Exit(RUN_FAILED)

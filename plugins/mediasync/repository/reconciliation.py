@@ -35,9 +35,9 @@ class ReconciliationRepository:
         return bool(conn.scalar("reconciliation.try_lock", {"key": key}))
 
     def create_run(self, conn: Connection, mode: str, params: dict, key: str, kind: str = "full",
-                   listed_since: datetime | None = None) -> Row:
+                   listed_since: datetime | None = None, triggered_by: str | None = None) -> Row:
         row = conn.one("reconciliation.create_run", {"mode": mode, "params": params, "key": key, "kind": kind,
-                                                     "listed_since": listed_since})
+                                                     "listed_since": listed_since, "triggered_by": triggered_by})
         assert row is not None
         return row
 

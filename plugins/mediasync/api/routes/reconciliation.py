@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from mediasync.api.deps import ServicesDep
@@ -23,8 +23,8 @@ from mediasync.api.security import (
     user_name,
 )
 from mediasync.clients.airflow import AirflowApiError, InProcessDagRuns
-from mediasync.public_ids import folder_problem
 from mediasync.services.operations import RECONCILE_DAG_ID, Operations, OperatorRun
+from mediasync.services.reconcile.request import ReconcileRequest
 
 router = APIRouter(tags=["reconciliation"])
 dag_runs = InProcessDagRuns()
@@ -34,26 +34,6 @@ REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=ut
 
 class RunList(BaseModel):
     runs: list[OperatorRun]
-
-
-class StartRun(BaseModel):
-    """The `mediasync_reconcile` DAG's Params; omitted ones keep the DAG's defaults (the settings)."""
-
-    model_config = ConfigDict(extra="forbid")
-    apply: bool = False
-    folder: str | None = Field(None, max_length=255)
-    force: bool = False
-    max_delete_fraction: float | None = Field(None, ge=0, le=1)
-    kind: Literal["auto", "full", "incremental"] | None = Field(
-        None, description="auto (the DAG's default): full every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS days, else "
-                          "only the assets uploaded since the last complete run")
-
-    @field_validator("folder")
-    @classmethod
-    def _safe_folder(cls, folder: str | None) -> str | None:
-        if folder is not None and (problem := folder_problem(folder.strip("/"))):
-            raise ValueError(f"folder {problem}")
-        return folder.strip("/") if folder is not None else None
 
 
 class StartedRun(BaseModel):
@@ -90,9 +70,10 @@ def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> 
                         409: {"model": ErrorBody, "description": "The DAG has import errors"},
                         502: {"model": ErrorBody, "description": "Airflow did not create the run"}},
              dependencies=[requires_start_reconciliation])
-def start_run(request: Request, services: ServicesDep, user: CurrentUser, body: StartRun | None = None) -> StartedRun:
-    body = body or StartRun.model_validate({})
-    conf = body.model_dump(exclude_none=True)
+def start_run(request: Request, services: ServicesDep, user: CurrentUser,
+              body: ReconcileRequest | None = None) -> StartedRun:
+    """The body is the DAG's Params (`ReconcileRequest`); what it leaves out keeps the DAG's defaults."""
+    conf = (body or ReconcileRequest.model_validate({})).model_dump(exclude_unset=True)
     name = user_name(user)
     from_ui = SESSION_COOKIE in request.cookies and "authorization" not in request.headers
     try:

@@ -29,17 +29,18 @@ from pydantic import Field
 from mediasync.config import Settings
 from mediasync.db import Database, HeldLock, held_lock
 from mediasync.drift import drift_total
-from mediasync.errors import DatabaseUnavailable, InvalidInput, MediasyncError, StoreError
+from mediasync.errors import DatabaseUnavailable, MediasyncError, StoreError
 from mediasync.repository.notifications import NotificationRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.results import Result
-from mediasync.scope import SCOPES, ManagedScope, ResolvedFolderMode
+from mediasync.scope import ManagedScope, ResolvedFolderMode
 from mediasync.services.content import safe_folder
 from mediasync.services.queue_processor import CleanupQueueProcessor
-from mediasync.services.reconcile.cadence import RunKind, RunPlan, check_kind, plan_run
+from mediasync.services.reconcile.cadence import RunKind, RunPlan, plan_run
 from mediasync.services.reconcile.listing import SnapshotLister
 from mediasync.services.reconcile.repair import DriftRepair
 from mediasync.services.reconcile.reports import SupabaseReportStore, write_reports
+from mediasync.services.reconcile.request import ReconcileRequest
 from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, AssetStore
 
 log = logging.getLogger(__name__)
@@ -107,23 +108,16 @@ class Reconciler:
         self.repo = ReconciliationRepository()
         self.repair = DriftRepair(db, self.repo)
 
-    def run(self, apply: bool = False, folder: str | None = None, force: bool = False,
-            max_delete_fraction: float | None = None, grace_minutes: int | None = None,
-            process_queue: bool = True, scope: str = "managed", kind: str = "full") -> ReconcileResult:
-        """One reconciliation. Dry run unless `apply`; `kind` auto, full or incremental (`cadence`);
-        see the module docstring for the rails."""
-        fraction = self.settings.reconcile_max_delete_fraction if max_delete_fraction is None else max_delete_fraction
-        if not 0 <= fraction <= 1:
-            raise InvalidInput("max_delete_fraction must be between 0 and 1", 422)
-        grace = self.settings.reconcile_grace_minutes if grace_minutes is None else grace_minutes
-        if grace < 0:
-            raise InvalidInput("grace_minutes must not be negative", 422)
-        if scope not in SCOPES:
-            raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", 422)
-        check_kind(kind)
-        narrowed = safe_folder(folder) if folder else None
-        params: dict[str, Any] = {"apply": apply, "folder": narrowed, "force": force, "max_delete_fraction": fraction,
-                                  "grace_minutes": grace, "scope": scope, "kind": kind}
+    def run(self, request: ReconcileRequest | None = None, *, requested_by: str | None = None,
+            process_queue: bool = True, **fields: Any) -> ReconcileResult:
+        """One reconciliation as `request` asks (or `fields` of a ReconcileRequest); `requested_by`
+        is recorded on the run. Dry run unless `apply`; see the module docstring for the rails."""
+        asked = (request or ReconcileRequest.parse(fields)).resolved(self.settings)
+        apply, force, scope, kind = asked.apply, asked.force, asked.scope, asked.kind
+        fraction, grace = float(asked.max_delete_fraction or 0), int(asked.grace_minutes or 0)
+        narrowed = safe_folder(asked.folder) if asked.folder else None
+        params: dict[str, Any] = {**asked.model_dump(), "folder": narrowed, "max_delete_fraction": fraction,
+                                  "grace_minutes": grace}
         mode: Literal["dry_run", "apply"] = "apply" if apply else "dry_run"
         started = time.monotonic()
         with self.db.transaction() as conn:  # a database not set up fails here, before any Cloudinary call
@@ -131,7 +125,7 @@ class Reconciler:
         try:
             managed = self._scope(scope == "account", narrowed)
         except StoreError as exc:  # Cloudinary did not say which folder mode it uses: nothing listed, no action
-            result = self._start(mode, params, f"{DELIVERY_TYPE}:unresolved")
+            result = self._start(mode, params, f"{DELIVERY_TYPE}:unresolved", requested_by)
             result.status = "incomplete"
             result.message = f"could not tell Cloudinary's folder mode: {exc}; no action taken"
             return self._finish(result, started)
@@ -141,7 +135,7 @@ class Reconciler:
             plan = plan_run(kind, self.repo.cadence(conn, key),
                             timedelta(days=self.settings.reconcile_full_every_days), datetime.now(timezone.utc))
         params["kind_reason"] = plan.reason
-        result = self._start(mode, params, key, plan)
+        result = self._start(mode, params, key, requested_by, plan)
         log.info("reconciliation %d of %s: %s listing — %s", result.run_id, key, plan.kind, plan.reason)
         try:
             with held_lock(self.db, partial(self.repo.try_lock, key=key), f"reconciliation {result.run_id}") as lock:
@@ -181,11 +175,11 @@ class Reconciler:
             since = self.repo.previous_complete_run_start(conn, key, run_id) or EPOCH
             return sum(int(r["rows"] or 0) for r in NotificationRepository().repairs_since(conn, since))
 
-    def _start(self, mode: Literal["dry_run", "apply"], params: dict[str, Any], key: str,
+    def _start(self, mode: Literal["dry_run", "apply"], params: dict[str, Any], key: str, requested_by: str | None,
                plan: RunPlan | None = None) -> ReconcileResult:
         plan = plan or RunPlan("full", "")
         with self.db.transaction() as conn:
-            run = self.repo.create_run(conn, mode, params, key, plan.kind, plan.uploaded_after)
+            run = self.repo.create_run(conn, mode, params, key, plan.kind, plan.uploaded_after, requested_by)
         return ReconcileResult(run_id=run["id"], mode=mode, kind=plan.kind, kind_reason=plan.reason,
                                listed_since=plan.uploaded_after, status="failed")
 

@@ -8,8 +8,9 @@
 SELECT pg_try_advisory_xact_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s)) AS locked;
 
 -- name: create_run
-INSERT INTO mediasync.reconciliation_runs (mode, params, inventory_key, kind, listed_since)
-VALUES (%(mode)s, %(params)s, %(key)s, %(kind)s, %(listed_since)s)
+-- Who asked (triggered_by) is known from the start: a run a crash ends still says who started it.
+INSERT INTO mediasync.reconciliation_runs (mode, params, inventory_key, kind, listed_since, triggered_by)
+VALUES (%(mode)s, %(params)s, %(key)s, %(kind)s, %(listed_since)s, %(triggered_by)s)
 RETURNING id, started_at;
 
 -- name: cadence
