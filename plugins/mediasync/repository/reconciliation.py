@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from mediasync.db import Connection, Row
-from mediasync.drift import DRIFT_CLASSES, DRIFT_KINDS, with_action
+from mediasync.drift import DRIFT_CLASSES, ITEM_KINDS, with_action
 from mediasync.errors import Conflict
 from mediasync.repository.deletions import DeletionRepository
 from mediasync.scope import ManagedScope
@@ -139,7 +139,7 @@ class ReconciliationRepository:
         return self.counts(conn, run_id)
 
     def counts(self, conn: Connection, run_id: int) -> dict[str, int]:
-        rows = conn.all("reconciliation.counts_by_kind", {"run_id": run_id, "kinds": list(DRIFT_KINDS)})
+        rows = conn.all("reconciliation.counts_by_kind", {"run_id": run_id, "kinds": list(ITEM_KINDS)})
         return {r["kind"]: r["n"] for r in rows}
 
     def queue_deletions(self, conn: Connection, run_id: int, assets_listed: int,

@@ -10,10 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from mediasync.db import Database
-from mediasync.drift import DRIFT_KINDS
+from mediasync.drift import DRIFT_KINDS, drift_total
 from mediasync.errors import NotFound
 from mediasync.repository.operations import OperationsRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
@@ -45,6 +45,12 @@ class OperatorRun(Result):
     report_url: str | None = Field(None, description="copy in Supabase Storage (signed URL), where configured")
     report_html: str | None = Field(None, description="the HTML report, served by the plugin")
     report_csv: str | None = Field(None, description="every drift item as CSV, served by the plugin")
+
+    @computed_field(description="items over every drift class (mediasync.drift); outcomes such as "  # type: ignore[prop-decorator]
+                                "identity_filled are counted beside it, not in it")
+    @property
+    def drift_total(self) -> int:
+        return drift_total(self.counts)
 
 
 class QueueHour(Result):
