@@ -33,7 +33,7 @@ from mediasync.errors import DatabaseUnavailable, MediasyncError, StoreError
 from mediasync.repository.notifications import NotificationRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.results import Result
-from mediasync.scope import ManagedScope, ResolvedFolderMode
+from mediasync.scope import ManagedScope, ResolvedFolderMode, resolve_folder_mode
 from mediasync.services.content import safe_folder
 from mediasync.services.queue_processor import CleanupQueueProcessor
 from mediasync.services.reconcile.cadence import RunKind, RunPlan, plan_run
@@ -159,14 +159,13 @@ class Reconciler:
         return scope.narrowed_to(folder) if folder else scope
 
     def folder_mode(self) -> ResolvedFolderMode:
-        """MEDIASYNC_CLOUDINARY_FOLDER_MODE, or (auto) what Cloudinary answers; an account with no
-        assets at all lists the same either way."""
-        configured = self.settings.cloudinary_folder_mode
-        if configured != "auto":
-            return configured
+        """The account's folder mode as this run lists it (`scope.resolve_folder_mode`; auto asks Cloudinary)."""
+        return resolve_folder_mode(self.settings.cloudinary_folder_mode, self._detected_folder_mode)
+
+    def _detected_folder_mode(self) -> ResolvedFolderMode | None:
         detected = self.store.folder_mode()
         log.info("Cloudinary folder mode: %s", detected or "undetermined (no assets), using fixed")
-        return detected or "fixed"
+        return detected
 
     def _notification_repairs(self, run_id: int, key: str) -> int:
         """Rows Cloudinary notifications repaired since the inventory's previous complete run: beside
