@@ -23,8 +23,9 @@ from mediasync.api.security import (
     user_name,
 )
 from mediasync.clients.airflow import AirflowApiError, InProcessDagRuns
-from mediasync.services.operations import RECONCILE_DAG_ID, Operations, OperatorRun
+from mediasync.services.operations import RECONCILE_DAG_ID, Operations
 from mediasync.services.reconcile.request import ReconcileRequest
+from mediasync.services.reconcile.run import ReconciliationRun
 
 router = APIRouter(tags=["reconciliation"])
 dag_runs = InProcessDagRuns()
@@ -33,7 +34,7 @@ REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=ut
 
 
 class RunList(BaseModel):
-    runs: list[OperatorRun]
+    runs: list[ReconciliationRun]
 
 
 class StartedRun(BaseModel):
@@ -45,7 +46,7 @@ class StartedRun(BaseModel):
     airflow_url: str = Field(description="the run in the Airflow UI (a path on Airflow's own server)")
 
 
-def _with_links(request: Request, run: OperatorRun) -> OperatorRun:
+def _with_links(request: Request, run: ReconciliationRun) -> ReconciliationRun:
     if run.id is not None:
         base = f"{request.scope.get('root_path', '')}/api/v1/reconciliation/runs/{run.id}"
         run.report_html, run.report_csv = f"{base}/report.html", f"{base}/report.csv"
@@ -61,7 +62,7 @@ def reconciliation_runs(request: Request, services: ServicesDep,
 
 @router.get("/reconciliation/runs/{run_id}", summary="One reconciliation run", responses=NO_RUN,
             dependencies=[requires_read])
-def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> OperatorRun:
+def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> ReconciliationRun:
     return _with_links(request, Operations(services.db).run(run_id))
 
 

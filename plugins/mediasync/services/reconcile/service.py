@@ -28,7 +28,6 @@ from pydantic import Field
 
 from mediasync.config import Settings
 from mediasync.db import Database, HeldLock, held_lock
-from mediasync.drift import drift_total
 from mediasync.errors import DatabaseUnavailable, MediasyncError, StoreError
 from mediasync.repository.notifications import NotificationRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
@@ -39,8 +38,9 @@ from mediasync.services.queue_processor import CleanupQueueProcessor
 from mediasync.services.reconcile.cadence import RunKind, RunPlan, plan_run
 from mediasync.services.reconcile.listing import SnapshotLister
 from mediasync.services.reconcile.repair import DriftRepair
-from mediasync.services.reconcile.reports import SupabaseReportStore, write_reports
+from mediasync.services.reconcile.reports import SupabaseReportStore, render_reports
 from mediasync.services.reconcile.request import ReconcileRequest
+from mediasync.services.reconcile.run import ReconciliationRun
 from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, AssetStore
 
 log = logging.getLogger(__name__)
@@ -69,30 +69,6 @@ class ReconcileResult(Result):
     report_url: str | None = None
     duration_seconds: float = 0.0
     resume_at: datetime | None = None  # an incomplete listing can go on then (Cloudinary's allowance resets)
-
-
-class ReconciliationRun(Result):
-    """A recorded run, as the page and the API list them."""
-
-    id: int
-    mode: Literal["dry_run", "apply"]
-    kind: RunKind = "full"
-    listed_since: datetime | None = None
-    status: RunStatus
-    counts: dict[str, Any]
-    message: str | None
-    listing_complete: bool
-    assets_listed: int
-    report_csv: str | None
-    report_html: str | None
-    report_url: str | None
-    params: dict[str, Any]
-    started_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def drift_total(self) -> int:
-        return drift_total(self.counts)
 
 
 class Reconciler:
@@ -266,11 +242,7 @@ class Reconciler:
         return result
 
     def _report(self, result: ReconcileResult) -> None:
-        run = {"run_id": result.run_id, "mode": result.mode, "status": result.status, "message": result.message,
-               "assets_listed": result.assets_listed, "duration_seconds": result.duration_seconds}
-        with self.db.transaction() as conn:
-            files = write_reports(Path(self.settings.report_dir), run, result.counts,
-                                  self.repo.report_items(conn, result.run_id))
+        files = render_reports(self.db, result.run_id, Path(self.settings.report_dir))
         result.report_csv, result.report_html = str(files.csv), str(files.html)
         result.report_url = self._publish(files.html, result.run_id)
         with self.db.transaction() as conn:
