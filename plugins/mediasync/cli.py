@@ -27,6 +27,7 @@ from mediasync.cli_support import (
     silent_logs,
 )
 from mediasync.errors import InvalidInput
+from mediasync.services.maintenance_requests import ProcessQueueRequest, RetentionRequest
 from mediasync.services.reconcile.request import ReconcileRequest
 
 app = typer.Typer(help="Keep media_files, Cloudinary and the media library in sync.", no_args_is_help=True,
@@ -75,23 +76,18 @@ def _render_stats(stats: dict[str, Any]) -> str:
 
 
 @queue_app.command("process")
-def queue_process(
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, max=100,
-                                             help="Entries per claim (default MEDIASYNC_CLEANUP_BATCH_SIZE or 100)."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Give failed entries a fresh attempt budget."),
-    time_budget: float | None = typer.Option(None, "--time-budget", min=1, help="Stop after this many seconds."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+@request_options(ProcessQueueRequest)
+def queue_process(request: ProcessQueueRequest,
+                  as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Process the cleanup queue now: delete queued assets from Cloudinary in batches."""
     from mediasync.cli_progress import progress
 
     with cli_errors():
         services = cli_services()
         stats = services.processor.stats()
-        backlog = stats.pending + (stats.failed if retry_failed else 0)
+        backlog = stats.pending + (stats.failed if request.retry_failed else 0)
         with progress("queue process", total=backlog or None):
-            result = services.processor.process(batch_size=batch_size, retry_failed=retry_failed,
-                                                time_budget=time_budget)
+            result = services.processor.process(request, requested_by=cli_user())
         emit(result, as_json, key_values)
 
 
@@ -188,20 +184,16 @@ def verify() -> None:
 
 
 @app.command("retention")
-def retention(
-    days: int | None = typer.Option(None, "--days", min=1, help="Keep completed entries this many days "
-                                       "(default MEDIASYNC_RETENTION_DAYS or 30)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+@request_options(RetentionRequest)
+def retention(request: RetentionRequest, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Purge completed cleanup-queue entries older than N days (and undo journals past
     MEDIASYNC_UNDO_DAYS), in batches."""
     from mediasync.config import Settings
     from mediasync.services.retention import Retention
 
     with cli_errors():
-        settings = Settings.from_env()
-        keep = days if days is not None else settings.retention_days
-        emit(Retention(cli_database(), undo_days=settings.undo_days).purge(keep), as_json, key_values)
+        retention = Retention(cli_database(), settings=Settings.from_env())
+        emit(retention.purge(request, requested_by=cli_user()), as_json, key_values)
 
 
 @app.command("emulator")

@@ -19,16 +19,17 @@ from mediasync.config import Settings
 from mediasync.errors import InvalidInput
 
 
-def from_setting(setting: str, env: str, description: str, **bounds: Any) -> Any:
-    """A field that, left empty (None), takes the value of `Settings.<setting>` (read from `env`)."""
-    return Field(None, description=f"{description} Empty: {env}.",
-                 json_schema_extra={"setting": setting, "env": env}, **bounds)
+def from_setting(setting: str, env: str, description: str, *, cli: str | None = None, **bounds: Any) -> Any:
+    """A field that, left empty (None), takes the value of `Settings.<setting>` (read from `env`).
+    `cli`: the option's name where DESIGN gives it another than the field's (`--days`)."""
+    extra: dict[str, Any] = {"setting": setting, "env": env, **({"cli": cli} if cli else {})}
+    return Field(None, description=f"{description} Empty: {env}.", json_schema_extra=extra, **bounds)
 
 
 class OperationRequest(BaseModel):
     """The base of every request model: unknown fields are refused, never ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @classmethod
     def parse(cls, values: dict[str, Any]) -> Self:
@@ -58,11 +59,13 @@ class RequestField:
     schema: dict[str, Any]  # JSON schema: type (a list with "null" when optional), enum, minimum, maximum, ...
     setting: str | None = None  # the Settings attribute an empty value stands for
     env: str | None = None
+    alias: str | None = None  # the API body's name, where it differs (`batchSize`)
+    cli: str | None = None  # the CLI option, where it differs from the field's name
 
     @property
     def option(self) -> str:
-        """The CLI option's name: `--max-delete-fraction`."""
-        return "--" + self.name.replace("_", "-")
+        """The CLI option's name: `--max-delete-fraction` for `max_delete_fraction`."""
+        return self.cli or "--" + self.name.replace("_", "-")
 
     @property
     def nullable(self) -> bool:
@@ -95,13 +98,12 @@ def _flatten(prop: dict[str, Any]) -> dict[str, Any]:
 
 def fields_of(model: type[OperationRequest]) -> tuple[RequestField, ...]:
     """The model's fields, in declaration order, with their JSON schema, default and setting."""
-    props = model.model_json_schema()["properties"]
+    props = model.model_json_schema(by_alias=False)["properties"]
     out = []
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        setting, env = extra.get("setting"), extra.get("env")
+        setting, env, cli = (str(extra[k]) if extra.get(k) else None for k in ("setting", "env", "cli"))
         out.append(RequestField(name=name, title=info.title or name.replace("_", " ").capitalize(),
                                 description=info.description or "", default=info.default,
-                                schema=_flatten(props[name]), setting=str(setting) if setting else None,
-                                env=str(env) if env else None))
+                                schema=_flatten(props[name]), setting=setting, env=env, alias=info.alias, cli=cli))
     return tuple(out)

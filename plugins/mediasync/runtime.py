@@ -50,7 +50,7 @@ def build_services(db: Database, store: AssetStore, settings: Settings | None = 
         media=MediaLibraryService(db, store, settings, queue=processor.queue),
         processor=processor,
         reconciler=Reconciler(db, store, settings, processor=processor),
-        retention=Retention(db, undo_days=settings.undo_days),
+        retention=Retention(db, settings=settings),
         deletions=DeletionService(db, store, settings),
         notifications=NotificationService(db, settings,
                                           channel=store if isinstance(store, NotificationChannel) else None),

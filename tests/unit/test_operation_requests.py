@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from mediasync.config import Settings
 from mediasync.errors import InvalidInput
-from mediasync.operation_requests import OperationRequest
+from mediasync.operation_requests import OperationRequest, fields_of
+from mediasync.services.maintenance_requests import ProcessQueueRequest, RetentionRequest
 from mediasync.services.reconcile.request import ReconcileRequest
 
 Shape = dict[str, tuple[Any, Any, Any, tuple | None]]  # name -> (default, minimum, maximum, choices)
@@ -27,7 +28,7 @@ def _bounds(schema: dict[str, Any]) -> tuple[Any, Any, tuple | None]:
 
 
 def model_shape(model: type[OperationRequest]) -> Shape:
-    props = model.model_json_schema()["properties"]
+    props = model.model_json_schema(by_alias=False)["properties"]
     return {name: (info.default, *_bounds(props[name])) for name, info in model.model_fields.items()}
 
 
@@ -40,12 +41,15 @@ def dag_shape(model: type[OperationRequest]) -> Shape:
             for name, p in params.items()}
 
 
-def cli_shape(command_name: str) -> Shape:
+def cli_shape(model: type[OperationRequest], *path: str) -> Shape:
     from mediasync.cli import app
 
-    command = typer.main.get_command(app)
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    options = {f.name: f.option for f in fields_of(model)}
     shape: Shape = {}
-    for param in command.commands[command_name].params:  # type: ignore[attr-defined]
+    for param in command.params:
         if param.name in ("as_json", "help"):
             continue
         annotation = param.type_descriptor.annotation  # an Enum's values are the choices
@@ -54,35 +58,54 @@ def cli_shape(command_name: str) -> Shape:
         lo, hi = param.min, param.max
         default = getattr(param.default, "value", param.default)
         shape[str(param.name)] = (default, lo, hi, choices)
-        assert param.opts == ["--" + str(param.name).replace("_", "-")]
+        assert param.opts == [options[str(param.name)]]
     return shape
 
 
-def api_shape(path: str, schema_name: str) -> Shape:
-    from mediasync.api.routes.reconciliation import router
+def api_shape(model: type[OperationRequest], path: str) -> Shape:
+    from mediasync.api.routes import queue, reconciliation
 
     app = FastAPI()
-    app.include_router(router, prefix="/api/v1")
+    for module in (queue, reconciliation):
+        app.include_router(module.router, prefix="/api/v1")
+    schema_name = model.__name__
     spec = app.openapi()
     body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     refs = [v["$ref"] for v in body.get("anyOf", [body]) if "$ref" in v]
     assert refs == [f"#/components/schemas/{schema_name}"]
     props = spec["components"]["schemas"][schema_name]["properties"]
-    return {name: (prop.get("default"), *_bounds(prop)) for name, prop in props.items()}
+    names = {(info.alias or name): name for name, info in model.model_fields.items()}  # the body's camelCase
+    return {names[alias]: (prop.get("default"), *_bounds(prop)) for alias, prop in props.items()}
 
 
-SURFACES = {
-    "dag": lambda: dag_shape(ReconcileRequest),
-    "cli": lambda: cli_shape("reconcile"),
-    "api": lambda: api_shape("/api/v1/reconciliation/runs", "ReconcileRequest"),
+SURFACES = {  # (operation, surface) -> the shape that surface offers
+    ("reconcile", "dag"): lambda: dag_shape(ReconcileRequest),
+    ("reconcile", "cli"): lambda: cli_shape(ReconcileRequest, "reconcile"),
+    ("reconcile", "api"): lambda: api_shape(ReconcileRequest, "/api/v1/reconciliation/runs"),
+    ("queue_process", "cli"): lambda: cli_shape(ProcessQueueRequest, "queue", "process"),
+    ("queue_process", "api"): lambda: api_shape(ProcessQueueRequest, "/api/v1/cleanup-queue/process"),
+    ("retention", "dag"): lambda: dag_shape(RetentionRequest),
+    ("retention", "cli"): lambda: cli_shape(RetentionRequest, "retention"),
 }
+MODELS: dict[str, type[OperationRequest]] = {"reconcile": ReconcileRequest, "queue_process": ProcessQueueRequest,
+                                             "retention": RetentionRequest}
 
 
-@pytest.mark.parametrize("surface", SURFACES)
-def test_every_reconcile_surface_offers_the_models_names_defaults_and_bounds(surface):
-    expected = model_shape(ReconcileRequest)
-    assert list(expected) == ["apply", "folder", "scope", "kind", "force", "max_delete_fraction", "grace_minutes"]
-    assert SURFACES[surface]() == expected
+@pytest.mark.parametrize(("operation", "surface"), SURFACES, ids=[f"{o}-{s}" for o, s in SURFACES])
+def test_every_surface_offers_the_models_names_defaults_and_bounds(operation, surface):
+    assert SURFACES[operation, surface]() == model_shape(MODELS[operation])
+
+
+def test_each_reconcile_parameter_is_declared_once_and_reaches_every_surface():
+    assert list(model_shape(ReconcileRequest)) == ["apply", "folder", "scope", "kind", "force",
+                                                   "max_delete_fraction", "grace_minutes"]
+    assert {s for o, s in SURFACES if o == "reconcile"} == {"dag", "cli", "api"}
+
+
+def test_design_names_survive_generation():
+    """DESIGN's names: the API body's camelCase, `--days` for retention, `retention_days` as the Param."""
+    assert [f.alias for f in fields_of(ProcessQueueRequest)] == ["batchSize", "retryFailed", "timeBudget"]
+    assert [(f.name, f.option) for f in fields_of(RetentionRequest)] == [("retention_days", "--days")]
 
 
 def test_the_models_values_are_what_the_surfaces_show():

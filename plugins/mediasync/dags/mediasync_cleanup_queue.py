@@ -50,12 +50,16 @@ def mediasync_cleanup_queue():
         import logging
 
         from airflow.exceptions import AirflowFailException
+        from airflow.sdk import get_current_context
 
         from mediasync.alerts import held_batches_message
         from mediasync.runtime import services_from_airflow
+        from mediasync.services.operations import trigger_source
 
         services = services_from_airflow()
-        result = services.processor.process(time_budget=TIME_BUDGET_SECONDS).as_dict()
+        run = get_current_context()["dag_run"]
+        result = services.processor.process(time_budget=TIME_BUDGET_SECONDS, requested_by=trigger_source(run),
+                                            dag_run_id=run.run_id).as_dict()
         log = logging.getLogger("airflow.task")
         log.info(
             "cleanup queue: claimed=%(claimed)d deleted=%(deleted)d not_found=%(not_found)d "
