@@ -24,23 +24,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
-
 from mediasync.config import Settings
 from mediasync.db import Database, HeldLock, held_lock
 from mediasync.errors import DatabaseUnavailable, MediasyncError, StoreError
 from mediasync.repository.notifications import NotificationRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
-from mediasync.results import Result
 from mediasync.scope import ManagedScope, ResolvedFolderMode, resolve_folder_mode
 from mediasync.services.content import safe_folder
 from mediasync.services.queue_processor import CleanupQueueProcessor
-from mediasync.services.reconcile.cadence import RunKind, RunPlan, plan_run
+from mediasync.services.reconcile.cadence import RunPlan, plan_run
 from mediasync.services.reconcile.listing import SnapshotLister
 from mediasync.services.reconcile.repair import DriftRepair
 from mediasync.services.reconcile.reports import SupabaseReportStore, render_reports
 from mediasync.services.reconcile.request import ReconcileRequest
-from mediasync.services.reconcile.run import ReconciliationRun
+from mediasync.services.reconcile.run import ReconcileResult, ReconciliationRun
 from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, AssetStore
 
 log = logging.getLogger(__name__)
@@ -49,27 +46,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 QUEUE_DRAIN_SECONDS = 300  # after an applied run, how long to work through the deletions it queued
 FINISH_ATTEMPTS = 3  # recording a run's end survives a database restart of a few seconds
 FINISH_RETRY_SECONDS = 1.0
-
-RunStatus = Literal["running", "completed", "incomplete", "aborted", "failed"]
-
-
-class ReconcileResult(Result):
-    run_id: int
-    mode: Literal["dry_run", "apply"]
-    kind: RunKind = "full"
-    kind_reason: str = ""
-    listed_since: datetime | None = None  # incremental: the assets uploaded after this were listed
-    status: RunStatus
-    counts: dict[str, Any] = Field(default_factory=dict)
-    message: str = ""
-    listing_complete: bool = False
-    assets_listed: int = 0
-    report_csv: str | None = None
-    report_html: str | None = None
-    report_url: str | None = None
-    duration_seconds: float = 0.0
-    resume_at: datetime | None = None  # an incomplete listing can go on then (Cloudinary's allowance resets)
-
 
 class Reconciler:
     def __init__(self, db: Database, store: AssetStore, settings: Settings | None = None, *,
@@ -155,8 +131,9 @@ class Reconciler:
         plan = plan or RunPlan("full", "")
         with self.db.transaction() as conn:
             run = self.repo.create_run(conn, mode, params, key, plan.kind, plan.uploaded_after, requested_by)
-        return ReconcileResult(run_id=run["id"], mode=mode, kind=plan.kind, kind_reason=plan.reason,
-                               listed_since=plan.uploaded_after, status="failed")
+        return ReconcileResult(id=run["id"], mode=mode, kind=plan.kind, kind_reason=plan.reason, params=params,
+                               listed_since=plan.uploaded_after, status="failed", started_at=run["started_at"],
+                               triggered_by=requested_by)
 
     def _run_locked(self, result: ReconcileResult, scope: ManagedScope, plan: RunPlan, apply: bool, force: bool,
                     fraction: float, grace: int, process_queue: bool, lock: HeldLock) -> None:
