@@ -73,8 +73,11 @@ def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> 
              dependencies=[requires_start_reconciliation])
 def start_run(request: Request, services: ServicesDep, user: CurrentUser,
               body: ReconcileRequest | None = None) -> StartedRun:
-    """The body is the DAG's Params (`ReconcileRequest`); what it leaves out keeps the DAG's defaults."""
-    conf = (body or ReconcileRequest.model_validate({})).model_dump(exclude_unset=True)
+    """The body is the DAG's Params (`ReconcileRequest`); what it leaves out keeps the DAG's defaults,
+    except the switches (apply, force): a run's conf always says whether it may change anything."""
+    asked = body or ReconcileRequest.model_validate({})
+    conf = {**{k: v for k, v in asked.model_dump().items() if isinstance(v, bool)},
+            **asked.model_dump(exclude_unset=True)}
     name = user_name(user)
     from_ui = SESSION_COOKIE in request.cookies and "authorization" not in request.headers
     try:
