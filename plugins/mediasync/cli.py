@@ -7,7 +7,6 @@ stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import typer
 
 from mediasync import settings_file
 from mediasync.cli_deletions import deletions_app
+from mediasync.cli_requests import request_options
 from mediasync.cli_support import (
     RUN_FAILED,
     cli_database,
@@ -27,6 +27,8 @@ from mediasync.cli_support import (
     silent_logs,
 )
 from mediasync.errors import InvalidInput
+from mediasync.services.maintenance_requests import ProcessQueueRequest, RetentionRequest
+from mediasync.services.reconcile.request import ReconcileRequest
 
 app = typer.Typer(help="Keep media_files, Cloudinary and the media library in sync.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -37,21 +39,6 @@ app.add_typer(queue_app, name="queue")
 notifications_app = typer.Typer(help="Cloudinary notifications (Cloudinary -> database).", no_args_is_help=True)
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(deletions_app, name="deletions")
-
-
-class KindOption(str, Enum):
-    """Which listing `reconcile` makes (mediasync.services.reconcile.cadence)."""
-
-    auto = "auto"
-    full = "full"
-    incremental = "incremental"
-
-
-class ScopeOption(str, Enum):
-    """What `reconcile` covers (mediasync.scope.SCOPES)."""
-
-    managed = "managed"
-    account = "account"
 
 
 @db_app.command("upgrade")
@@ -92,13 +79,9 @@ def _render_stats(stats: dict[str, Any]) -> str:
 
 
 @queue_app.command("process")
-def queue_process(
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, max=100,
-                                             help="Entries per claim (default MEDIASYNC_CLEANUP_BATCH_SIZE or 100)."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Give failed entries a fresh attempt budget."),
-    time_budget: float | None = typer.Option(None, "--time-budget", min=1, help="Stop after this many seconds."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+@request_options(ProcessQueueRequest)
+def queue_process(request: ProcessQueueRequest,
+                  as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Process the cleanup queue now: delete queued assets from Cloudinary in batches."""
     from mediasync.cli_progress import progress
 
@@ -106,45 +89,25 @@ def queue_process(
         services = cli_services(pooled=True)  # the drain's claims and guards share the stats' connections
         try:
             stats = services.processor.stats()
-            backlog = stats.pending + (stats.failed if retry_failed else 0)
+            backlog = stats.pending + (stats.failed if request.retry_failed else 0)
             with progress("queue process", total=backlog or None):
-                result = services.processor.process(batch_size=batch_size, retry_failed=retry_failed,
-                                                    time_budget=time_budget)
+                result = services.processor.process(request, requested_by=cli_user())
         finally:
             services.db.close()
         emit(result, as_json, lambda data: f"{result.summary()}\n{key_values(data)}")
 
 
 @app.command("reconcile")
-def reconcile(
-    apply: bool = typer.Option(False, "--apply", help="Repair drift (default: dry run, report only)."),
-    force: bool = typer.Option(False, "--force", help="Allow deletions above the safety cap."),
-    folder: str | None = typer.Option(None, "--folder", help="Only this managed folder (narrows the scope; "
-                                           "cannot widen it past MEDIASYNC_MANAGED_FOLDERS without --scope account)."),
-    scope: ScopeOption = typer.Option(ScopeOption.managed, "--scope", case_sensitive=False,
-                                      help="managed: only MEDIASYNC_MANAGED_FOLDERS. account: the whole Cloudinary "
-                                           "account (explicit opt-in; the cap still applies unless --force)."),
-    max_delete_fraction: float | None = typer.Option(None, "--max-delete-fraction", min=0.0, max=1.0),
-    grace_minutes: int | None = typer.Option(None, "--grace-minutes", min=0,
-                                                help="Orphans younger than this are left alone."),
-    kind: KindOption = typer.Option(KindOption.full, "--kind", case_sensitive=False,
-                                    help="full: list every asset of the scope. incremental: only those uploaded since "
-                                         "the previous complete run (Search API; needs an earlier full run). auto: "
-                                         "as the nightly DAG decides (full every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS "
-                                         "days, or when the last run found drift notifications missed)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+@request_options(ReconcileRequest)
+def reconcile(request: ReconcileRequest,
+              as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Diff the Cloudinary listing of the managed folders against media_files; repair with --apply."""
     from mediasync.cli_progress import progress
-    from mediasync.services.operations import Operations
 
     with cli_errors(RUN_FAILED):
         services = cli_services()
         with progress("reconcile"):
-            result = services.reconciler.run(apply=apply, force=force, folder=folder, scope=scope.value,
-                                             max_delete_fraction=max_delete_fraction,
-                                             grace_minutes=grace_minutes, kind=kind.value)
-        Operations(services.db).attribute(result.run_id, cli_user(), dag_run_id=None)
+            result = services.reconciler.run(request, requested_by=cli_user())
         emit(result, as_json, _render_reconcile)
         if result.status in ("failed", "incomplete", "aborted"):
             raise typer.Exit(RUN_FAILED)
@@ -227,20 +190,15 @@ def verify() -> None:
 
 
 @app.command("retention")
-def retention(
-    days: int | None = typer.Option(None, "--days", min=1, help="Keep completed entries this many days "
-                                       "(default MEDIASYNC_RETENTION_DAYS or 30)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
+@request_options(RetentionRequest)
+def retention(request: RetentionRequest, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Purge completed cleanup-queue entries older than N days (and undo journals past
     MEDIASYNC_UNDO_DAYS), in batches."""
     from mediasync.config import Settings
     from mediasync.services.retention import Retention
 
     with cli_errors():
-        settings = Settings.from_env()
-        keep = days if days is not None else settings.retention_days
-        purged = Retention(cli_database(), undo_days=settings.undo_days).purge(keep)
+        purged = Retention(cli_database(), settings=Settings.from_env()).purge(request, requested_by=cli_user())
         emit(purged, as_json, lambda data: f"{purged.summary()}\n{key_values(data)}")
 
 

@@ -73,7 +73,7 @@ class Services:
     def retention(self) -> Retention:
         from mediasync.services.retention import Retention
 
-        return self._once("retention", lambda: Retention(self.db, undo_days=self.settings.undo_days))
+        return self._once("retention", lambda: Retention(self.db, settings=self.settings))
 
     @property
     def deletions(self) -> DeletionService:

@@ -16,11 +16,12 @@ characters, ...) is in no scope at all — not even the whole account's: mediasy
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from mediasync.config import Settings
+from mediasync.config import FolderMode, Settings
 from mediasync.errors import InvalidInput
 from mediasync.public_ids import checked_folder, is_valid_folder, is_valid_public_id, within
 from mediasync.store import DELIVERY_TYPE, ListingSource
@@ -28,6 +29,22 @@ from mediasync.store import DELIVERY_TYPE, ListingSource
 ResolvedFolderMode = Literal["fixed", "dynamic"]
 ScopeName = Literal["managed", "account"]
 SCOPES: tuple[ScopeName, ...] = ("managed", "account")
+
+
+def resolve_folder_mode(configured: FolderMode,
+                        reported: Callable[[], ResolvedFolderMode | None]) -> ResolvedFolderMode:
+    """The one resolution of MEDIASYNC_CLOUDINARY_FOLDER_MODE: fixed or dynamic as configured; for
+    `auto`, what Cloudinary `reported` — the account's answer for a listing (`AssetStore.folder_mode`),
+    the asset's own fields for a notification (`mode_reported_by_asset`) — and fixed when nothing
+    tells (an account with no assets lists the same either way). `reported` is only called for auto."""
+    if configured != "auto":
+        return configured
+    return reported() or "fixed"
+
+
+def mode_reported_by_asset(asset_folder: str | None) -> ResolvedFolderMode:
+    """What one asset says of its account: only a dynamic-folder account reports an asset_folder."""
+    return "dynamic" if asset_folder is not None else "fixed"
 
 
 def folder_of(public_id: str, asset_folder: str | None, mode: ResolvedFolderMode) -> str:

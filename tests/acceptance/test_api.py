@@ -101,7 +101,7 @@ def test_reconciliation_runs(client, api_server):
     from mediasync.runtime import build_services
 
     services = build_services(Database(api_server.db_url), _store(api_server))
-    run = services.reconciler.run(grace_minutes=0)
+    run = services.reconciler.run(grace_minutes=0, kind="full")  # the default is auto, as the nightly run's
     runs = client.get("/api/v1/reconciliation/runs", params={"limit": 5}).json()["runs"]
     assert runs[0]["id"] == run.run_id and runs[0]["mode"] == "dry_run" and "orphan_asset" in runs[0]["counts"]
     assert runs[0]["kind"] == "full" and runs[0]["params"]["kind_reason"] == "a full listing was asked for"

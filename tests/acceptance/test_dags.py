@@ -44,11 +44,12 @@ def test_schedules_and_params(dagbag):
     queue = dagbag.get_dag("mediasync_cleanup_queue")
     assert queue.max_active_runs == 1 and queue.catchup is False
     reconcile = dagbag.get_dag("mediasync_reconcile")
-    assert set(reconcile.params) == {"apply", "folder", "scope", "kind", "force", "max_delete_fraction"}
+    assert set(reconcile.params) == {"apply", "folder", "scope", "kind", "force", "max_delete_fraction",
+                                     "grace_minutes"}  # the request model's fields (test_operation_requests)
     assert reconcile.params["apply"] is False and reconcile.params["scope"] == "managed"
     assert reconcile.params["kind"] == "auto"  # nightly: full weekly (or after missed notifications), else incremental
     # Settings are the single source of defaults: an empty Param means "the configured value".
-    assert reconcile.params["max_delete_fraction"] is None
+    assert reconcile.params["max_delete_fraction"] is None and reconcile.params["grace_minutes"] is None
     assert dagbag.get_dag("mediasync_retention").params["retention_days"] is None
 
 

@@ -69,6 +69,23 @@ def test_console_delete_marks_the_row_deleted_by_cloudinary_with_no_cleanup_left
                              "transport": "webhook"}]
 
 
+def test_a_console_delete_queues_nothing_and_wakes_no_cleanup(conn, ingest, db_url):
+    """The asset is already gone: no queue entry to complete, no deletion batch, and no wake-up on
+    the channel the cleanup DAG's watcher listens to — only the live update of the page."""
+    row = add_row(conn, f"{FOLDER}/quiet")
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("LISTEN mediasync_cleanup_queue")
+        listener.execute("LISTEN mediasync_media_changes")
+        assert ingest(cld.delete(row)).outcome == "applied"
+        # One transaction's notifications are delivered together at its commit: once the live
+        # update is here, a cleanup wake-up of the same transaction would be here too.
+        heard = [n.channel for n in listener.notifies(timeout=5, stop_after=1)]
+        heard += [n.channel for n in listener.notifies(timeout=0)]
+    assert heard == ["mediasync_media_changes"]
+    assert conn.execute("SELECT count(*) AS n FROM public.cloudinary_cleanup_queue").fetchone()["n"] == 0
+    assert conn.execute("SELECT count(*) AS n FROM mediasync.deletion_batches").fetchone()["n"] == 0
+
+
 def test_bulk_delete_marks_every_listed_row(conn, ingest):
     rows = [add_row(conn, f"{FOLDER}/bulk{i}") for i in range(3)]
     assert ingest(cld.delete(*rows)).changed_rows == 3

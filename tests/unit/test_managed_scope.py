@@ -6,7 +6,7 @@ import pytest
 
 from mediasync.config import Settings
 from mediasync.errors import ConfigError, InvalidInput
-from mediasync.scope import ManagedScope
+from mediasync.scope import ManagedScope, mode_reported_by_asset, resolve_folder_mode
 from mediasync.services.reconcile.reports import csv_cell
 from mediasync.store import ListingSource
 
@@ -65,3 +65,21 @@ def test_managed_folders_setting_is_validated():
 def test_csv_cells_that_look_like_formulas_are_escaped(cell):
     assert csv_cell(cell) == "'" + cell
     assert csv_cell("main-uploads/a=b") == "main-uploads/a=b" and csv_cell(3) == 3 and csv_cell(None) is None
+
+
+@pytest.mark.parametrize(("configured", "reported", "expected"), [
+    ("fixed", "dynamic", "fixed"), ("dynamic", "fixed", "dynamic"),  # configured: Cloudinary is not asked
+    ("auto", "dynamic", "dynamic"), ("auto", "fixed", "fixed"), ("auto", None, "fixed"),
+])
+def test_folder_mode_auto_is_resolved_once_for_listings_and_notifications(configured, reported, expected):
+    asked: list[bool] = []
+
+    def cloudinary_says():
+        asked.append(True)
+        return reported
+
+    assert resolve_folder_mode(configured, cloudinary_says) == expected
+    assert asked == ([True] if configured == "auto" else [])
+    # A notification's asset says what its account is: an asset_folder only in dynamic mode.
+    assert resolve_folder_mode(configured, lambda: mode_reported_by_asset("cats" if reported == "dynamic" else None)) \
+        == expected

@@ -50,12 +50,16 @@ def mediasync_cleanup_queue():
         import logging
 
         from airflow.exceptions import AirflowFailException
+        from airflow.sdk import get_current_context
 
         from mediasync.alerts import held_batches_message
         from mediasync.runtime import services_from_airflow
+        from mediasync.services.operations import trigger_source
 
         services = services_from_airflow()
-        result = services.processor.process(time_budget=TIME_BUDGET_SECONDS)
+        run = get_current_context()["dag_run"]
+        result = services.processor.process(time_budget=TIME_BUDGET_SECONDS, requested_by=trigger_source(run),
+                                            dag_run_id=run.run_id)
         logging.getLogger("airflow.task").info("%s", result.summary())
         held = services.deletions.take_new_holds()
         if held:  # red in the grid, and the operator's notifier (on_failure_callback) fires

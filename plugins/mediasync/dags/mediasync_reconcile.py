@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
+
+from mediasync.airflow_params import airflow_params
+from mediasync.services.reconcile.request import ReconcileRequest
 
 
 @dag(
@@ -16,28 +19,7 @@ from airflow.sdk import Param, dag, get_current_context, task
     dagrun_timeout=timedelta(hours=6),
     default_args={"retries": 1, "retry_delay": timedelta(minutes=10)},
     tags=["mediasync", "cloudinary", "reconciliation"],
-    params={
-        "apply": Param(False, type="boolean", title="Apply repairs",
-                       description="Manual runs are dry runs unless this is on; scheduled runs apply."),
-        "folder": Param(None, type=["null", "string"], title="Folder",
-                        description="Only this managed folder (narrows the scope, never widens it); "
-                                    "empty for every managed folder."),
-        "scope": Param("managed", type="string", enum=["managed", "account"], title="Scope",
-                       description="managed: only MEDIASYNC_MANAGED_FOLDERS (the default; other apps' assets are "
-                                   "never touched). account: the whole Cloudinary account — an explicit opt-in; "
-                                   "deletions still respect the cap unless force."),
-        "kind": Param("auto", type="string", enum=["auto", "full", "incremental"], title="Listing",
-                      description="auto: a full listing every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS days (7) and "
-                                  "whenever the last run found drift Cloudinary's notifications missed; in between "
-                                  "only the assets uploaded since the last complete run (Search API). full or "
-                                  "incremental: that listing."),
-        "force": Param(False, type="boolean", title="Force",
-                       description="Allow deletions above the safety cap."),
-        "max_delete_fraction": Param(None, type=["null", "number"], minimum=0, maximum=1,
-                                     title="Max delete fraction",
-                                     description="Abort when deletions exceed max(100, this × assets); empty: "
-                                                 "MEDIASYNC_RECONCILE_MAX_DELETE_FRACTION."),
-    },
+    params=airflow_params(ReconcileRequest),  # declared once: mediasync.services.reconcile.request
     doc_md="""
 Streams the Cloudinary listing of the managed folders (`MEDIASYNC_MANAGED_FOLDERS`, in the
 account's folder mode; the whole account only with **scope** `account`) into PostgreSQL, diffs it
@@ -69,18 +51,15 @@ def mediasync_reconcile():
         params, run = context["params"], context["dag_run"]
         # The Task SDK's run type is an enum whose str() is "DagRunType.SCHEDULED": compare its value.
         scheduled = getattr(run.run_type, "value", run.run_type) == "scheduled"
-        fraction = params.get("max_delete_fraction")
         services = services_from_airflow()
         operations = Operations(services.db)
         who = operations.requester(run.run_id) or trigger_source(run)
         operations.record_request(dag_run_id=run.run_id, requested_by=who, conf=dict(params))
         # The summary below is the task's one account of the run; the service's own line would repeat it.
         logging.getLogger("mediasync.services.reconcile.service").setLevel(logging.WARNING)
-        result = services.reconciler.run(
-            apply=scheduled or bool(params["apply"]),  # nightly runs repair; manual ones follow `apply`
-            folder=params.get("folder") or None, scope=params.get("scope") or "managed", force=bool(params["force"]),
-            kind=params.get("kind") or "auto",
-            max_delete_fraction=None if fraction is None else float(fraction))  # None: the setting
+        asked = {k: params[k] for k in ReconcileRequest.model_fields if k in params}
+        request = ReconcileRequest.parse({**asked, "apply": scheduled or bool(params["apply"])})
+        result = services.reconciler.run(request, requested_by=who)  # nightly runs repair; manual ones follow `apply`
         operations.attribute(result.run_id, who, dag_run_id=run.run_id)
         log = logging.getLogger("airflow.task")
         log.info("%s", "\n".join(summary_lines(result, who)))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
+
+from mediasync.airflow_params import airflow_params
+from mediasync.services.maintenance_requests import RetentionRequest
 
 
 @dag(
@@ -15,9 +18,7 @@ from airflow.sdk import Param, dag, get_current_context, task
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=1),
     tags=["mediasync"],
-    params={"retention_days": Param(None, type=["null", "integer"], minimum=1, title="Retention (days)",
-                                    description="Completed entries older than this are deleted; empty: "
-                                                "MEDIASYNC_RETENTION_DAYS.")},
+    params=airflow_params(RetentionRequest),  # declared once: mediasync.services.maintenance_requests
     doc_md="Deletes `completed` cleanup-queue entries older than **retention_days**, in bounded batches; "
            "`failed` entries are kept for people to look at.",
 )
@@ -30,10 +31,13 @@ def mediasync_retention():
         import logging
 
         from mediasync.runtime import services_from_airflow
+        from mediasync.services.operations import trigger_source
 
         services = services_from_airflow()
-        days = get_current_context()["params"].get("retention_days")
-        result = services.retention.purge(services.settings.retention_days if days is None else int(days))
+        context = get_current_context()
+        params, run = context["params"], context["dag_run"]
+        request = RetentionRequest.parse({k: params[k] for k in RetentionRequest.model_fields if k in params})
+        result = services.retention.purge(request, requested_by=trigger_source(run), dag_run_id=run.run_id)
         logging.getLogger("airflow.task").info("%s", result.summary())
         return result.as_dict()
 

@@ -3,6 +3,7 @@ Airflow, and the hourly/run-by-run series the page's charts draw."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mediasync.db import Connection, Row
@@ -32,6 +33,20 @@ class OperationsRepository:
     def run_of_dag_run(self, conn: Connection, dag_id: str, dag_run_id: str) -> int | None:
         value = conn.scalar("operations.run_of_dag_run", {"dag_id": dag_id, "dag_run_id": dag_run_id})
         return None if value is None else int(value)
+
+    def record_operation(self, conn: Connection, *, operation: str, requested_by: str | None,
+                         dag_run_id: str | None, params: dict[str, Any]) -> int:
+        return int(conn.scalar("operations.record_operation", {"operation": operation, "requested_by": requested_by,
+                                                               "dag_run_id": dag_run_id, "params": params}))
+
+    def finish_operation(self, conn: Connection, request_id: int, result: dict[str, Any]) -> None:
+        conn.execute("operations.finish_operation", {"id": request_id, "result": result})
+
+    def operation_requests(self, conn: Connection, operation: str, limit: int) -> list[Row]:
+        return conn.all("operations.operation_requests", {"operation": operation, "limit": limit})
+
+    def purge_operation_requests(self, conn: Connection, cutoff: datetime) -> int:
+        return conn.execute("operations.purge_operation_requests", {"cutoff": cutoff})
 
     def queue_series(self, conn: Connection, hours: int) -> list[Row]:
         return conn.all("operations.queue_series", {"hours": hours})

@@ -7,7 +7,7 @@ from datetime import datetime
 from operator import attrgetter
 
 from mediasync.db import Connection, Row
-from mediasync.drift import DRIFT_CLASSES, DRIFT_KINDS, with_action
+from mediasync.drift import DRIFT_CLASSES, ITEM_KINDS, with_action
 from mediasync.errors import Conflict
 from mediasync.repository.deletions import DeletionRepository
 from mediasync.scope import ManagedScope
@@ -44,9 +44,9 @@ class ReconciliationRepository:
         return bool(conn.scalar("reconciliation.try_lock", {"key": key}))
 
     def create_run(self, conn: Connection, mode: str, params: dict, key: str, kind: str = "full",
-                   listed_since: datetime | None = None) -> Row:
+                   listed_since: datetime | None = None, triggered_by: str | None = None) -> Row:
         row = conn.one("reconciliation.create_run", {"mode": mode, "params": params, "key": key, "kind": kind,
-                                                     "listed_since": listed_since})
+                                                     "listed_since": listed_since, "triggered_by": triggered_by})
         assert row is not None
         return row
 
@@ -166,7 +166,7 @@ class ReconciliationRepository:
         return self.counts(conn, run_id)
 
     def counts(self, conn: Connection, run_id: int) -> dict[str, int]:
-        rows = conn.all("reconciliation.counts_by_kind", {"run_id": run_id, "kinds": list(DRIFT_KINDS)})
+        rows = conn.all("reconciliation.counts_by_kind", {"run_id": run_id, "kinds": list(ITEM_KINDS)})
         return {r["kind"]: r["n"] for r in rows}
 
     def queue_deletions(self, conn: Connection, run_id: int, assets_listed: int,

@@ -16,35 +16,11 @@ from mediasync.db import Database
 from mediasync.drift import DRIFT_KINDS
 from mediasync.errors import NotFound
 from mediasync.repository.operations import OperationsRepository
-from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.results import Result
-from mediasync.services.reconcile.reports import write_reports
+from mediasync.services.reconcile.reports import render_reports
+from mediasync.services.reconcile.run import ReconciliationRun
 
 RECONCILE_DAG_ID = "mediasync_reconcile"
-
-
-class OperatorRun(Result):
-    """A reconciliation as the page lists it: a recorded run, or a request Airflow has not run yet
-    (`id` None, status `requested`)."""
-
-    id: int | None
-    mode: Literal["dry_run", "apply"]
-    kind: Literal["full", "incremental", "auto"] = Field("full", description="full listing, or only the assets "
-                                                         "uploaded since the previous complete run (incremental)")
-    status: str
-    counts: dict[str, Any] = Field(default_factory=dict)
-    message: str | None = None
-    listing_complete: bool = False
-    assets_listed: int = 0
-    params: dict[str, Any] = Field(default_factory=dict)
-    started_at: datetime
-    finished_at: datetime | None = None
-    triggered_by: str | None = Field(None, description="who or what started it: a user and where, or the schedule")
-    dag_id: str | None = None
-    dag_run_id: str | None = None
-    report_url: str | None = Field(None, description="copy in Supabase Storage (signed URL), where configured")
-    report_html: str | None = Field(None, description="the HTML report, served by the plugin")
-    report_csv: str | None = Field(None, description="every drift item as CSV, served by the plugin")
 
 
 class QueueHour(Result):
@@ -76,20 +52,19 @@ class Operations:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.repo = OperationsRepository()
-        self.runs_repo = ReconciliationRepository()
 
     # --- runs and who started them -------------------------------------------------------
 
-    def runs(self, limit: int = 20) -> list[OperatorRun]:
+    def runs(self, limit: int = 20) -> list[ReconciliationRun]:
         with self.db.transaction() as conn:
-            return [OperatorRun.model_validate(r) for r in self.repo.runs(conn, limit)]
+            return [ReconciliationRun.model_validate(r) for r in self.repo.runs(conn, limit)]
 
-    def run(self, run_id: int) -> OperatorRun:
+    def run(self, run_id: int) -> ReconciliationRun:
         with self.db.transaction() as conn:
             row = self.repo.run(conn, run_id)
         if row is None:
             raise NotFound(f"no reconciliation run {run_id}")
-        return OperatorRun.model_validate(row)
+        return ReconciliationRun.model_validate(row)
 
     def run_of_dag_run(self, dag_id: str, dag_run_id: str) -> int:
         with self.db.transaction() as conn:
@@ -122,14 +97,9 @@ class Operations:
         """The run's report, written afresh from its recorded items into a new temporary directory
         (the files a worker wrote are not on the API server; the database is everywhere). The
         caller removes the file's directory once it has sent it."""
-        run = self.run(run_id)
-        duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
-        summary = {"run_id": run_id, "mode": run.mode, "status": run.status, "message": run.message or "",
-                   "assets_listed": run.assets_listed, "duration_seconds": round(duration, 3)}
         directory = Path(tempfile.mkdtemp(prefix="mediasync-report-"))
         try:
-            with self.db.session() as conn, conn.transaction():
-                files = write_reports(directory, summary, run.counts, self.runs_repo.report_items(conn, run_id))
+            files = render_reports(self.db, run_id, directory)
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise

@@ -12,11 +12,14 @@ import logging
 import time
 from datetime import datetime, timedelta, timezone
 
+from mediasync.config import Settings
 from mediasync.db import Database
-from mediasync.errors import InvalidInput
 from mediasync.repository.deletions import DeletionRepository
+from mediasync.repository.operations import OperationsRepository
 from mediasync.repository.queue import QueueRepository
 from mediasync.results import Result
+from mediasync.services.maintenance_requests import RetentionRequest
+from mediasync.services.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ class PurgeResult(Result):
     batches: int
     undo_days: int
     undo_journals_purged: int = 0  # deletion batches whose journal went (past MEDIASYNC_UNDO_DAYS)
+    requests_purged: int = 0  # recorded drain and purge requests older than the cutoff
     duration_seconds: float
 
     def summary(self) -> str:
@@ -39,17 +43,25 @@ class PurgeResult(Result):
 
 class Retention:
     def __init__(self, db: Database, batch_size: int = 5000, repository: QueueRepository | None = None,
-                 undo_days: int = 30) -> None:
+                 undo_days: int | None = None, settings: Settings | None = None) -> None:
         self.db = db
+        self.settings = settings or Settings()
+        self.provenance = Provenance(db)
+        self.operations = OperationsRepository()
         self.batch_size = batch_size
         self.repo = repository or QueueRepository()
         self.journals = DeletionRepository()
-        self.undo_days = undo_days
+        self.undo_days = self.settings.undo_days if undo_days is None else undo_days
 
-    def purge(self, days: int = 30) -> PurgeResult:
-        """Delete completed entries whose completion is older than `days` days."""
-        if days < 1:
-            raise InvalidInput(f"retention days must be at least 1, got {days}")
+    def purge(self, request: RetentionRequest | int | None = None, *, requested_by: str | None = None,
+              dag_run_id: str | None = None) -> PurgeResult:
+        """Delete completed entries whose completion is older than the request's days (an int: that
+        many days; empty: MEDIASYNC_RETENTION_DAYS); `requested_by` who asked (recorded)."""
+        if isinstance(request, int):
+            request = RetentionRequest.parse({"retention_days": request})
+        asked = (request or RetentionRequest.parse({})).resolved(self.settings)
+        days = int(asked.retention_days or self.settings.retention_days)
+        request_id = self.provenance.requested("retention", asked, requested_by, dag_run_id)
         started = time.monotonic()
         cutoff = datetime.now(timezone.utc) - timedelta(days=days)
         deleted = batches = 0
@@ -61,9 +73,12 @@ class Retention:
             if count < self.batch_size:
                 break
         journals = self._purge_journals()
+        with self.db.transaction() as conn:
+            requests = self.operations.purge_operation_requests(conn, cutoff)
         result = PurgeResult(retention_days=days, cutoff=cutoff, deleted=deleted, batches=batches,
-                             undo_days=self.undo_days, undo_journals_purged=journals,
+                             undo_days=self.undo_days, undo_journals_purged=journals, requests_purged=requests,
                              duration_seconds=round(time.monotonic() - started, 3))
+        self.provenance.finished(request_id, result)
         log.info("retention: deleted %d completed entries older than %d days (cutoff %s) in %d batches",
                  deleted, days, cutoff.isoformat(), batches)
         return result

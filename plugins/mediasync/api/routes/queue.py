@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from mediasync.api.deps import ServicesDep
 from mediasync.api.errors import route_errors
-from mediasync.api.security import requires_edit, requires_read
+from mediasync.api.security import CurrentUser, requires_edit, requires_read, user_name
+from mediasync.services.maintenance_requests import API_TIME_BUDGET_SECONDS, ProcessQueueRequest
 from mediasync.services.queue import ProcessResult, QueueStats
 
 router = APIRouter(tags=["cleanup queue"])
-
-
-class ProcessRequest(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-    batch_size: int | None = Field(default=None, alias="batchSize", ge=1, le=100)
-    retry_failed: bool = Field(default=False, alias="retryFailed")
-    time_budget: float | None = Field(default=30.0, alias="timeBudget", gt=0, le=300)
 
 
 @router.get("/cleanup-queue", summary="Cleanup-queue statistics", dependencies=[requires_read])
@@ -27,7 +20,9 @@ def queue_stats(services: ServicesDep) -> QueueStats:
 
 @router.post("/cleanup-queue/process", summary="Process the cleanup queue now", responses=route_errors(400),
              dependencies=[requires_edit])
-def process_queue(services: ServicesDep, body: ProcessRequest | None = None) -> ProcessResult:
-    body = body or ProcessRequest()
-    return services.processor.process(batch_size=body.batch_size, retry_failed=body.retry_failed,
-                                      time_budget=body.time_budget)
+def process_queue(services: ServicesDep, user: CurrentUser, body: ProcessQueueRequest | None = None) -> ProcessResult:
+    """The body is `mediasync queue process`'s options (`ProcessQueueRequest`), in camelCase."""
+    asked = body or ProcessQueueRequest.model_validate({})
+    if asked.time_budget is None:  # an HTTP answer must not wait for a whole backlog
+        asked = asked.model_copy(update={"time_budget": API_TIME_BUDGET_SECONDS})
+    return services.processor.process(asked, requested_by=f"{user_name(user)} (API)")

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from mediasync.api.deps import ServicesDep
@@ -23,8 +23,9 @@ from mediasync.api.security import (
     user_name,
 )
 from mediasync.clients.airflow import AirflowApiError, InProcessDagRuns
-from mediasync.public_ids import folder_problem
-from mediasync.services.operations import RECONCILE_DAG_ID, Operations, OperatorRun
+from mediasync.services.operations import RECONCILE_DAG_ID, Operations
+from mediasync.services.reconcile.request import ReconcileRequest
+from mediasync.services.reconcile.run import ReconciliationRun
 
 router = APIRouter(tags=["reconciliation"])
 dag_runs = InProcessDagRuns()
@@ -33,27 +34,7 @@ REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=ut
 
 
 class RunList(BaseModel):
-    runs: list[OperatorRun]
-
-
-class StartRun(BaseModel):
-    """The `mediasync_reconcile` DAG's Params; omitted ones keep the DAG's defaults (the settings)."""
-
-    model_config = ConfigDict(extra="forbid")
-    apply: bool = False
-    folder: str | None = Field(None, max_length=255)
-    force: bool = False
-    max_delete_fraction: float | None = Field(None, ge=0, le=1)
-    kind: Literal["auto", "full", "incremental"] | None = Field(
-        None, description="auto (the DAG's default): full every MEDIASYNC_RECONCILE_FULL_EVERY_DAYS days, else "
-                          "only the assets uploaded since the last complete run")
-
-    @field_validator("folder")
-    @classmethod
-    def _safe_folder(cls, folder: str | None) -> str | None:
-        if folder is not None and (problem := folder_problem(folder.strip("/"))):
-            raise ValueError(f"folder {problem}")
-        return folder.strip("/") if folder is not None else None
+    runs: list[ReconciliationRun]
 
 
 class StartedRun(BaseModel):
@@ -65,7 +46,7 @@ class StartedRun(BaseModel):
     airflow_url: str = Field(description="the run in the Airflow UI (a path on Airflow's own server)")
 
 
-def _with_links(request: Request, run: OperatorRun) -> OperatorRun:
+def _with_links(request: Request, run: ReconciliationRun) -> ReconciliationRun:
     if run.id is not None:
         base = f"{request.scope.get('root_path', '')}/api/v1/reconciliation/runs/{run.id}"
         run.report_html, run.report_csv = f"{base}/report.html", f"{base}/report.csv"
@@ -81,7 +62,7 @@ def reconciliation_runs(request: Request, services: ServicesDep,
 
 @router.get("/reconciliation/runs/{run_id}", summary="One reconciliation run", responses=NO_RUN,
             dependencies=[requires_read])
-def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> OperatorRun:
+def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> ReconciliationRun:
     return _with_links(request, Operations(services.db).run(run_id))
 
 
@@ -90,9 +71,13 @@ def reconciliation_run(request: Request, services: ServicesDep, run_id: int) -> 
                         409: {"model": ErrorBody, "description": "The DAG has import errors"},
                         502: {"model": ErrorBody, "description": "Airflow did not create the run"}},
              dependencies=[requires_start_reconciliation])
-def start_run(request: Request, services: ServicesDep, user: CurrentUser, body: StartRun | None = None) -> StartedRun:
-    body = body or StartRun.model_validate({})
-    conf = body.model_dump(exclude_none=True)
+def start_run(request: Request, services: ServicesDep, user: CurrentUser,
+              body: ReconcileRequest | None = None) -> StartedRun:
+    """The body is the DAG's Params (`ReconcileRequest`); what it leaves out keeps the DAG's defaults,
+    except the switches (apply, force): a run's conf always says whether it may change anything."""
+    asked = body or ReconcileRequest.model_validate({})
+    conf = {**{k: v for k, v in asked.model_dump().items() if isinstance(v, bool)},
+            **asked.model_dump(exclude_unset=True)}
     name = user_name(user)
     from_ui = SESSION_COOKIE in request.cookies and "authorization" not in request.headers
     try:

@@ -24,7 +24,7 @@ from datetime import datetime
 from mediasync.config import Settings
 from mediasync.db import Connection, Row
 from mediasync.repository.notifications import NotificationRepository
-from mediasync.scope import ManagedScope
+from mediasync.scope import ManagedScope, ResolvedFolderMode, mode_reported_by_asset, resolve_folder_mode
 from mediasync.services.notifications.apply_metadata import MetadataChanges
 from mediasync.services.notifications.events import (
     AssetRef,
@@ -67,15 +67,18 @@ class Applied:
 
 class Scope:
     """The managed scope, with `auto` folder mode read from the notification itself: an asset that
-    reports an asset_folder is judged by it (dynamic), one that does not by its public_id (fixed)."""
+    reports an asset_folder is judged by it (dynamic), one that does not by its public_id (fixed)
+    (`scope.resolve_folder_mode`, the resolution reconciliation uses too)."""
 
     def __init__(self, settings: Settings) -> None:
         self.folders = settings.owned_folders
-        self.mode = settings.cloudinary_folder_mode
+        self.configured = settings.cloudinary_folder_mode
+
+    def mode(self, asset_folder: str | None) -> ResolvedFolderMode:
+        return resolve_folder_mode(self.configured, lambda: mode_reported_by_asset(asset_folder))
 
     def _scope(self, asset_folder: str | None) -> ManagedScope:
-        mode = self.mode if self.mode != "auto" else ("dynamic" if asset_folder is not None else "fixed")
-        return ManagedScope(self.folders, mode)
+        return ManagedScope(self.folders, self.mode(asset_folder))
 
     def contains(self, public_id: str, asset_folder: str | None) -> bool:
         return self._scope(asset_folder).contains(public_id, asset_folder)
@@ -204,7 +207,7 @@ class ChangeApplier(MetadataChanges):
             result.add("ignored", f"{what}: row {holder['id']} holds that public_id; left to reconciliation")
             return
         asset_folder = change.asset_folder if change.asset_folder is not None else (
-            _prefix(to) if self.settings.cloudinary_folder_mode != "dynamic" else row.get("asset_folder"))
+            _prefix(to) if self.scope.mode(None) == "fixed" else row.get("asset_folder"))
         changed = self.repo.move_row(
             conn, row["id"], public_id=to, type=change.to_type, asset_folder=asset_folder,
             folder=asset_folder if asset_folder is not None else row.get("folder"),

@@ -4,10 +4,13 @@ the API's "process now", reconciliation and `mediasync queue process` run."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from mediasync.config import Settings
 from mediasync.db import Database
 from mediasync.repository.runtime_settings import RuntimeSettingsRepository
+from mediasync.services.maintenance_requests import ProcessQueueRequest
+from mediasync.services.provenance import Provenance
 from mediasync.services.queue.config import QueueConfig
 from mediasync.services.queue.engine import CleanupQueue
 from mediasync.services.queue.results import ProcessResult, QueueStats
@@ -24,14 +27,21 @@ class CleanupQueueProcessor:
                  lease: timedelta | None = None, retry_policy: RetryPolicy | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.db = db
+        self.provenance = Provenance(db)
         self.queue = CleanupQueue(db, store, config=QueueConfig.from_settings(
             self.settings, lease=lease, retry_policy=retry_policy))
 
-    def process(self, batch_size: int | None = None, retry_failed: bool = False,
-                time_budget: float | None = None) -> ProcessResult:
-        """Drain until nothing is due, `time_budget` seconds pass, or Cloudinary rate-limits every path."""
+    def process(self, request: ProcessQueueRequest | None = None, *, requested_by: str | None = None,
+                dag_run_id: str | None = None, **fields: Any) -> ProcessResult:
+        """Drain until nothing is due, the time budget passes, or Cloudinary rate-limits every path;
+        `request` (or `fields` of a ProcessQueueRequest) says how, `requested_by` who asked (recorded)."""
+        asked = (request or ProcessQueueRequest.parse(fields)).resolved(self.settings)
         self.publish_settings()
-        return self.queue.process(batch_size=batch_size, retry_failed=retry_failed, time_budget=time_budget)
+        request_id = self.provenance.requested("queue_process", asked, requested_by, dag_run_id)
+        result = self.queue.process(batch_size=asked.batch_size, retry_failed=asked.retry_failed,
+                                    time_budget=asked.time_budget)
+        self.provenance.finished(request_id, result)
+        return result
 
     def publish_settings(self) -> None:
         """Give the database this deployment's MEDIASYNC_MAX_ATTEMPTS and delete brake: the enqueue

@@ -1,5 +1,7 @@
-"""Reconciliation reports: CSV of every drift item and an HTML summary (pandas), optionally
-copied to Supabase Storage so people can open them without access to the Airflow workers."""
+"""Reconciliation reports: CSV of every drift item and an HTML summary (pandas), rendered from
+the database in one place (`render_reports`: the run that wrote them and the API server that
+serves them read the same rows), optionally copied to Supabase Storage so people can open them
+without access to the Airflow workers."""
 
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from mediasync.db import Database
+from mediasync.errors import NotFound
+from mediasync.repository.operations import OperationsRepository
+from mediasync.repository.reconciliation import ReconciliationRepository
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +34,20 @@ _TEMPLATES = Environment(loader=PackageLoader("mediasync.services.reconcile", "t
 class ReportFiles:
     csv: Path
     html: Path
+
+
+def render_reports(db: Database, run_id: int, directory: Path) -> ReportFiles:
+    """The recorded run's reports, written into `directory` from its row and its items (streamed
+    through a server-side cursor: flat memory for big drifts)."""
+    with db.session() as conn, conn.transaction():
+        run = OperationsRepository().run(conn, run_id)
+        if run is None:
+            raise NotFound(f"no reconciliation run {run_id}")
+        finished = run["finished_at"]
+        summary = {"run_id": run_id, "mode": run["mode"], "status": run["status"], "message": run["message"] or "",
+                   "assets_listed": run["assets_listed"],
+                   "duration_seconds": round((finished - run["started_at"]).total_seconds(), 3) if finished else 0.0}
+        return write_reports(directory, summary, run["counts"], ReconciliationRepository().report_items(conn, run_id))
 
 
 def write_reports(directory: Path, run: dict[str, Any], counts: dict[str, Any],

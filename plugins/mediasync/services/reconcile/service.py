@@ -24,22 +24,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
-
 from mediasync.config import Settings
 from mediasync.db import Database, HeldLock, held_lock
-from mediasync.drift import drift_total
-from mediasync.errors import DatabaseUnavailable, InvalidInput, MediasyncError, StoreError
+from mediasync.errors import DatabaseUnavailable, MediasyncError, StoreError
 from mediasync.repository.notifications import NotificationRepository
 from mediasync.repository.reconciliation import ReconciliationRepository
-from mediasync.results import Result
-from mediasync.scope import SCOPES, ManagedScope, ResolvedFolderMode
+from mediasync.scope import ManagedScope, ResolvedFolderMode, resolve_folder_mode
 from mediasync.services.content import safe_folder
 from mediasync.services.queue import CleanupQueueProcessor
-from mediasync.services.reconcile.cadence import RunKind, RunPlan, check_kind, plan_run
+from mediasync.services.reconcile.cadence import RunPlan, plan_run
 from mediasync.services.reconcile.listing import SnapshotLister
 from mediasync.services.reconcile.repair import DriftRepair
-from mediasync.services.reconcile.reports import SupabaseReportStore, write_reports
+from mediasync.services.reconcile.reports import SupabaseReportStore, render_reports
+from mediasync.services.reconcile.request import ReconcileRequest
+from mediasync.services.reconcile.run import ReconcileResult, ReconciliationRun
 from mediasync.store import DELIVERY_TYPE, RESOURCE_TYPES, AssetStore
 
 log = logging.getLogger(__name__)
@@ -48,51 +46,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 QUEUE_DRAIN_SECONDS = 300  # after an applied run, how long to work through the deletions it queued
 FINISH_ATTEMPTS = 3  # recording a run's end survives a database restart of a few seconds
 FINISH_RETRY_SECONDS = 1.0
-
-RunStatus = Literal["running", "completed", "incomplete", "aborted", "failed"]
-
-
-class ReconcileResult(Result):
-    run_id: int
-    mode: Literal["dry_run", "apply"]
-    kind: RunKind = "full"
-    kind_reason: str = ""
-    listed_since: datetime | None = None  # incremental: the assets uploaded after this were listed
-    status: RunStatus
-    counts: dict[str, Any] = Field(default_factory=dict)
-    message: str = ""
-    listing_complete: bool = False
-    assets_listed: int = 0
-    report_csv: str | None = None
-    report_html: str | None = None
-    report_url: str | None = None
-    duration_seconds: float = 0.0
-    resume_at: datetime | None = None  # an incomplete listing can go on then (Cloudinary's allowance resets)
-
-
-class ReconciliationRun(Result):
-    """A recorded run, as the page and the API list them."""
-
-    id: int
-    mode: Literal["dry_run", "apply"]
-    kind: RunKind = "full"
-    listed_since: datetime | None = None
-    status: RunStatus
-    counts: dict[str, Any]
-    message: str | None
-    listing_complete: bool
-    assets_listed: int
-    report_csv: str | None
-    report_html: str | None
-    report_url: str | None
-    params: dict[str, Any]
-    started_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def drift_total(self) -> int:
-        return drift_total(self.counts)
-
 
 class Reconciler:
     def __init__(self, db: Database, store: AssetStore, settings: Settings | None = None, *,
@@ -107,23 +60,16 @@ class Reconciler:
         self.repo = ReconciliationRepository()
         self.repair = DriftRepair(db, self.repo)
 
-    def run(self, apply: bool = False, folder: str | None = None, force: bool = False,
-            max_delete_fraction: float | None = None, grace_minutes: int | None = None,
-            process_queue: bool = True, scope: str = "managed", kind: str = "full") -> ReconcileResult:
-        """One reconciliation. Dry run unless `apply`; `kind` auto, full or incremental (`cadence`);
-        see the module docstring for the rails."""
-        fraction = self.settings.reconcile_max_delete_fraction if max_delete_fraction is None else max_delete_fraction
-        if not 0 <= fraction <= 1:
-            raise InvalidInput("max_delete_fraction must be between 0 and 1", 422)
-        grace = self.settings.reconcile_grace_minutes if grace_minutes is None else grace_minutes
-        if grace < 0:
-            raise InvalidInput("grace_minutes must not be negative", 422)
-        if scope not in SCOPES:
-            raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", 422)
-        check_kind(kind)
-        narrowed = safe_folder(folder) if folder else None
-        params: dict[str, Any] = {"apply": apply, "folder": narrowed, "force": force, "max_delete_fraction": fraction,
-                                  "grace_minutes": grace, "scope": scope, "kind": kind}
+    def run(self, request: ReconcileRequest | None = None, *, requested_by: str | None = None,
+            process_queue: bool = True, **fields: Any) -> ReconcileResult:
+        """One reconciliation as `request` asks (or `fields` of a ReconcileRequest); `requested_by`
+        is recorded on the run. Dry run unless `apply`; see the module docstring for the rails."""
+        asked = (request or ReconcileRequest.parse(fields)).resolved(self.settings)
+        apply, force, scope, kind = asked.apply, asked.force, asked.scope, asked.kind
+        fraction, grace = float(asked.max_delete_fraction or 0), int(asked.grace_minutes or 0)
+        narrowed = safe_folder(asked.folder) if asked.folder else None
+        params: dict[str, Any] = {**asked.model_dump(), "folder": narrowed, "max_delete_fraction": fraction,
+                                  "grace_minutes": grace}
         mode: Literal["dry_run", "apply"] = "apply" if apply else "dry_run"
         started = time.monotonic()
         with self.db.transaction() as conn:  # a database not set up fails here, before any Cloudinary call
@@ -131,7 +77,7 @@ class Reconciler:
         try:
             managed = self._scope(scope == "account", narrowed)
         except StoreError as exc:  # Cloudinary did not say which folder mode it uses: nothing listed, no action
-            result = self._start(mode, params, f"{DELIVERY_TYPE}:unresolved")
+            result = self._start(mode, params, f"{DELIVERY_TYPE}:unresolved", requested_by)
             result.status = "incomplete"
             result.message = f"could not tell Cloudinary's folder mode: {exc}; no action taken"
             return self._finish(result, started)
@@ -141,7 +87,7 @@ class Reconciler:
             plan = plan_run(kind, self.repo.cadence(conn, key),
                             timedelta(days=self.settings.reconcile_full_every_days), datetime.now(timezone.utc))
         params["kind_reason"] = plan.reason
-        result = self._start(mode, params, key, plan)
+        result = self._start(mode, params, key, requested_by, plan)
         log.info("reconciliation %d of %s: %s listing — %s", result.run_id, key, plan.kind, plan.reason)
         try:
             with held_lock(self.db, partial(self.repo.try_lock, key=key), f"reconciliation {result.run_id}") as lock:
@@ -165,14 +111,13 @@ class Reconciler:
         return scope.narrowed_to(folder) if folder else scope
 
     def folder_mode(self) -> ResolvedFolderMode:
-        """MEDIASYNC_CLOUDINARY_FOLDER_MODE, or (auto) what Cloudinary answers; an account with no
-        assets at all lists the same either way."""
-        configured = self.settings.cloudinary_folder_mode
-        if configured != "auto":
-            return configured
+        """The account's folder mode as this run lists it (`scope.resolve_folder_mode`; auto asks Cloudinary)."""
+        return resolve_folder_mode(self.settings.cloudinary_folder_mode, self._detected_folder_mode)
+
+    def _detected_folder_mode(self) -> ResolvedFolderMode | None:
         detected = self.store.folder_mode()
         log.info("Cloudinary folder mode: %s", detected or "undetermined (no assets), using fixed")
-        return detected or "fixed"
+        return detected
 
     def _notification_repairs(self, run_id: int, key: str) -> int:
         """Rows Cloudinary notifications repaired since the inventory's previous complete run: beside
@@ -181,13 +126,14 @@ class Reconciler:
             since = self.repo.previous_complete_run_start(conn, key, run_id) or EPOCH
             return sum(int(r["rows"] or 0) for r in NotificationRepository().repairs_since(conn, since))
 
-    def _start(self, mode: Literal["dry_run", "apply"], params: dict[str, Any], key: str,
+    def _start(self, mode: Literal["dry_run", "apply"], params: dict[str, Any], key: str, requested_by: str | None,
                plan: RunPlan | None = None) -> ReconcileResult:
         plan = plan or RunPlan("full", "")
         with self.db.transaction() as conn:
-            run = self.repo.create_run(conn, mode, params, key, plan.kind, plan.uploaded_after)
-        return ReconcileResult(run_id=run["id"], mode=mode, kind=plan.kind, kind_reason=plan.reason,
-                               listed_since=plan.uploaded_after, status="failed")
+            run = self.repo.create_run(conn, mode, params, key, plan.kind, plan.uploaded_after, requested_by)
+        return ReconcileResult(id=run["id"], mode=mode, kind=plan.kind, kind_reason=plan.reason, params=params,
+                               listed_since=plan.uploaded_after, status="failed", started_at=run["started_at"],
+                               triggered_by=requested_by)
 
     def _run_locked(self, result: ReconcileResult, scope: ManagedScope, plan: RunPlan, apply: bool, force: bool,
                     fraction: float, grace: int, process_queue: bool, lock: HeldLock) -> None:
@@ -273,11 +219,7 @@ class Reconciler:
         return result
 
     def _report(self, result: ReconcileResult) -> None:
-        run = {"run_id": result.run_id, "mode": result.mode, "status": result.status, "message": result.message,
-               "assets_listed": result.assets_listed, "duration_seconds": result.duration_seconds}
-        with self.db.transaction() as conn:
-            files = write_reports(Path(self.settings.report_dir), run, result.counts,
-                                  self.repo.report_items(conn, result.run_id))
+        files = render_reports(self.db, result.run_id, Path(self.settings.report_dir))
         result.report_csv, result.report_html = str(files.csv), str(files.html)
         result.report_url = self._publish(files.html, result.run_id)
         with self.db.transaction() as conn:

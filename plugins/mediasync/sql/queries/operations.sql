@@ -82,3 +82,21 @@ SELECT id, mode, status, started_at, counts FROM (
      WHERE listing_complete AND status IN ('completed', 'aborted')
      ORDER BY started_at DESC, id DESC LIMIT %(limit)s
 ) last ORDER BY started_at, id;
+
+-- name: record_operation
+-- A queue drain or retention purge was asked for: who asked and with what (090).
+INSERT INTO mediasync.operation_requests (operation, requested_by, dag_run_id, params)
+VALUES (%(operation)s, %(requested_by)s, %(dag_run_id)s, %(params)s)
+RETURNING id;
+
+-- name: finish_operation
+UPDATE mediasync.operation_requests SET finished_at = now(), result = %(result)s WHERE id = %(id)s;
+
+-- name: operation_requests
+SELECT id, operation, requested_by, dag_run_id, params, requested_at, finished_at, result
+  FROM mediasync.operation_requests WHERE operation = %(operation)s
+ ORDER BY requested_at DESC, id DESC LIMIT %(limit)s;
+
+-- name: purge_operation_requests
+-- Retention: requests older than its horizon go with the queue entries they drained.
+DELETE FROM mediasync.operation_requests WHERE requested_at < %(cutoff)s;

@@ -8,8 +8,9 @@
 SELECT pg_try_advisory_xact_lock(hashtext('mediasync.reconcile'), hashtext(%(key)s)) AS locked;
 
 -- name: create_run
-INSERT INTO mediasync.reconciliation_runs (mode, params, inventory_key, kind, listed_since)
-VALUES (%(mode)s, %(params)s, %(key)s, %(kind)s, %(listed_since)s)
+-- Who asked (triggered_by) is known from the start: a run a crash ends still says who started it.
+INSERT INTO mediasync.reconciliation_runs (mode, params, inventory_key, kind, listed_since, triggered_by)
+VALUES (%(mode)s, %(params)s, %(key)s, %(kind)s, %(listed_since)s, %(triggered_by)s)
 RETURNING id, started_at;
 
 -- name: cadence
@@ -250,7 +251,8 @@ SELECT %(run_id)s, %(kind)s, m.public_id, m.resource_type, m.type, m.id,
 -- name: find_mismatches
 -- Active rows whose facts differ from Cloudinary's: bytes/format/version/etag (etag only where the
 -- listing reports one), or identity and place — renamed or moved (same asset_id, other public_id or
--- folder), or asset_id/asset_folder/display_name not filled in yet. One item; the repair updates the row.
+-- folder), or another asset_id/asset_folder/display_name than the row holds. A row that only lacks
+-- those three is no mismatch (find_identity_gaps). One item; the repair updates the row.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
 SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
        jsonb_build_object('row', jsonb_build_object('public_id', m.public_id, 'bytes', m.bytes, 'format', m.format,
@@ -266,9 +268,28 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
    AND (s.bytes IS DISTINCT FROM m.bytes OR s.format IS DISTINCT FROM m.format
         OR s.version IS DISTINCT FROM m.version OR (s.etag IS NOT NULL AND s.etag IS DISTINCT FROM m.etag)
         OR s.public_id IS DISTINCT FROM m.public_id
-        OR (s.asset_id IS NOT NULL AND s.asset_id IS DISTINCT FROM m.asset_id)
-        OR (s.asset_folder IS NOT NULL AND s.asset_folder IS DISTINCT FROM m.asset_folder)
-        OR (s.display_name IS NOT NULL AND s.display_name IS DISTINCT FROM m.display_name));
+        OR (m.asset_id IS NOT NULL AND s.asset_id IS NOT NULL AND s.asset_id <> m.asset_id)
+        OR (m.asset_folder IS NOT NULL AND s.asset_folder IS NOT NULL AND s.asset_folder <> m.asset_folder)
+        OR (m.display_name IS NOT NULL AND s.display_name IS NOT NULL AND s.display_name <> m.display_name));
+
+-- name: find_identity_gaps
+-- Active rows that agree with Cloudinary but lack identity columns it reports (asset_id,
+-- asset_folder, display_name): rows written before mediasync recorded them. Not drift: the item
+-- says which columns the repair fills in. Runs after find_mismatches, whose rows it skips.
+INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, media_file_id, details)
+SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type, m.id,
+       jsonb_build_object('filled', jsonb_strip_nulls(jsonb_build_object(
+           'asset_id', CASE WHEN m.asset_id IS NULL THEN s.asset_id END,
+           'asset_folder', CASE WHEN m.asset_folder IS NULL THEN s.asset_folder END,
+           'display_name', CASE WHEN m.display_name IS NULL THEN s.display_name END)))
+  FROM listing_match s  -- the listed asset's facts, paired with its row
+  JOIN public.media_files m ON m.id = s.media_file_id
+ WHERE m.status = 'active'
+   AND ((m.asset_id IS NULL AND s.asset_id IS NOT NULL)
+        OR (m.asset_folder IS NULL AND s.asset_folder IS NOT NULL)
+        OR (m.display_name IS NULL AND s.display_name IS NOT NULL))
+   AND NOT EXISTS (SELECT 1 FROM mediasync.reconciliation_items i
+                    WHERE i.run_id = %(run_id)s AND i.media_file_id = m.id AND i.kind <> %(kind)s);
 
 -- name: find_stuck_queue
 -- Cleanups of the scope that need a person: failed, or leased by a processor that stopped.
