@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import threading
 from pathlib import Path
 
 import psycopg
@@ -14,6 +13,7 @@ import pytest
 from mediasync.db import Database
 from mediasync.errors import MigrationError
 from mediasync.repository.migrations import discover, upgrade
+from support.concurrency import run_at_once
 
 SUPABASE_ROLES = ("anon", "authenticated", "service_role")
 
@@ -39,21 +39,7 @@ def test_applies_on_empty_database_then_is_a_no_op(empty_database_url):
 
 def test_concurrent_upgrades_apply_each_migration_once(empty_database_url):
     db = Database(empty_database_url)
-    results: list[list[str]] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(upgrade(db))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_at_once(lambda: upgrade(db))
     assert sorted(len(r) for r in results) == [0, 0, len(discover())]
     assert applied(empty_database_url) == [m.version for m in discover()]
 

@@ -21,6 +21,7 @@ from mediasync.errors import LockLost, SessionRequired
 from mediasync.repository.migrations import discover, upgrade
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.services.live import MediaChangeBroadcaster
+from support.concurrency import run_at_once
 from support.triggers import WatchedTrigger
 from support.waiting import async_wait_until, wait_until
 
@@ -187,21 +188,7 @@ def test_a_killed_holder_frees_the_lock_through_the_transaction_pooler(pooled_db
 def test_concurrent_upgrades_through_the_transaction_pooler_apply_each_migration_once(
         empty_database_url, transaction_pooler):
     pooled = Database(transaction_pooler.url(empty_database_url))
-    results: list[list[str]] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(upgrade(pooled))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_at_once(lambda: upgrade(pooled))
     assert sorted(len(r) for r in results) == [0, 0, len(discover())]
     assert applied(empty_database_url) == [m.version for m in discover()]
 

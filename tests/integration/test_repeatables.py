@@ -17,6 +17,7 @@ from mediasync.db import Database
 from mediasync.db.queries import sql_root
 from mediasync.errors import MigrationError
 from mediasync.repository.migrations import REPEATABLE_DIR, discover, discover_repeatable, upgrade, upgrade_all
+from support.concurrency import run_at_once
 
 SQL = Path(str(sql_root()))
 # The open-entry predicate spelled out: `status IN ('pending', 'processing'[, 'held'])`, in any order.
@@ -99,21 +100,7 @@ def test_a_failing_repeatable_leaves_every_definition_as_it_was(empty_database_u
 
 def test_concurrent_upgrades_apply_each_repeatable_once(empty_database_url):
     db = Database(empty_database_url)
-    results: list[list[str]] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(upgrade_all(db).repeatables)
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_at_once(lambda: upgrade_all(db).repeatables)
     assert sorted(len(r) for r in results) == [0, 0, len(discover_repeatable())]
 
 
