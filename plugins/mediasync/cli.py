@@ -52,8 +52,10 @@ def db_upgrade() -> None:
     with cli_errors():
         database = cli_database()
         result = upgrade_all(database, database_settings=Settings.from_env().database_settings())
-        for label in result.migrations + result.repeatables:
-            typer.echo(f"applied {label}")
+        for version in result.migrations:
+            typer.echo(f"applied {version}")
+        for name in result.repeatables:  # current definitions of functions and triggers, not history
+            typer.echo(f"defined {name} (sql/repeatable)")
         typer.echo(f"database is up to date ({len(result.migrations)} migration(s) applied)")
         if result.repeatables:
             typer.echo(f"{len(result.repeatables)} changed definition(s) of sql/repeatable re-applied")
