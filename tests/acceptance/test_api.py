@@ -15,7 +15,8 @@ from support.waiting import wait_until
 
 ROUTES = [("GET", "/api/v1/media"), ("POST", "/api/v1/media"), ("GET", "/api/v1/media/x"),
           ("DELETE", "/api/v1/media/x"), ("GET", "/api/v1/cleanup-queue"), ("POST", "/api/v1/cleanup-queue/process"),
-          ("GET", "/api/v1/reconciliation/runs"), ("GET", "/api/v1/events"), ("GET", "/api/v1/deletions"),
+          ("GET", "/api/v1/reconciliation/runs"), ("GET", "/api/v1/events"), ("GET", "/api/v1/events/status"),
+          ("GET", "/api/v1/deletions"),
           ("GET", "/api/v1/deletions/1"), ("POST", "/api/v1/deletions/1/release"), ("POST", "/api/v1/deletions/1/undo")]
 
 

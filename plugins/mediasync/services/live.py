@@ -19,6 +19,8 @@ import json
 import logging
 from collections.abc import AsyncGenerator
 
+from pydantic import BaseModel, Field
+
 from mediasync.db import Database
 from mediasync.db.listen import notifications_on
 from mediasync.db.pooling import LISTEN_NEEDS, require_session
@@ -31,6 +33,14 @@ CHANNELS = {CHANNEL: "media", "mediasync_deletion_batches": "deletion"}  # chann
 QUEUE_LIMIT = 1000
 Event = tuple[str, dict]
 RESYNC: Event = ("media", {"op": "RESYNC"})
+
+
+class LiveStatus(BaseModel):
+    """What an operator asks of live updates: is the LISTEN in place, and how many pages are open."""
+
+    listening: bool = Field(description="the database LISTEN is in place")
+    subscribers: int = Field(description="event streams open in this API-server process")
+    refused: str | None = Field(None, description="why live updates are off (a transaction pooler), if they are")
 
 
 class MediaChangeBroadcaster:
@@ -47,6 +57,10 @@ class MediaChangeBroadcaster:
         if self.refused is not None:
             raise self.refused
         await asyncio.to_thread(require_session, self.db, LISTEN_NEEDS)
+
+    def status(self) -> LiveStatus:
+        return LiveStatus(listening=self.connected.is_set(), subscribers=len(self._subscribers),
+                          refused=str(self.refused) if self.refused else None)
 
     async def subscribe(self) -> AsyncGenerator[Event, None]:
         """Yield (kind, event) until the caller stops iterating."""

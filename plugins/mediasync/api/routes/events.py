@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from mediasync.api.deps import LiveDep
 from mediasync.api.security import requires_read
-from mediasync.services.live import MediaChangeBroadcaster
+from mediasync.services.live import LiveStatus, MediaChangeBroadcaster
 
 router = APIRouter(tags=["live updates"], dependencies=[requires_read])
 HEARTBEAT_SECONDS = 15.0
@@ -27,6 +27,13 @@ async def events(request: Request, live: LiveDep) -> StreamingResponse:
     await live.ensure_session()  # through a transaction pooler: 503 naming the fix, not a silent stream
     return StreamingResponse(_sse(request, live), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/events/status", summary="Live updates: whether the LISTEN is in place and how many streams are open")
+async def events_status(live: LiveDep) -> LiveStatus:
+    """Counts this API-server process's streams: a stream leaves the count once the server has seen
+    its client go away."""
+    return live.status()
 
 
 async def _sse(request: Request, live: MediaChangeBroadcaster) -> AsyncIterator[bytes]:
