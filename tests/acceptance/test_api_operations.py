@@ -29,7 +29,7 @@ def server_log(api_server) -> str:
 
 
 @pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/docs/assets/swagger-ui-bundle.js",
-                                  "/api/v1/charts/queue", "/api/v1/charts/drift", "/api/v1/thumbnails/x",
+                                  "/assets/page.js", "/assets/page.css", "/api/v1/charts/queue", "/api/v1/charts/drift", "/api/v1/thumbnails/x",
                                   "/api/v1/reconciliation/runs/1/report.html"])
 def test_docs_and_operator_routes_need_an_airflow_user(api_server, path):
     response = httpx.get(f"{api_server.base_url}/mediasync{path}", timeout=10)
@@ -45,6 +45,17 @@ def test_docs_are_served_from_the_package(client):
     assert bundle.status_code == 200 and len(bundle.content) > 100_000
     assert client.get("/docs/assets/..%2Fsecrets").status_code == 404
     assert "/api/v1/charts/queue" in client.get("/openapi.json").json()["paths"]
+
+
+def test_the_page_loads_its_script_and_style_from_the_plugin(client):
+    page = client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    for name, kind in (("page.js", "text/javascript"), ("page.css", "text/css")):
+        assert f'"assets/{name}"' in page.text
+        asset = client.get(f"/assets/{name}")
+        assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind) and asset.content
+    assert client.get("/assets/index.html").status_code == 404
+    assert client.get("/assets/..%2F..%2Fconfig.py").status_code == 404
 
 
 def test_closing_twenty_event_streams_leaves_no_error_in_the_server_log(api_server):

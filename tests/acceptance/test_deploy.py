@@ -243,7 +243,8 @@ def installed_wheel(tmp_path_factory) -> Path:
 
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("mediasync/sql/001_media.sql", "mediasync/sql/repeatable/R__is_open_entry.sql",
-                     "mediasync/api/static/index.html",
+                     "mediasync/api/static/index.html", "mediasync/api/static/page.js",
+                     "mediasync/api/static/page.css",
                      *(f"mediasync/dags/{d}.py" for d in DAG_IDS)):
         assert required in names, f"{required} is not in {wheel.name}"
     subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True, timeout=120)

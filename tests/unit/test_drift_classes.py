@@ -26,6 +26,7 @@ def test_a_run_carries_its_drift_total_for_the_page():
 
 
 def test_the_page_takes_the_drift_kinds_from_the_api():
-    page = files("mediasync.api").joinpath("static/index.html").read_text()
+    static = files("mediasync.api").joinpath("static")
+    page = "".join(static.joinpath(name).read_text() for name in ("index.html", "page.js"))
     assert [kind for kind in ITEM_KINDS if kind in page] == []
     assert "drift.kinds" in page and "r.drift_total" in page

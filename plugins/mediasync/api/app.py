@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi.responses import HTMLResponse, Response
 
 from mediasync.api import errors
 from mediasync.api.deps import AppState
@@ -46,7 +46,9 @@ from mediasync.api.security import (
 )
 from mediasync.runtime import Services
 
-PAGE = Path(__file__).with_name("static") / "index.html"
+STATIC = Path(__file__).with_name("static")
+PAGE = STATIC / "index.html"
+PAGE_ASSETS = {"page.js": "text/javascript", "page.css": "text/css"}  # what index.html loads, by name
 DESCRIPTION = """Media library, Cloudinary cleanup queue and reconciliation: the mediasync API served by the
 Airflow plugin.
 
@@ -99,5 +101,13 @@ def create_app(services_factory: Callable[[], Services] | None = None,
     @app.get("/", include_in_schema=False, dependencies=[requires_read])
     async def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @app.get("/assets/{name}", include_in_schema=False, dependencies=[requires_read])
+    async def page_asset(name: str) -> Response:
+        """The page's script and style sheet, by name only (no path is built from the request)."""
+        if name not in PAGE_ASSETS:
+            raise HTTPException(404, "no such file")
+        return Response((STATIC / name).read_bytes(), media_type=PAGE_ASSETS[name],
+                        headers={"Cache-Control": "no-cache"})
 
     return app
