@@ -50,3 +50,23 @@ def test_reconcile_human_output_has_no_none_cells(db_url, emulator):
     assert result.returncode == 0, result.stderr
     assert "None" not in result.stdout
     assert re.search(r"^status\s+completed$", result.stdout, re.MULTILINE), result.stdout
+
+
+# What a drain never needs: the reconciler and its reports (jinja2, pandas), the upload path (httpx),
+# the notification and deletion services, Airflow. Importing any of them costs start-up time.
+NOT_FOR_A_DRAIN = ("pandas", "jinja2", "httpx", "airflow", "mediasync.services.reconcile.service",
+                   "mediasync.services.reconcile.reports", "mediasync.services.notifications",
+                   "mediasync.services.deletions", "mediasync.services.media_library")
+
+
+def test_queue_process_imports_only_what_a_drain_uses(db_url, conn, cloudinary_store, emulator):
+    public_id = cloudinary_store.upload(tiny_png(720), folder="main-uploads", resource_type="image").public_id
+    conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) VALUES (%s, 'db_delete')", (public_id,))
+    result = run_cli("queue", "process", "--json", database_url=db_url, CLOUDINARY_URL=emulator.cloudinary_url,
+                     PYTHONPROFILEIMPORTTIME="1")  # every module the process imports, on stderr
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["deleted"] == 1
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert {"cloudinary", "psycopg"} <= imported  # what it does use, so the list is the real one
+    assert [m for m in imported if m.split(".")[0] in NOT_FOR_A_DRAIN or m in NOT_FOR_A_DRAIN] == []
