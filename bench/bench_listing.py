@@ -61,10 +61,17 @@ def reconciliation(db, store, running, reports: str) -> tuple[float, int]:
     before = running.admin_calls()
     settings = Settings(report_dir=reports, cloudinary_folder_mode="fixed", reconcile_listing_concurrency=CONCURRENCY)
     with Timer() as t:
-        result = Reconciler(db, store, settings).run(grace_minutes=0)
+        # kind="full": after the first complete run, "auto" would list only what was uploaded since
+        result = Reconciler(db, store, settings).run(kind="full", grace_minutes=0)
     assert result.status == "completed", result.message
+    assert result.assets_listed >= result_assets_expected(db), (result.assets_listed, "not a full listing")
     assert result.counts["metadata_mismatch"] == result.counts["orphan_asset"] == 0, result.counts
     return t.seconds, running.admin_calls() - before
+
+
+def result_assets_expected(db) -> int:
+    with db.session() as conn:
+        return conn.sql("SELECT count(*) AS n FROM media_files")[0]["n"]
 
 
 def one(N: int) -> None:

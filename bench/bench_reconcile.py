@@ -48,7 +48,7 @@ def one(N: int) -> None:
         rss_before = peak_rss_mb()
         with Timer() as t:
             settings = Settings(report_dir=reports, cloudinary_folder_mode="fixed")
-            result = Reconciler(db, hook, settings).run(grace_minutes=0)
+            result = Reconciler(db, hook, settings).run(kind="full", grace_minutes=0)
         assert result.status == "completed", result.message
         assert result.counts["orphan_asset"] == DRIFT and result.counts["metadata_mismatch"] == DRIFT, result.counts
         print(json.dumps({"assets": N, "assets_listed": result.assets_listed, "orphans": result.counts["orphan_asset"],
