@@ -26,6 +26,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from mediasync.clients.cloudinary_channel import ChannelCalls
 from mediasync.clients.cloudinary_errors import map_sdk_error, rate_limit_reset
+from mediasync.clients.cloudinary_http import make_room_in_sdk_pools
 from mediasync.clients.cloudinary_listing import ListingCalls, parse_time, search_expression, search_term
 from mediasync.clients.cloudinary_restore import RestoreCalls
 from mediasync.clients.cloudinary_upload import streamed_upload, upload_in_parts
@@ -108,6 +109,7 @@ class CloudinaryClient(ListingCalls, ChannelCalls, RestoreCalls):
         self.timeout = timeout
         self._allowance: AdminAllowance | None = None
         self._allowance_lock = threading.Lock()
+        make_room_in_sdk_pools()  # calls run from several threads at once: keep their connections
 
     @property
     def admin_allowance(self) -> AdminAllowance | None:
