@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Result(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # Validators and serializers are built on first use: a CLI command imports every result class.
+    model_config = ConfigDict(from_attributes=True, defer_build=True)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form: what `--json`, the API and XComs carry."""
