@@ -90,8 +90,7 @@ def queue_process(request: ProcessQueueRequest,
     with cli_errors():
         services = cli_services(pooled=True)  # the drain's claims and guards share the stats' connections
         try:
-            stats = services.processor.stats()
-            backlog = stats.pending + (stats.failed if request.retry_failed else 0)
+            backlog = services.processor.backlog(include_failed=bool(request.retry_failed))
             with progress("queue process", total=backlog or None):
                 result = services.processor.process(request, requested_by=cli_user())
         finally:

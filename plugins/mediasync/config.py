@@ -54,7 +54,7 @@ class Settings:
     upload_preset: str = "tap2go-uploads"
     upload_folder: str = "main-uploads"
     cleanup_batch_size: int = 100
-    cleanup_concurrency: int = 4  # chunks (Admin calls, or their destroy fallback) in flight per drain
+    cleanup_concurrency: int = 8  # chunks (Admin calls, or their destroy fallback) in flight per drain
     cleanup_destroy_concurrency: int = 20  # Upload API destroy calls in flight when the Admin allowance is low
     max_attempts: int = 3
     retention_days: int = 30

@@ -102,7 +102,9 @@ def services_from_env(*, pooled: bool = False) -> Services:
 
     settings = Settings.from_env()
     url = database_url_from_env()
-    db = (PooledDatabase(url, max_attempts=settings.max_attempts) if pooled
+    # The CLI's pool serves one command: room for a drain's claim, its statistics and every chunk in flight.
+    db = (PooledDatabase(url, max_attempts=settings.max_attempts, dedicated=True,
+                         max_size=max(PooledDatabase.max_size, settings.cleanup_concurrency + 2)) if pooled
           else Database(url, max_attempts=settings.max_attempts))
     return build_services(db, CloudinaryClient.from_env(), settings)
 

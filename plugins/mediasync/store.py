@@ -158,6 +158,22 @@ class AssetDestroyer(Protocol):
     def admin_allowance(self) -> AdminAllowance | None: ...
 
 
+@runtime_checkable
+class AllowanceKeeper(Protocol):
+    """A store that can start from an Admin allowance another process saw (mediasync keeps the last
+    figure in the database), so its first Admin call need not go alone to learn it."""
+
+    @property
+    def account(self) -> str: ...  # the cloud the allowance belongs to
+
+    @property
+    def admin_allowance(self) -> AdminAllowance | None: ...
+
+    def assume_allowance(self, allowance: AdminAllowance) -> None:
+        """Take `allowance` as the last figure, unless an answer to this process already said one."""
+        ...
+
+
 @dataclass(frozen=True)
 class RestoreOutcome:
     """What Cloudinary answered for one id of a restore: `restored`, or why not (`message`, e.g.

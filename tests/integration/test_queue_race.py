@@ -27,7 +27,8 @@ def test_restore_between_claim_and_delete_keeps_the_asset(services, emulator, co
     record = services.media.upload(tiny_png(1), "restored.png")
     conn.execute("UPDATE media_files SET status = 'deleted' WHERE id = %s", (record.id,))  # trigger queues it
     claimed = services.queue.claim(10)
-    assert [i.public_id for i in claimed] == [record.public_id] and not claimed[0].in_use
+    assert [i.public_id for i in claimed] == [record.public_id]
+    assert conn.execute("SELECT status FROM media_files WHERE id = %s", (record.id,)).fetchone()["status"] == "deleted"
 
     conn.execute("UPDATE media_files SET status = 'active' WHERE id = %s", (record.id,))  # restored in the window
     result = services.queue.settle(claimed)

@@ -33,7 +33,7 @@ def test_maintenance_and_retention_summaries():
     assert RescueResult(rescued=3).summary() == "cleanup rescuer: 3 entries whose lease expired returned"
     assert ReviveResult(revived=2).summary() == "cleanup retry: 2 failed entries back to pending"
     assert AnalyzeResult(analyzed=False, changes=10, estimated_rows=100).summary() == (
-        "cleanup analyzer: statistics still fresh (10 changes since the last ANALYZE, 100 rows estimated)")
+        "cleanup analyzer: statistics still fresh (10 rows more than the planner's 100)")
     purge = PurgeResult(retention_days=30, cutoff=datetime(2026, 1, 1, tzinfo=timezone.utc), deleted=5, batches=1,
                         undo_days=30, undo_journals_purged=2, duration_seconds=0.5)
     assert purge.summary() == ("retention: deleted 5 completed entries older than 30 days in 1 batches, "

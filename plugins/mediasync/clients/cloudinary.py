@@ -116,6 +116,17 @@ class CloudinaryClient(ListingCalls, ChannelCalls, RestoreCalls):
         """What the last Admin API answer (a delete or a listing page) said about the hourly allowance."""
         return self._allowance
 
+    @property
+    def account(self) -> str:
+        return self.credentials.cloud_name
+
+    def assume_allowance(self, allowance: AdminAllowance) -> None:
+        """Start from a figure another process saw; the first answer of this one takes over (the
+        lower figure within one window)."""
+        with self._allowance_lock:
+            if self._allowance is None:
+                self._allowance = allowance
+
     def _remember_allowance(self, response: Any) -> dict[str, Any]:
         state = _rate_limit_state(response)
         remaining, reset_at = state["rate_limit_remaining"], state["rate_limit_reset_at"]

@@ -28,6 +28,7 @@ from mediasync.errors import DatabaseBusy, DatabaseUnavailable
 class PooledDatabase(Database):
     max_size: int = 10
     wait_seconds: float = CONNECT_TIMEOUT_S
+    dedicated: bool = False  # one command's pool (the CLI's, a drain's own), not shared by concurrent requests
     _state: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 

@@ -26,7 +26,6 @@ class ClaimedItem:
     reason: str
     attempts: int
     max_attempts: int
-    in_use: bool
 
 
 @dataclass(frozen=True)
@@ -79,9 +78,9 @@ class QueueRepository:
         return {r["id"] for r in conn.all("queue.assets_in_use", {"ids": list(ids)})}
 
     def statistics_staleness(self, conn: Connection) -> tuple[int, int]:
-        """(rows changed since the last ANALYZE, the planner's row estimate) of the queue table."""
+        """(rows gained since the planner last counted, the planner's row estimate) of the queue table."""
         row = conn.one("queue.statistics_staleness") or {}
-        return int(row.get("modified") or 0), int(row.get("estimated_rows") or 0)
+        return int(row.get("grown") or 0), int(row.get("estimated_rows") or 0)
 
     def analyze(self, conn: Connection) -> None:
         conn.execute("queue.analyze")
@@ -132,6 +131,10 @@ class QueueRepository:
 
     def due_work(self, conn: Connection) -> int:
         return int(conn.scalar("queue.due_work") or 0)
+
+    def backlog(self, conn: Connection, include_failed: bool) -> int:
+        """Pending entries (and failed ones, when `include_failed`), without counting the history."""
+        return int(conn.scalar("queue.backlog", {"include_failed": include_failed}) or 0)
 
     def expired_leases(self, conn: Connection) -> int:
         return int(conn.scalar("queue.expired_leases") or 0)

@@ -22,12 +22,11 @@ class Analyzer:
     def run_once(self, db: Database | None = None) -> AnalyzeResult:
         """Refresh the statistics when the changes pass both thresholds of the config."""
         with (db or self.db).transaction() as conn:
-            modified, estimated = self.repo.statistics_staleness(conn)
-            stale = (modified >= self.config.analyze_min_changes
-                     and modified >= self.config.analyze_min_fraction * estimated)
+            grown, estimated = self.repo.statistics_staleness(conn)
+            stale = grown >= self.config.analyze_min_changes and grown >= self.config.analyze_min_fraction * estimated
             if stale:
                 self.repo.analyze(conn)
-        result = AnalyzeResult(analyzed=stale, changes=modified, estimated_rows=estimated)
+        result = AnalyzeResult(analyzed=stale, changes=grown, estimated_rows=estimated)
         if stale:
             log.info("%s", result.summary())
         return result

@@ -61,6 +61,12 @@ class BudgetAwareDeleter:
     def can_destroy(self) -> bool:
         return isinstance(self.store, AssetDestroyer)
 
+    def knows_allowance(self) -> bool:
+        """Whether the store knows what is left of the Admin allowance (an answer to this process,
+        or a figure the last process left): until it does, chunks go one at a time."""
+        allowance = getattr(self.store, "admin_allowance", None)
+        return allowance is not None and allowance.remaining is not None
+
     def admin_available(self, now: datetime | None = None) -> bool:
         """Whether the next chunk may go through the Admin API (without taking a call from the budget)."""
         with self._lock:

@@ -3,8 +3,10 @@ nothing is due, the time budget runs out, or the store rate-limits every path.
 
 Shape (after River/Procrastinate): the claim is one statement and commits before any call to the
 store, so a crash never holds rows hostage for longer than the lease. The drain overlaps its work
-on a small per-run pool of connections, the next claim running while Cloudinary answers. The
-first chunk runs alone, so the Admin API allowance is known before calls overlap.
+on a small per-run pool of connections, the next claim running on its own thread while Cloudinary
+answers, so a freed slot starts its next chunk at once. Until the Admin API allowance is known (an
+answer, or the figure the last process left: services.allowance), the first chunk runs alone. A
+drain on a pool it shares (the API server's) keeps to half of it, so requests still find connections.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from typing import Any
 
 from mediasync.db import Database, PooledDatabase
 from mediasync.repository.queue import ClaimedItem, QueueRepository
@@ -23,6 +26,8 @@ from mediasync.services.queue.results import BatchResult, ProcessResult
 from mediasync.services.queue.settle import Settler, chunks_by_asset_kind
 
 log = logging.getLogger(__name__)
+
+SHARED_POOL_SHARE = 0.5  # of a caller's pool a drain may hold: its claim plus one guard per chunk in flight
 
 
 class Drain:
@@ -40,64 +45,85 @@ class Drain:
         with (db or self.db).transaction() as conn:
             return self.repo.claim(conn, limit, self.config.lease.total_seconds(), ids)
 
+    def concurrency_on(self, db: Database) -> int:
+        """Chunks in flight on `db`: the configured number, but never more than the pool can hold
+        beside the claim's connection, and on a pool that concurrent requests share (the API
+        server's) no more than `SHARED_POOL_SHARE` of it."""
+        if not isinstance(db, PooledDatabase):
+            return self.config.concurrency
+        room = db.max_size if db.dedicated else int(db.max_size * SHARED_POOL_SHARE)
+        return max(1, min(self.config.concurrency, room - 1))
+
     @contextmanager
     def run_database(self) -> Iterator[Database]:
-        """One small pool per drain (a claim plus `concurrency` guards), unless the caller's is pooled."""
+        """One small pool per drain (a claim, the statistics and `concurrency` guards), unless the
+        caller's is pooled."""
         if isinstance(self.db, PooledDatabase) or self.config.concurrency == 1:
             yield self.db
             return
         pool = PooledDatabase(self.db.url, max_attempts=self.db.max_attempts,
                               application_name=f"{self.db.application_name}-queue",
-                              max_size=self.config.concurrency + 1)
+                              max_size=self.config.concurrency + 2, dedicated=True)
         try:
             yield pool
         finally:
             pool.close()
 
     def run_once(self, db: Database, total: ProcessResult, batch_size: int | None = None,
-                 time_budget: float | None = None, started: float | None = None) -> ProcessResult:
-        """Drain on `db` into `total` (counts add up); `time_budget` seconds count from `started`."""
+                 time_budget: float | None = None, started: float | None = None,
+                 beside_first_chunk: Callable[[], object] | None = None) -> ProcessResult:
+        """Drain on `db` into `total` (counts add up); `time_budget` seconds count from `started`.
+        `beside_first_chunk` runs on a thread of its own from the moment the first chunk starts
+        (the analyzer: neither the first Cloudinary call nor the claims wait for it)."""
         batch_size = batch_size or self.config.batch_size
+        concurrency = self.concurrency_on(db)
         started = time.monotonic() if started is None else started
         waiting: deque[list[ClaimedItem]] = deque()
         in_flight: set[Future[BatchResult]] = set()
+        claiming: Future[list[ClaimedItem]] | None = None
+        side: Future[object] | None = None
+        wanted = 0
         exhausted = False
 
-        def claim_chunks(count: int) -> None:
-            """One claim statement for `count` batches, queued as chunks to delete."""
+        def take(claimed: list[ClaimedItem]) -> None:
+            """Queue a claim's entries as chunks to delete."""
             nonlocal exhausted
-            if time_budget is not None and time.monotonic() - started >= time_budget:
-                total.stopped_by = "time_budget"
-                return
-            wanted = batch_size * count
-            items = self.claim(wanted, db=db)
-            exhausted = len(items) < wanted
-            total.batches += -(-len(items) // batch_size)
-            total.claimed += len(items)
-            waiting.extend(chunks_by_asset_kind(items, batch_size))
+            exhausted = len(claimed) < wanted
+            total.batches += -(-len(claimed) // batch_size)
+            total.claimed += len(claimed)
+            waiting.extend(chunks_by_asset_kind(claimed, batch_size))
 
-        def next_chunk(free_slots: int) -> list[ClaimedItem] | None:
-            """The next chunk to delete; when none is waiting, claim a batch for every free slot
-            (None: stop claiming)."""
-            if not waiting and not exhausted:
-                claim_chunks(free_slots)
-            return waiting.popleft() if waiting and total.stopped_by == "empty" else None
-
-        with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="cleanup-chunk") as pool:
-            limit = 1  # the first answer tells the Admin allowance; overlap after it
+        with (ThreadPoolExecutor(concurrency, thread_name_prefix="cleanup-chunk") as pool,
+              ThreadPoolExecutor(1, thread_name_prefix="cleanup-claim") as claimer,
+              ThreadPoolExecutor(1, thread_name_prefix="cleanup-beside") as beside):
+            # Until the Admin allowance is known, one chunk: its answer tells it; overlap after it.
+            limit = concurrency if self.settler.knows_allowance() else 1
             while True:
-                while (total.stopped_by == "empty" and len(in_flight) < limit
-                       and (chunk := next_chunk(limit - len(in_flight)))):
-                    in_flight.add(pool.submit(self.settler.settle_chunk, db, chunk))
-                if not in_flight:
+                while total.stopped_by != "rate_limited" and len(in_flight) < limit and waiting:
+                    in_flight.add(pool.submit(self.settler.settle_chunk, db, waiting.popleft()))
+                if claiming is None and total.stopped_by == "empty" and not exhausted and len(waiting) < concurrency:
+                    if time_budget is not None and time.monotonic() - started >= time_budget:
+                        total.stopped_by = "time_budget"  # what is claimed still runs; nothing more is claimed
+                    else:
+                        # One claim runs ahead on its own thread: a freed slot never waits for a claim.
+                        wanted = batch_size * (concurrency if total.claimed else limit)
+                        claiming = claimer.submit(self.claim, wanted, None, db)
+                if not in_flight and claiming is None:
                     break
-                if total.stopped_by == "empty" and not waiting and not exhausted:
-                    # Claim the next round while Cloudinary answers: freed slots start at once.
-                    claim_chunks(self.config.concurrency)
-                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                limit = self.config.concurrency
-                for future in done:
+                watched: set[Future[Any]] = {*in_flight, *([claiming] if claiming else [])}
+                done, _ = wait(watched, return_when=FIRST_COMPLETED)
+                if claiming in done:
+                    take(claiming.result())
+                    claiming = None
+                    if beside_first_chunk is not None and waiting:
+                        side = beside.submit(beside_first_chunk)
+                        beside_first_chunk = None
+                for future in done & in_flight:
+                    in_flight.remove(future)
+                    limit = concurrency
                     self._count(total, future.result())
+        if side is not None:
+            side.result()  # its failure is the drain's
         if waiting:  # claimed, never started: give them back without using an attempt
             self.settler.defer_all(db, waiting, total)
         return total

@@ -14,6 +14,7 @@ from uuid import UUID
 from mediasync.db import Database
 from mediasync.repository.deletions import DeletionRepository
 from mediasync.repository.queue import ClaimedItem, QueueRepository
+from mediasync.services.allowance import AllowanceMemory
 from mediasync.services.queue.analyzer import Analyzer
 from mediasync.services.queue.config import QueueConfig
 from mediasync.services.queue.deleter import BudgetAwareDeleter
@@ -42,6 +43,7 @@ class CleanupQueue:
         self.db = db
         self.repo = repository or QueueRepository()
         self.batches = DeletionRepository()
+        self.allowance = AllowanceMemory(db)
         config = (config or QueueConfig.from_settings()).with_overrides(
             lease=lease, retry_policy=retry_policy, concurrency=concurrency, admin_reserve=admin_reserve,
             destroy_concurrency=destroy_concurrency)
@@ -108,16 +110,23 @@ class CleanupQueue:
 
     def process(self, batch_size: int | None = None, retry_failed: bool = False,
                 time_budget: float | None = None) -> ProcessResult:
-        """Rescue expired leases, optionally revive failed entries, refresh stale statistics, then
-        drain until nothing is due, `time_budget` seconds pass, or the store rate-limits every path."""
+        """Rescue expired leases, optionally revive failed entries, then drain until nothing is due,
+        `time_budget` seconds pass, or the store rate-limits every path; stale planner statistics
+        are refreshed while the first chunk is in flight."""
         started = time.monotonic()
-        total = ProcessResult(concurrency=self.config.concurrency)
         with self.drain.run_database() as db:
+            total = ProcessResult(concurrency=self.drain.concurrency_on(db))
+            self.allowance.recall(self.deleter, db)
             total.rescued = self.rescuer.run_once(db).rescued
             if retry_failed:
                 total.retried_failed = self.reviver.run_once(db=db).revived
-            total.analyzed = self.analyzer.run_once(db).analyzed
-            self.drain.run_once(db, total, batch_size, time_budget, started)
+
+            def refresh_statistics() -> None:
+                total.analyzed = self.analyzer.run_once(db).analyzed
+
+            self.drain.run_once(db, total, batch_size, time_budget, started, beside_first_chunk=refresh_statistics)
+            if total.admin_calls:
+                self.allowance.remember(self.deleter, db)
         total.duration_seconds = round(time.monotonic() - started, 3)
         log.info("%s", total.summary())
         return total
@@ -133,6 +142,9 @@ class CleanupQueue:
     def refresh_statistics(self) -> bool:
         """ANALYZE the queue table when it changed a lot since the planner last looked."""
         return self.analyzer.run_once().analyzed
+
+    def backlog(self, include_failed: bool = False) -> int:
+        return self.statistics.backlog(include_failed)
 
     def due_work(self) -> int:
         return self.statistics.due_work()

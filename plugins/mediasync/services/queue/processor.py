@@ -49,6 +49,10 @@ class CleanupQueueProcessor:
         with self.db.transaction() as conn:
             RuntimeSettingsRepository().publish(conn, self.settings.database_settings())
 
+    def backlog(self, include_failed: bool = False) -> int:
+        """Entries a drain has ahead of it (a progress bar's total), read from partial indexes."""
+        return self.queue.backlog(include_failed)
+
     def stats(self) -> QueueStats:
         return self.queue.stats()
 

@@ -99,8 +99,8 @@ class AnalyzeResult(Result):
 
     def summary(self) -> str:
         verdict = "analysed the queue table" if self.analyzed else "statistics still fresh"
-        return f"cleanup analyzer: {verdict} ({self.changes} changes since the last ANALYZE, " \
-               f"{self.estimated_rows} rows estimated)"
+        return f"cleanup analyzer: {verdict} ({self.changes} rows more than the planner's " \
+               f"{self.estimated_rows})"
 
 
 class FailedEntry(Result):

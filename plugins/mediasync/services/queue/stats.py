@@ -34,6 +34,11 @@ class StatsReader:
             recent_errors=[FailedEntry.model_validate(f) for f in failures],
         )
 
+    def backlog(self, include_failed: bool = False) -> int:
+        """Entries a drain has ahead of it: pending ones, and failed ones it would revive."""
+        with self.db.transaction() as conn:
+            return self.repo.backlog(conn, include_failed)
+
     def due_work(self) -> int:
         """How many entries a drain would act on now (due pending entries and expired leases)."""
         with self.db.transaction() as conn:

@@ -34,8 +34,8 @@ SELECT q.id, q.status, q.available_at, q.batch_id, b.status AS batch_status, b.h
    AND mediasync.is_open_entry(q.status);
 
 -- name: claim
--- Take up to %(limit)s due entries; SKIP LOCKED lets any number of processors run at once.
--- `in_use` flags an asset that an active media_files row points at again: it must not be deleted.
+-- Take up to %(limit)s due entries; SKIP LOCKED lets any number of processors run at once. Whether
+-- an active row uses the asset again is asked by the guard that deletes the chunk, under its locks.
 WITH picked AS (
     SELECT id FROM public.cloudinary_cleanup_queue
      WHERE status = 'pending' AND available_at <= now()
@@ -51,10 +51,7 @@ UPDATE public.cloudinary_cleanup_queue q
        updated_at = now()
   FROM picked
  WHERE q.id = picked.id
-RETURNING q.id, q.public_id, q.resource_type, q.type, q.media_file_id, q.reason, q.attempts, q.max_attempts,
-          EXISTS (SELECT 1 FROM public.media_files m
-                   WHERE m.public_id = q.public_id AND m.resource_type = q.resource_type
-                     AND m.type = q.type AND m.status = 'active') AS in_use;
+RETURNING q.id, q.public_id, q.resource_type, q.type, q.media_file_id, q.reason, q.attempts, q.max_attempts;
 
 -- name: lock_claimed
 -- The guard around one deletion: lock the entries this processor still holds (same attempt, still
@@ -78,9 +75,11 @@ SELECT q.id
                   AND m.type = q.type AND m.status = 'active');
 
 -- name: statistics_staleness
--- Rows changed since the queue table was last analysed, against the planner's row estimate:
--- right after a bulk DELETE the planner still thinks the queue is tiny and every claim sorts.
-SELECT coalesce(s.n_mod_since_analyze, 0) AS modified, greatest(c.reltuples, 0)::bigint AS estimated_rows
+-- Rows the queue table gained since the planner last counted it, against that count: right after a
+-- bulk DELETE into a queue the planner thinks tiny, every claim sorts the whole backlog. Updates
+-- (claims, outcomes) do not count: they never make the planner's picture of the table wrong.
+SELECT greatest(coalesce(s.n_live_tup, 0) - greatest(c.reltuples, 0), 0)::bigint AS grown,
+       greatest(c.reltuples, 0)::bigint AS estimated_rows
   FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
  WHERE c.oid = 'public.cloudinary_cleanup_queue'::regclass;
 
@@ -178,6 +177,14 @@ SELECT count(*) FILTER (WHERE available_at <= now())                          AS
 SELECT (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'pending' AND available_at <= now())
      + (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'processing' AND locked_until < now())
      + (SELECT count(*) FROM mediasync.deletion_batches WHERE status = 'held' AND alerted_at IS NULL)
+       AS n;
+
+-- name: backlog
+-- What a drain has ahead of it (the CLI's progress total): pending entries, and failed ones when the
+-- drain revives them. Both counts read partial indexes: the completed history is never scanned.
+SELECT (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'pending')
+     + CASE WHEN %(include_failed)s
+            THEN (SELECT count(*) FROM public.cloudinary_cleanup_queue WHERE status = 'failed') ELSE 0 END
        AS n;
 
 -- name: expired_leases
