@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from mediasync.db import PooledDatabase
 from mediasync.services.queue import CleanupQueue
 from mediasync.store import DeleteOutcome
 
@@ -121,3 +122,22 @@ def test_one_notification_per_statement_that_queues_rows(db_url, conn):
         conn.execute("INSERT INTO cloudinary_cleanup_queue (public_id, reason) "  # a direct enqueue (services, SQL)
                      "VALUES ('main-uploads/direct', 'reconcile_orphan')")
         assert [json.loads(n.payload) for n in listener.notifies(timeout=1.0)] == [{}]
+
+
+def test_a_drain_inside_the_api_server_keeps_to_half_its_pool(db_url, conn):
+    enqueue(conn, 1600)
+    shared = PooledDatabase(db_url, max_size=10)  # the API server's pool: requests borrow it too
+    try:
+        deleter = SlowDeleter(db_url, delay=0.05)
+        result = CleanupQueue(shared, deleter, concurrency=8).process(batch_size=100)
+        assert result.completed == 1600 and result.concurrency == 4 and deleter.max_in_flight == 4
+    finally:
+        shared.close()
+    enqueue(conn, 1600)
+    own = PooledDatabase(db_url, max_size=10, dedicated=True)  # the CLI's: one command's pool
+    try:
+        deleter = SlowDeleter(db_url, delay=0.05)
+        result = CleanupQueue(own, deleter, concurrency=8).process(batch_size=100)
+        assert result.concurrency == 8 and deleter.max_in_flight == 8
+    finally:
+        own.close()
