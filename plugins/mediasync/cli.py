@@ -6,6 +6,7 @@ stderr and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,10 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        # The process exits next: the interpreter's final collections over every imported module's
+        # objects take ~70 ms and free nothing the operating system does not take back at once.
+        gc.freeze()
 
 
 if __name__ == "__main__":
