@@ -60,6 +60,9 @@ class QueueRepository:
 
     def claim(self, conn: Connection, limit: int, lease_seconds: float,
               ids: Sequence[int] | None = None) -> list[ClaimedItem]:
+        """Lease up to `limit` due entries (or just `ids`), after the claims before this one (the
+        caller's transaction must end soon: the turn is held until it does)."""
+        conn.execute("queue.serialize_claims")
         rows = conn.all("queue.claim", {"limit": limit, "lease_seconds": lease_seconds,
                                         "ids": list(ids) if ids is not None else None})
         return [ClaimedItem(**row) for row in rows]

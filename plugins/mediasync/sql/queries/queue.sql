@@ -33,6 +33,13 @@ SELECT q.id, q.status, q.available_at, q.batch_id, b.status AS batch_status, b.h
  WHERE q.public_id = %(public_id)s AND q.resource_type = %(resource_type)s AND q.type = %(type)s
    AND mediasync.is_open_entry(q.status);
 
+-- name: serialize_claims
+-- Claims take turns: a transaction-scoped lock held until the claim commits (milliseconds). Each
+-- claim then sees what the previous one took, so batches stay whole: two drains claiming the last
+-- rows of the queue at once would interleave their row locks and split batches, and every partial
+-- chunk costs a whole Admin API call. SKIP LOCKED still passes rows other work holds.
+SELECT pg_advisory_xact_lock(hashtext('mediasync.cleanup_queue'), hashtext('claim'));
+
 -- name: claim
 -- Take up to %(limit)s due entries; SKIP LOCKED lets any number of processors run at once. Whether
 -- an active row uses the asset again is asked by the guard that deletes the chunk, under its locks.
