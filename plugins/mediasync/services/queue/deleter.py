@@ -61,11 +61,17 @@ class BudgetAwareDeleter:
     def can_destroy(self) -> bool:
         return isinstance(self.store, AssetDestroyer)
 
-    def knows_allowance(self) -> bool:
-        """Whether the store knows what is left of the Admin allowance (an answer to this process,
-        or a figure the last process left): until it does, chunks go one at a time."""
+    def may_overlap(self, calls: int) -> bool:
+        """Whether `calls` chunks may start at once: the store knows what is left of the Admin
+        allowance in the current window (an answer to this process, or a figure the last process
+        left) and it leaves room for all of them above the reserve. Otherwise one chunk goes first
+        and its answer (or its 420) tells what is left before calls overlap."""
         allowance = getattr(self.store, "admin_allowance", None)
-        return allowance is not None and allowance.remaining is not None
+        if allowance is None or allowance.remaining is None:
+            return False
+        if allowance.reset_at is not None and datetime.now(timezone.utc) >= allowance.reset_at:
+            return False  # a new window: learn it
+        return allowance.remaining - calls > self.reserve
 
     def admin_available(self, now: datetime | None = None) -> bool:
         """Whether the next chunk may go through the Admin API (without taking a call from the budget)."""

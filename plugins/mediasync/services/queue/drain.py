@@ -4,9 +4,10 @@ nothing is due, the time budget runs out, or the store rate-limits every path.
 Shape (after River/Procrastinate): the claim is one statement and commits before any call to the
 store, so a crash never holds rows hostage for longer than the lease. The drain overlaps its work
 on a small per-run pool of connections, the next claim running on its own thread while Cloudinary
-answers, so a freed slot starts its next chunk at once. Until the Admin API allowance is known (an
-answer, or the figure the last process left: services.allowance), the first chunk runs alone. A
-drain on a pool it shares (the API server's) keeps to half of it, so requests still find connections.
+answers, so a freed slot starts its next chunk at once. Unless the Admin API allowance is known (an
+answer, or the figure the last process left: services.allowance) to leave room for a full round
+above the reserve, the first chunk runs alone. A drain on a pool it shares (the API server's) keeps
+to half of it, so requests still find connections.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ class Drain:
         with (ThreadPoolExecutor(concurrency, thread_name_prefix="cleanup-chunk") as pool,
               ThreadPoolExecutor(1, thread_name_prefix="cleanup-claim") as claimer,
               ThreadPoolExecutor(1, thread_name_prefix="cleanup-beside") as beside):
-            # Until the Admin allowance is known, one chunk: its answer tells it; overlap after it.
-            limit = concurrency if self.settler.knows_allowance() else 1
+            # Unless the Admin allowance is known to leave room for a full round, one chunk first: its
+            # answer tells what is left; overlap after it.
+            limit = concurrency if self.settler.may_overlap(concurrency) else 1
             while True:
                 while total.stopped_by != "rate_limited" and len(in_flight) < limit and waiting:
                     in_flight.add(pool.submit(self.settler.settle_chunk, db, waiting.popleft()))

@@ -47,9 +47,9 @@ class Settler:
                                                 destroy_concurrency=self.config.destroy_concurrency)
         return self._strategy
 
-    def knows_allowance(self) -> bool:
-        """Whether chunks may overlap from the start (see `BudgetAwareDeleter.knows_allowance`)."""
-        return self.deleter is not None and self.strategy.knows_allowance()
+    def may_overlap(self, calls: int) -> bool:
+        """Whether `calls` chunks may start at once (see `BudgetAwareDeleter.may_overlap`)."""
+        return self.deleter is not None and self.strategy.may_overlap(calls)
 
     def settle(self, db: Database, items: Sequence[ClaimedItem]) -> BatchResult:
         """Settle entries this processor claimed, one chunk after the other; after a rate limit
