@@ -146,15 +146,6 @@ class AssetStore(ListingQueries, PresetStore):
                           (resource_type, type, public_id))
         return Asset.from_row(rows[0]) if rows else None
 
-    def live_by_public_ids(self, resource_type: str, type: str, public_ids: Sequence[str]) -> dict[str, Asset]:
-        """The live assets among `public_ids`, by public_id (one statement for a whole delete call)."""
-        if not public_ids:
-            return {}
-        unique = list(dict.fromkeys(public_ids))
-        rows = self.query(f"{_SELECT} WHERE resource_type = ? AND type = ? AND placeholder = 0 "
-                          f"AND public_id IN ({','.join('?' * len(unique))})", (resource_type, type, *unique))
-        return {asset.public_id: asset for asset in map(Asset.from_row, rows)}
-
     def by_asset_ids(self, asset_ids: Sequence[str], *, placeholders: bool = False) -> list[Asset]:
         """Live ones unless asked: `resources_by_asset_ids` never returns deleted, backed-up assets."""
         if not asset_ids:
@@ -240,9 +231,10 @@ class AssetStore(ListingQueries, PresetStore):
     def delete(self, resource_type: str, type: str, public_ids: Sequence[str]) -> tuple[dict[str, str], list[Asset]]:
         """({public_id: "deleted" | "not_found"}, the deleted assets) — Cloudinary's answer shape."""
         with self.lock:
-            found = self.live_by_public_ids(resource_type, type, public_ids)
+            # One statement for the whole call; a placeholder (deleted, backup kept) is not found.
+            gone = [a for a in self.by_public_ids(resource_type, type, public_ids) if not a.placeholder]
+            found = {a.public_id for a in gone}
             outcome = {public_id: "deleted" if public_id in found else "not_found" for public_id in public_ids}
-            gone = [found[public_id] for public_id in dict.fromkeys(public_ids) if public_id in found]
             self.delete_assets(gone)
         return outcome, gone
 
