@@ -102,10 +102,14 @@ def services_from_env(*, pooled: bool = False) -> Services:
 
     settings = Settings.from_env()
     url = database_url_from_env()
-    # The CLI's pool serves one command: room for a drain's claim, its statistics and every chunk in flight.
-    db = (PooledDatabase(url, max_attempts=settings.max_attempts, dedicated=True,
-                         max_size=max(PooledDatabase.max_size, settings.cleanup_concurrency + 2)) if pooled
-          else Database(url, max_attempts=settings.max_attempts))
+    db: Database
+    if pooled:  # the pool serves one command, a drain: room for its claim, its statistics and every chunk
+        from mediasync.services.queue.config import drain_pool_size
+
+        db = PooledDatabase(url, max_attempts=settings.max_attempts, dedicated=True,
+                            max_size=max(PooledDatabase.max_size, drain_pool_size(settings.cleanup_concurrency)))
+    else:
+        db = Database(url, max_attempts=settings.max_attempts)
     return build_services(db, CloudinaryClient.from_env(), settings)
 
 

@@ -10,6 +10,14 @@ from typing import Any
 from mediasync.config import Settings
 from mediasync.services.retry import RetryPolicy
 
+# Beside a guard per chunk in flight, a drain holds the claim running ahead and the statistics' query.
+DRAIN_SPARE_CONNECTIONS = 2
+
+
+def drain_pool_size(concurrency: int) -> int:
+    """Connections for a pool one drain has to itself (its own, or the pool of a command that runs it)."""
+    return max(1, concurrency) + DRAIN_SPARE_CONNECTIONS
+
 
 @dataclass(frozen=True)
 class QueueConfig:

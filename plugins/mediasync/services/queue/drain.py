@@ -22,7 +22,7 @@ from typing import Any
 
 from mediasync.db import Database, PooledDatabase
 from mediasync.repository.queue import ClaimedItem, QueueRepository
-from mediasync.services.queue.config import QueueConfig
+from mediasync.services.queue.config import QueueConfig, drain_pool_size
 from mediasync.services.queue.results import BatchResult, ProcessResult
 from mediasync.services.queue.settle import Settler, chunks_by_asset_kind
 
@@ -64,7 +64,7 @@ class Drain:
             return
         pool = PooledDatabase(self.db.url, max_attempts=self.db.max_attempts,
                               application_name=f"{self.db.application_name}-queue",
-                              max_size=self.config.concurrency + 2, dedicated=True)
+                              max_size=drain_pool_size(self.config.concurrency), dedicated=True)
         try:
             yield pool
         finally:
