@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Literal
 
 from mediasync.config import FolderMode, Settings
 from mediasync.errors import InvalidInput
-from mediasync.public_ids import checked_folder, is_valid_folder, is_valid_public_id, within
+from mediasync.public_ids import checked_folder, is_valid_folder, is_valid_public_id, segments, within
 from mediasync.store import DELIVERY_TYPE, ListingSource
 
 ResolvedFolderMode = Literal["fixed", "dynamic"]
@@ -71,8 +72,15 @@ class ManagedScope:
             return False
         if self.whole_account:
             return True
-        folder = folder_of(public_id, asset_folder, self.mode)
-        return any(within(folder, managed) for managed in self.folders)
+        # The folder is the checked public_id's prefix or the checked asset_folder: a safe path, so
+        # `within`'s own checks are not asked again for each of the million assets a listing keeps.
+        names = segments(folder_of(public_id, asset_folder, self.mode))
+        return any(names[:len(managed)] == managed for managed in self._managed_names)
+
+    @cached_property
+    def _managed_names(self) -> tuple[tuple[str, ...], ...]:
+        """The managed folders as names; one that is not a safe path contains nothing (`within`)."""
+        return tuple(segments(folder) for folder in self.folders if is_valid_folder(folder))
 
     def contains_folder(self, folder: str) -> bool:
         folder = folder.strip("/")

@@ -3,13 +3,27 @@ segment at a time, on the configured host (pure)."""
 
 from __future__ import annotations
 
-import pytest
+import re
+import unicodedata
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mediasync import public_ids
 from mediasync.clients.cloudinary import CloudinaryCredentials
 from mediasync.config import Settings
 from mediasync.delivery import delivery_origin, delivery_url, origin_of
 from mediasync.errors import InvalidInput
-from mediasync.public_ids import checked_public_id, encoded_path, is_valid_folder, public_id_problem, within
+from mediasync.public_ids import (
+    FORBIDDEN_CHARACTERS,
+    checked_public_id,
+    encoded_path,
+    is_valid_folder,
+    is_valid_public_id,
+    public_id_problem,
+    within,
+)
 from mediasync.scope import ManagedScope
 
 TRAVERSAL = "main-uploads/../../../../../_emulator/control"
@@ -63,3 +77,55 @@ def test_delivery_urls_encode_each_segment_and_stay_on_the_configured_host():
                      "format": "png", **bad}
         with pytest.raises(InvalidInput):
             delivery_url(EMULATOR, **arguments)
+
+
+def _problem_segment_by_segment(value: str, max_length: int = 255) -> str | None:
+    """The checks spelled out one character and one segment at a time (what the patterns must agree with)."""
+    if value == "":
+        return "must not be empty"
+    if len(value) > max_length:
+        return "longer"
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "control"
+    if FORBIDDEN_CHARACTERS.intersection(value):
+        return "forbids"
+    parts = value.split("/")
+    if "" in parts:
+        return "empty path segment"
+    if any(s != s.strip() for s in parts):
+        return "whitespace"
+    if any(s in (".", "..") for s in parts):
+        return "'.' or '..'"
+    if any(re.fullmatch(r"v\d+", s) for s in parts[:-1]):
+        return "version"
+    return None
+
+
+def test_the_character_classes_are_the_unicode_ones():
+    for code in range(0x110000):
+        c = chr(code)
+        assert bool(public_ids._CONTROL.search(c)) == (unicodedata.category(c) == "Cc"), hex(code)
+        assert bool(re.fullmatch(r"\s", c)) == c.isspace() == (c != c.strip()), hex(code)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="ab/. v1٣\t\x85\xa0\u2003\x7f?%", max_size=12))
+def test_the_patterns_find_the_same_problems_as_the_checks_spelled_out(value):
+    expected = _problem_segment_by_segment(value)
+    found = public_id_problem(value)
+    assert (found is None) == (expected is None), (value, found, expected)
+    assert expected is None or expected in found, (value, found, expected)
+
+
+_PATHS = st.text(alphabet="ab/. v1", max_size=8)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_PATHS, st.one_of(st.none(), _PATHS), st.lists(_PATHS, min_size=1, max_size=3),
+       st.sampled_from(["fixed", "dynamic"]))
+def test_scope_containment_is_within_a_managed_folder(public_id, asset_folder, folders, mode):
+    scope = ManagedScope(tuple(folders), mode)
+    folder = public_id.rpartition("/")[0] if mode == "fixed" else (asset_folder or "").strip("/")
+    expected = (is_valid_public_id(public_id) and is_valid_folder((asset_folder or "").strip("/"))
+                and any(within(folder, managed) for managed in folders))
+    assert scope.contains(public_id, asset_folder) == expected
