@@ -93,7 +93,12 @@ def within(folder: str, parent: str) -> bool:
     (dot segments, empty segments, ...) lies nowhere."""
     if not is_valid_folder(folder) or not is_valid_folder(parent):
         return False
-    inner, outer = segments(folder), segments(parent)
+    return names_within(segments(folder), segments(parent))
+
+
+def names_within(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
+    """The folder named `inner` (segments of a checked path) is `outer` or lies under it; for
+    callers that have checked both paths already."""
     return inner[:len(outer)] == outer
 
 

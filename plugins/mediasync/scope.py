@@ -24,7 +24,7 @@ from typing import Literal
 
 from mediasync.config import FolderMode, Settings
 from mediasync.errors import InvalidInput
-from mediasync.public_ids import checked_folder, is_valid_folder, is_valid_public_id, segments, within
+from mediasync.public_ids import checked_folder, is_valid_folder, is_valid_public_id, names_within, segments, within
 from mediasync.store import DELIVERY_TYPE, ListingSource
 
 ResolvedFolderMode = Literal["fixed", "dynamic"]
@@ -75,7 +75,7 @@ class ManagedScope:
         # The folder is the checked public_id's prefix or the checked asset_folder: a safe path, so
         # `within`'s own checks are not asked again for each of the million assets a listing keeps.
         names = segments(folder_of(public_id, asset_folder, self.mode))
-        return any(names[:len(managed)] == managed for managed in self._managed_names)
+        return any(names_within(names, managed) for managed in self._managed_names)
 
     @cached_property
     def _managed_names(self) -> tuple[tuple[str, ...], ...]:
