@@ -128,7 +128,7 @@ def test_a_drain_inside_the_api_server_keeps_to_half_its_pool(db_url, conn):
     enqueue(conn, 1600)
     shared = PooledDatabase(db_url, max_size=10)  # the API server's pool: requests borrow it too
     try:
-        deleter = SlowDeleter(db_url, delay=0.05)
+        deleter = SlowDeleter(db_url, delay=0.25)
         result = CleanupQueue(shared, deleter, concurrency=8).process(batch_size=100)
         assert result.completed == 1600 and result.concurrency == 4 and deleter.max_in_flight == 4
     finally:
@@ -136,7 +136,7 @@ def test_a_drain_inside_the_api_server_keeps_to_half_its_pool(db_url, conn):
     enqueue(conn, 1600)
     own = PooledDatabase(db_url, max_size=10, dedicated=True)  # the CLI's: one command's pool
     try:
-        deleter = SlowDeleter(db_url, delay=0.05)
+        deleter = SlowDeleter(db_url, delay=0.25)
         result = CleanupQueue(own, deleter, concurrency=8).process(batch_size=100)
         assert result.concurrency == 8 and deleter.max_in_flight == 8
     finally:
