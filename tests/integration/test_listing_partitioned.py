@@ -1,22 +1,25 @@
 """A full listing split into upload-time ranges listed side by side finds what the one sequential
 cursor finds — on an account changed while it is listed, in both folder modes — with Admin calls
-within 5 % of the cursor's; a run cut short resumes every range from its own checkpoint; and the
-ranges together never spend the Admin API allowance past the reserve."""
+within 5 % of the cursor's; a run cut short resumes every range from its own checkpoint; the
+ranges together never spend the Admin API allowance past the reserve; and more cursors than
+`RANGE_CONNECTIONS` share that many database connections."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import cloudinary.api
 import cloudinary.exceptions
 import cloudinary.uploader
+import psycopg
 
 from fixtures.emulator import sdk, seeded_public_id
 from fixtures.media import tiny_png
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.scope import ManagedScope
-from mediasync.services.reconcile.listing import SnapshotLister
+from mediasync.services.reconcile.listing import RANGE_CONNECTIONS, SnapshotLister
 from mediasync.store import ListingPage, ListingSource
 
 ASSETS = 30_000
@@ -173,4 +176,49 @@ def test_ranges_together_never_spend_past_the_reserve(db, conn, emulator, cloudi
     assert emulator.admin_calls() - spent <= 30 - 10  # the reserve is left for the cleanup queue
     emulator.control(rate_limit=0)
     assert lister(db, cloudinary_store, reserve=10).list(scope).complete
+    assert sorted(in_snapshot(conn, scope.inventory_key)) == sorted(in_account(emulator))
+
+
+class WatchedStore:
+    """The real store at `latency` seconds a page; records how many cursors were between pages at
+    once and how many mediasync connections the database held meanwhile."""
+
+    def __init__(self, store, db_url: str, latency: float) -> None:
+        self.store, self.db_url, self.latency = store, db_url, latency
+        self.cursors = self.max_cursors = self.max_connections = 0
+        self.lock = threading.Lock()
+
+    def iter_source_pages(self, source: ListingSource, cursor: str | None = None) -> Iterator[ListingPage]:
+        with self.lock:
+            self.cursors += 1
+            self.max_cursors = max(self.max_cursors, self.cursors)
+        try:
+            for page in self.store.iter_source_pages(source, cursor):
+                with psycopg.connect(self.db_url, autocommit=True) as probe:
+                    held = probe.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                         "AND application_name LIKE 'mediasync%%'").fetchone()[0]
+                with self.lock:
+                    self.max_connections = max(self.max_connections, held)
+                time.sleep(self.latency)
+                yield page
+        finally:
+            with self.lock:
+                self.cursors -= 1
+
+
+def test_more_cursors_than_connections(db, db_url, conn, emulator, cloudinary_store):
+    """Eight ranges listed at once (the cursors wait on Cloudinary) commit on at most
+    RANGE_CONNECTIONS connections beside the listing's own: a session pooler's few connections are
+    not the limit on how many cursors a listing runs."""
+    seed(emulator)
+    scope = ManagedScope(("main-uploads",), emulator.folder_mode)
+    assert lister(db, cloudinary_store, concurrency=8).list(scope).complete  # plans 8 ranges
+    with db.session() as session, session.transaction():
+        ReconciliationRepository().clear_inventory(session, scope.inventory_key)
+
+    store = WatchedStore(cloudinary_store, db_url, latency=0.05)
+    assert lister(db, store, concurrency=8).list(scope).complete
+
+    assert store.max_cursors > RANGE_CONNECTIONS  # more cursors in flight than connections...
+    assert store.max_connections <= RANGE_CONNECTIONS + 1  # ...and the listing's own session besides
     assert sorted(in_snapshot(conn, scope.inventory_key)) == sorted(in_account(emulator))

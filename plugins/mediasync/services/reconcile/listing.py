@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
@@ -38,6 +39,9 @@ PROGRESS_EVERY_SECONDS = 30.0  # long listings log their progress this often
 PAGES_PER_COMMIT = 20  # pages stored (and checkpointed) per transaction: a crash re-lists at most these
 READ_AHEAD_PAGES = 2 * PAGES_PER_COMMIT  # fetched pages waiting to be stored, at most
 MIN_RANGE_ASSETS = 25 * 500  # a listing splits into ranges of at least 25 pages: ≤ 1 extra call in 25
+RANGE_CONNECTIONS = 4  # database connections the ranges listed side by side share for their commits
+
+Sessions = Callable[[], AbstractContextManager[Connection]]  # a connection for one piece of work
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ class SnapshotLister:
     """Lists one scope's inventory into the snapshot. `guard` runs before every write and raises
     when the writer may no longer write (the run lost its inventory lock: `HeldLock.ensure`).
     A full listing runs each listing as `concurrency` cursors over the upload-time ranges the last
-    complete one planned (`partitions`); the first one, or one too small to split, as one cursor."""
+    complete one planned (`partitions`); the first one, or one too small to split, as one cursor.
+    The cursors mostly wait on Cloudinary; they borrow one of `RANGE_CONNECTIONS` connections only
+    to commit, so more cursors never hold more of a pooler's connections."""
 
     def __init__(self, db: Database, store: AssetStore, resource_types: tuple[str, ...], admin_api_reserve: int,
                  repository: ReconciliationRepository | None = None,
@@ -118,7 +124,7 @@ class SnapshotLister:
             for ranges, last in split:
                 outcome = self._list_ranges(conn, scope, ranges, allowance, progress)
                 if outcome.complete and last is not None:  # what moved into it meanwhile, too
-                    outcome = self._list_source(conn, scope, last, allowance, progress)
+                    outcome = self._list_source(lambda: nullcontext(conn), scope, last, allowance, progress)
                 if not outcome.complete:
                     return outcome
             if full and self.concurrency > 1:
@@ -130,17 +136,23 @@ class SnapshotLister:
 
     def _list_ranges(self, conn: Connection, scope: ManagedScope, ranges: Sequence[ListingSource],
                      allowance: AdminAllowance, progress: ListingProgress) -> ListingOutcome:
-        """The ranges side by side, at most `concurrency` at once, each on a connection of its own
-        and checkpointed on its own; the first incomplete range's outcome, if any."""
+        """The ranges side by side, at most `concurrency` at once, each checkpointed on its own and
+        committing on one of `RANGE_CONNECTIONS` shared connections; the first incomplete range's
+        outcome, if any."""
         if len(ranges) == 1:
-            return self._list_source(conn, scope, ranges[0], allowance, progress)
+            return self._list_source(lambda: nullcontext(conn), scope, ranges[0], allowance, progress)
         stopped = threading.Event()  # a range came back incomplete: ranges not yet begun wait for the next run
+        connections = threading.BoundedSemaphore(RANGE_CONNECTIONS)
+
+        @contextmanager
+        def shared_session() -> Iterator[Connection]:
+            with connections, self.db.session() as own:
+                yield own
 
         def one(source: ListingSource) -> ListingOutcome | None:
             if stopped.is_set():
                 return None
-            with self.db.session() as own:
-                outcome = self._list_source(own, scope, source, allowance, progress)
+            outcome = self._list_source(shared_session, scope, source, allowance, progress)
             if not outcome.complete:
                 stopped.set()
             return outcome
@@ -150,10 +162,12 @@ class SnapshotLister:
         incomplete = [o for o in outcomes if o is not None and not o.complete]
         return incomplete[0] if incomplete else ListingOutcome(True)
 
-    def _list_source(self, conn: Connection, scope: ManagedScope, source: ListingSource, allowance: AdminAllowance,
-                     progress: ListingProgress, restarted: bool = False) -> ListingOutcome:
+    def _list_source(self, sessions: Sessions, scope: ManagedScope, source: ListingSource,
+                     allowance: AdminAllowance, progress: ListingProgress, restarted: bool = False) -> ListingOutcome:
+        """One listing (a whole source or one range) from its checkpoint on; `sessions` hands out
+        the connection for each transaction."""
         key = scope.inventory_key
-        with conn.transaction():
+        with sessions() as conn, conn.transaction():
             checkpoint = self.repo.checkpoint(conn, key, source)
         fresh = checkpoint is None or restarted or _too_old(checkpoint["started_at"])
         if checkpoint is not None and not fresh and checkpoint["complete"]:
@@ -163,13 +177,13 @@ class SnapshotLister:
         cursor = None if fresh or checkpoint is None else checkpoint["cursor"]
         if fresh:
             self.guard()
-            with conn.transaction():
+            with sessions() as conn, conn.transaction():
                 self.repo.start_listing(conn, key, source)
         else:
             log.info("resuming the listing %s of %s from its checkpoint (%d assets, %d pages so far)", source.key,
                      key, checkpoint["assets_listed"] if checkpoint else 0, checkpoint["pages"] if checkpoint else 0)
         try:
-            paused_outcome = self._stream(conn, scope, source, cursor, allowance, progress)
+            paused_outcome = self._stream(sessions, scope, source, cursor, allowance, progress)
             if paused_outcome is not None:
                 return paused_outcome
         except StoreRateLimited as exc:
@@ -180,7 +194,7 @@ class SnapshotLister:
         except StorePermanentError as exc:
             if cursor and not restarted:
                 log.warning("resuming the listing %s failed (%s); listing it from the start", source.key, exc)
-                return self._list_source(conn, scope, source, allowance, progress, restarted=True)
+                return self._list_source(sessions, scope, source, allowance, progress, restarted=True)
             return ListingOutcome(False, f"listing of {source.resource_type} assets failed: {exc}; no action taken")
         except StoreError as exc:
             return ListingOutcome(False, f"listing of {source.resource_type} assets failed: {exc}; no action taken; "
@@ -188,7 +202,7 @@ class SnapshotLister:
         progress.log(source, allowance)
         return ListingOutcome(True)
 
-    def _stream(self, conn: Connection, scope: ManagedScope, source: ListingSource, cursor: str | None,
+    def _stream(self, sessions: Sessions, scope: ManagedScope, source: ListingSource, cursor: str | None,
                 allowance: AdminAllowance, progress: ListingProgress) -> ListingOutcome | None:
         """Store the source's pages from `cursor` on, PAGES_PER_COMMIT pages a transaction, while the
         read-ahead fetches the next ones with calls the allowance meter hands out; the paused
@@ -206,11 +220,11 @@ class SnapshotLister:
                     batch.add(owned, unmanaged, page.next_cursor)
                     progress.page(source, len(owned), unmanaged, allowance)
                     if finished or batch.pages >= PAGES_PER_COMMIT:
-                        self._commit(conn, key, source, batch)
+                        self._commit(sessions, key, source, batch)
         except StoreError:
-            self._commit(conn, key, source, batch)
+            self._commit(sessions, key, source, batch)
             raise
-        self._commit(conn, key, source, batch)  # a no-op after the last page's commit
+        self._commit(sessions, key, source, batch)  # a no-op after the last page's commit
         if finished or not pages.refused:
             return None
         paused = allowance.pause_message() or (f"listing paused: Admin API calls left this hour are down to the "
@@ -219,12 +233,12 @@ class SnapshotLister:
         log.warning("listing %s of %s: %s", source.key, key, paused)
         return ListingOutcome(False, paused, allowance.reset_at)
 
-    def _commit(self, conn: Connection, key: str, source: ListingSource, batch: _Batch) -> None:
+    def _commit(self, sessions: Sessions, key: str, source: ListingSource, batch: _Batch) -> None:
         """The batch's assets and the cursor after its last page, in one transaction: the checkpoint
         is never ahead of the stored rows (a crash loses both, and the pages are listed again)."""
         if batch.pages or batch.empty_listing:
             self.guard()
-            with conn.transaction():
+            with sessions() as conn, conn.transaction():
                 self.repo.store_page(conn, key, source, batch.assets, batch.next_cursor, batch.unmanaged,
                                      pages=batch.pages or 1)
         batch.clear()
