@@ -27,7 +27,7 @@ from mediasync.services.reconcile import Reconciler
 from mediasync.services.reconcile.listing import SnapshotLister
 
 LATENCY_MS = int(os.environ.get("BENCH_LISTING_LATENCY_MS", "250"))
-CONCURRENCY = int(os.environ.get("MEDIASYNC_RECONCILE_LISTING_CONCURRENCY", "8"))
+CONCURRENCY = int(os.environ.get("MEDIASYNC_RECONCILE_LISTING_CONCURRENCY", Settings.reconcile_listing_concurrency))
 RESOURCE_TYPES = ("image", "video", "raw")
 SCOPE = ManagedScope(("main-uploads",), "fixed")
 

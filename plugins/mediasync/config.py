@@ -61,7 +61,7 @@ class Settings:
     reconcile_grace_minutes: int = 60
     reconcile_max_delete_fraction: float = 0.05
     reconcile_admin_api_reserve: int = 50
-    reconcile_listing_concurrency: int = 8  # cursors a full listing runs at once over upload-time ranges
+    reconcile_listing_concurrency: int = 16  # cursors a full listing runs at once over upload-time ranges
     reconcile_full_every_days: int = 7  # auto runs list in full this often; incremental in between
     max_upload_bytes: int = 100 * 1024 * 1024
     # Larger files go to Cloudinary in parts (its single-request limit is 100 MB), each this big.
