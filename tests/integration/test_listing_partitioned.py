@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 import cloudinary.api
 import cloudinary.exceptions
 import cloudinary.uploader
-import psycopg
 
 from fixtures.emulator import sdk, seeded_public_id
 from fixtures.media import tiny_png
@@ -21,6 +20,7 @@ from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.scope import ManagedScope
 from mediasync.services.reconcile.listing import RANGE_CONNECTIONS, SnapshotLister
 from mediasync.store import ListingPage, ListingSource
+from support.connections import mediasync_connections
 
 ASSETS = 30_000
 CONCURRENCY = 4
@@ -194,9 +194,7 @@ class WatchedStore:
             self.max_cursors = max(self.max_cursors, self.cursors)
         try:
             for page in self.store.iter_source_pages(source, cursor):
-                with psycopg.connect(self.db_url, autocommit=True) as probe:
-                    held = probe.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                         "AND application_name LIKE 'mediasync%%'").fetchone()[0]
+                held = mediasync_connections(self.db_url)
                 with self.lock:
                     self.max_connections = max(self.max_connections, held)
                 time.sleep(self.latency)

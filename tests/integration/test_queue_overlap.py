@@ -14,6 +14,7 @@ import psycopg
 from mediasync.db import PooledDatabase
 from mediasync.services.queue import CleanupQueue
 from mediasync.store import DeleteOutcome
+from support.connections import mediasync_connections
 
 
 class SlowDeleter:
@@ -35,9 +36,7 @@ class SlowDeleter:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.calls_in_order.append(self.in_flight)
-        with psycopg.connect(self._db_url, autocommit=True) as probe:
-            held = probe.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND application_name LIKE 'mediasync%%'").fetchone()[0]
+        held = mediasync_connections(self._db_url)
         time.sleep(self.delay)
         with self._lock:
             self.in_flight -= 1
