@@ -33,6 +33,11 @@ class DatabaseBusy(DatabaseUnavailable):
     """Every pooled connection stayed busy for longer than the pool waits: try again shortly."""
 
 
+class CommitUncertain(DatabaseUnavailable):
+    """The connection was lost while COMMIT was on its way: the server may have committed (its
+    answer lost with the connection) or not. Only a fresh look at the data can tell."""
+
+
 class LockLost(DatabaseUnavailable):
     """The connection holding a lock went away mid-work: the holder stops before changing more."""
 

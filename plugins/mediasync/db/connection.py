@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from psycopg.types.json import JsonbDumper
 from mediasync.db.dsn import redact_dsn
 from mediasync.db.errors import map_driver_error
 from mediasync.db.queries import query
+from mediasync.errors import CommitUncertain, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,25 @@ class Connection:
         self._raw.close()
 
 
+def _roll_back_quietly(raw: psycopg.Connection[Row]) -> None:
+    """Roll back after the body failed; a connection already lost needs none (the server ended
+    the transaction with it), and the body's error is the one worth raising."""
+    with suppress(psycopg.Error):
+        raw.rollback()
+
+
+def _commit(raw: psycopg.Connection[Row], dsn: str) -> None:
+    """COMMIT. An error the server answered with (a deferred constraint, a serialization failure)
+    means it rolled back; a connection lost instead of an answer leaves the outcome unknown."""
+    try:
+        raw.commit()
+    except psycopg.Error as exc:
+        error = map_driver_error(exc, dsn)
+        if isinstance(error, DatabaseUnavailable) and raw.broken:
+            raise CommitUncertain(f"{error} (during COMMIT: the transaction may have committed)") from exc
+        raise error from exc
+
+
 @dataclass(frozen=True)
 class Database:
     """A DSN plus the session settings mediasync needs; hands out mapped connections."""
@@ -205,14 +225,20 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction: committed on success, rolled back on error. A connection lost at any
-        point (commit included) surfaces as `DatabaseUnavailable`."""
+        """One transaction: committed on success, rolled back on error. A connection lost before
+        COMMIT surfaces as `DatabaseUnavailable` (nothing was committed); one lost during COMMIT
+        as `CommitUncertain`, for the caller to learn from the data whether it landed."""
         with self._borrow() as raw:
             conn = Connection(raw, self.url)
-            with conn._mapped(), raw.transaction():
+            with conn._mapped():
                 if self.read_only:
                     raw.execute("SET TRANSACTION READ ONLY")
-                yield conn
+                try:
+                    yield conn
+                except BaseException:
+                    _roll_back_quietly(raw)
+                    raise
+            _commit(raw, self.url)
 
     @contextmanager
     def session(self) -> Iterator[Connection]:

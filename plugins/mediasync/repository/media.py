@@ -19,6 +19,11 @@ class MediaRepository:
             self.add_tags(conn, row["id"], tags)
         return row["id"]
 
+    def find_upload(self, conn: Connection, asset: StoredAsset) -> UUID | None:
+        """The row saved for exactly this upload of the asset (its version), if there is one."""
+        row = conn.one("media.find_upload", asset.as_params())
+        return row["id"] if row else None
+
     def add_tags(self, conn: Connection, media_id: UUID, tags: Sequence[str]) -> None:
         conn.execute("media.insert_tags", {"media_file_id": media_id, "tags": list(tags)})
 

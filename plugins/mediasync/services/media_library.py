@@ -1,7 +1,8 @@
 """The media library: upload to Cloudinary then save metadata; soft and hard delete.
 
 Ordering is chosen so nothing is silently lost: the asset is uploaded first and destroyed again
-if the row cannot be saved (queued, or left for reconciliation, if even that fails); deletes
+if the row cannot be saved (queued, or left for reconciliation, if even that fails; when the
+COMMIT's answer is lost, only once the database says the row did not land); deletes
 change the row first — the trigger queues the asset in the same transaction — and then process
 that queue entry at once, so the caller learns whether the asset is already gone or queued.
 """
@@ -21,10 +22,19 @@ from typing import Any, BinaryIO, Literal
 from uuid import UUID
 
 from pydantic import Field
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from mediasync.config import Settings
 from mediasync.db import Connection, Database, Row
-from mediasync.errors import DatabaseError, InvalidInput, MediasyncError, NotFound, StoreError
+from mediasync.errors import (
+    CommitUncertain,
+    DatabaseError,
+    DatabaseUnavailable,
+    InvalidInput,
+    MediasyncError,
+    NotFound,
+    StoreError,
+)
 from mediasync.repository.media import MediaRepository
 from mediasync.repository.queue import QueueRepository
 from mediasync.results import Result
@@ -41,6 +51,10 @@ from mediasync.services.queue import CleanupQueue, QueueConfig
 from mediasync.store import AssetStore, StoredAsset
 
 log = logging.getLogger(__name__)
+
+# How long an upload whose COMMIT lost its answer keeps asking whether its row landed: a server
+# restart or a pooler's failover takes seconds; past this the caller gets its answer (and the asset stays).
+UNCERTAIN_SAVE_PATIENCE_S = 10.0
 
 STATUSES = ("active", "deleted")
 MAX_PAGE = 500
@@ -135,6 +149,8 @@ class MediaLibraryService:
             asset = replace(asset, context=metadata)
         try:
             media_id = self._save(asset, tag_list)
+        except CommitUncertain as exc:
+            media_id = self._settle_uncertain_save(asset, exc)
         except DatabaseError as exc:
             self._compensate(asset, exc)
             raise type(exc)(f"the upload could not be saved, so it was undone: {exc}") from None
@@ -158,6 +174,38 @@ class MediaLibraryService:
     def _save(self, asset: StoredAsset, tags: list[str]) -> UUID:
         with self.db.transaction() as conn:
             return self.repo.insert(conn, asset, tags)
+
+    def _settle_uncertain_save(self, asset: StoredAsset, cause: CommitUncertain) -> UUID:
+        """The connection went during COMMIT: ask the database, while it comes back, whether this
+        upload's row landed. Landed: the upload succeeded. Not landed: compensate. No answer within
+        `UNCERTAIN_SAVE_PATIENCE_S`: keep the asset, since destroying it could strand a saved row;
+        if the row did not land, the reconciliation removes the asset as an orphan after its grace."""
+        try:
+            media_id = self._find_saved(asset)
+        except DatabaseError as exc:
+            log.error("the save of %s may or may not have committed and the database did not answer "
+                      "within %g s (%s); keeping its asset", asset.public_id, UNCERTAIN_SAVE_PATIENCE_S, exc)
+            raise CommitUncertain(
+                f"the upload {asset.public_id} may or may not have been saved: the database went away "
+                f"during COMMIT and did not answer within {UNCERTAIN_SAVE_PATIENCE_S:g} s. Its asset is "
+                f"kept; if the row did not land, the reconciliation removes it as an orphan") from None
+        if media_id is None:
+            self._compensate(asset, cause)
+            raise DatabaseUnavailable(f"the upload could not be saved, so it was undone: {cause}") from None
+        log.warning("the answer to the save of %s was lost but its row landed (media %s)", asset.public_id, media_id)
+        return media_id
+
+    def _find_saved(self, asset: StoredAsset) -> UUID | None:
+        """The id of the row saved for exactly this upload (its version), asking again while the
+        database is unavailable, for up to `UNCERTAIN_SAVE_PATIENCE_S`."""
+        def look() -> UUID | None:
+            with self.db.transaction() as conn:
+                return self.repo.find_upload(conn, asset)
+
+        patiently = Retrying(retry=retry_if_exception_type(DatabaseUnavailable), reraise=True,
+                             stop=stop_after_delay(UNCERTAIN_SAVE_PATIENCE_S),
+                             wait=wait_exponential(multiplier=0.1, max=1.0))
+        return patiently(look)
 
     def _compensate(self, asset: StoredAsset, cause: BaseException) -> None:
         """The row was not saved: remove the asset, else queue it, else leave it to reconciliation."""

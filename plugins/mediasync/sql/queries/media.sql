@@ -8,6 +8,13 @@ VALUES (%(public_id)s, %(resource_type)s, %(type)s, %(format)s, %(bytes)s, %(wid
         %(display_name)s, coalesce(%(context)s::jsonb, '{}'::jsonb))
 RETURNING id;
 
+-- name: find_upload
+-- The row an upload saved, found again by its asset's identity and version (each upload of a
+-- public_id gets a new version): how an upload whose COMMIT lost its answer learns if it landed.
+SELECT id FROM public.media_files
+ WHERE public_id = %(public_id)s AND resource_type = %(resource_type)s AND type = %(type)s
+   AND version = %(version)s;
+
 -- name: insert_tags
 INSERT INTO public.media_tags (media_file_id, tag)
 SELECT %(media_file_id)s, t FROM unnest(%(tags)s::text[]) AS t
