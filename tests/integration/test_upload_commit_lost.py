@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from fixtures.media import tiny_png
 from mediasync.db import Database
-from mediasync.errors import CommitUncertain, DatabaseUnavailable
+from mediasync.errors import CommitUncertain, Conflict, DatabaseUnavailable
 from mediasync.runtime import Services, build_services
 from mediasync.services import media_library
 from support.wire import CommitCutter, commit_cutter
@@ -86,3 +86,18 @@ def test_a_database_that_stays_away_leaves_the_asset_for_the_reconciliation(cut,
     assert result.counts["orphan_asset"] == (0 if cut == "answer" else 1)
     rows, assets, _ = state(db_url, cloudinary_store)
     assert rows == assets
+
+
+def test_a_commit_the_server_refuses_is_compensated_at_once(services, conn, db_url, cloudinary_store,
+                                                            emulator_folder_mode, caplog):
+    """An error the server answers COMMIT with (here a deferred constraint) is a certain rollback:
+    no asking around, the asset goes at once."""
+    conn.execute("""
+        CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'check_violation'; END $$;
+        CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON media_files
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();""")
+    with pytest.raises(Conflict, match="refused at commit"):
+        services.media.upload(tiny_png(14), "refused.png")
+    assert state(db_url, cloudinary_store) == (set(), set(), set())
+    assert "its row landed" not in caplog.text and "may or may not" not in caplog.text
