@@ -152,8 +152,7 @@ class MediaLibraryService:
         except CommitUncertain as exc:
             media_id = self._settle_uncertain_save(asset, exc)
         except DatabaseError as exc:
-            self._compensate(asset, exc)
-            raise type(exc)(f"the upload could not be saved, so it was undone: {exc}") from None
+            raise self._undone(asset, exc) from None
         except BaseException as exc:
             self._compensate(asset, exc)
             raise
@@ -190,8 +189,7 @@ class MediaLibraryService:
                 f"during COMMIT and did not answer within {UNCERTAIN_SAVE_PATIENCE_S:g} s. Its asset is "
                 f"kept; if the row did not land, the reconciliation removes it as an orphan") from None
         if media_id is None:
-            self._compensate(asset, cause)
-            raise DatabaseUnavailable(f"the upload could not be saved, so it was undone: {cause}") from None
+            raise self._undone(asset, cause) from None
         log.warning("the answer to the save of %s was lost but its row landed (media %s)", asset.public_id, media_id)
         return media_id
 
@@ -206,6 +204,13 @@ class MediaLibraryService:
                              stop=stop_after_delay(UNCERTAIN_SAVE_PATIENCE_S),
                              wait=wait_exponential(multiplier=0.1, max=1.0))
         return patiently(look)
+
+    def _undone(self, asset: StoredAsset, cause: DatabaseError) -> DatabaseError:
+        """Compensate for a save that did not land; the error to raise says the upload was undone
+        (of the cause's kind, except that a settled `CommitUncertain` is no longer uncertain)."""
+        self._compensate(asset, cause)
+        kind = DatabaseUnavailable if isinstance(cause, CommitUncertain) else type(cause)
+        return kind(f"the upload could not be saved, so it was undone: {cause}")
 
     def _compensate(self, asset: StoredAsset, cause: BaseException) -> None:
         """The row was not saved: remove the asset, else queue it, else leave it to reconciliation."""
