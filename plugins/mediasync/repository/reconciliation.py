@@ -88,10 +88,15 @@ class ReconciliationRepository:
     def checkpoint(self, conn: Connection, key: str, source: ListingSource) -> Row | None:
         return conn.one("reconciliation.get_checkpoint", {"key": key, "source": source.key})
 
-    def start_listing(self, conn: Connection, key: str, source: ListingSource) -> None:
-        """Forget any earlier listing of this source and start over."""
+    def start_listing(self, conn: Connection, key: str, source: ListingSource, *, listed_before: bool) -> None:
+        """Forget any earlier listing of this source and start over. A snapshot row is only ever
+        stored with its source's checkpoint and removed with it, so a source without a checkpoint
+        (`listed_before` false: the common case, every range of a run after the last one's clear)
+        has nothing to forget — and skipping that DELETE spares a scan of the whole snapshot, which
+        the ranges listed side by side are filling meanwhile."""
         args = {"key": key, "source": source.key, "resource_type": source.resource_type}
-        conn.execute("reconciliation.clear_snapshot_of_source", args)
+        if listed_before:
+            conn.execute("reconciliation.clear_snapshot_of_source", args)
         conn.execute("reconciliation.start_checkpoint", args)
 
     def store_page(self, conn: Connection, key: str, source: ListingSource, assets: Sequence[ListedAsset],

@@ -178,7 +178,7 @@ class SnapshotLister:
         if fresh:
             self.guard()
             with sessions() as conn, conn.transaction():
-                self.repo.start_listing(conn, key, source)
+                self.repo.start_listing(conn, key, source, listed_before=checkpoint is not None)
         else:
             log.info("resuming the listing %s of %s from its checkpoint (%d assets, %d pages so far)", source.key,
                      key, checkpoint["assets_listed"] if checkpoint else 0, checkpoint["pages"] if checkpoint else 0)
