@@ -9,9 +9,10 @@ Fixed folder mode: an asset's folder is its public_id's path prefix. Dynamic fol
 account created since June 2024): the folder is the asset's `asset_folder`, and the public_id
 carries none.
 
-Containment is decided on path segments (`public_ids.within`), never string prefixes, and an
-asset whose public_id or folder is not a safe path (`public_ids`: dot segments, control
-characters, ...) is in no scope at all — not even the whole account's: mediasync never acts on it.
+Containment is decided on path segments (`public_ids.within`; for checked paths, the folder itself
+or the folder and a '/' as prefix, the same thing), never bare string prefixes, and an asset whose
+public_id or folder is not a safe path (`public_ids`: dot segments, control characters, ...) is
+in no scope at all — not even the whole account's: mediasync never acts on it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Literal
 
 from mediasync.config import FolderMode, Settings
 from mediasync.errors import InvalidInput
-from mediasync.public_ids import checked_folder, is_valid_folder, is_valid_public_id, names_within, segments, within
+from mediasync.public_ids import checked_folder, is_valid_folder, is_valid_public_id, within
 from mediasync.store import DELIVERY_TYPE, ListingSource
 
 ResolvedFolderMode = Literal["fixed", "dynamic"]
@@ -74,13 +75,17 @@ class ManagedScope:
             return True
         # The folder is the checked public_id's prefix or the checked asset_folder: a safe path, so
         # `within`'s own checks are not asked again for each of the million assets a listing keeps.
-        names = segments(folder_of(public_id, asset_folder, self.mode))
-        return any(names_within(names, managed) for managed in self._managed_names)
+        # Two safe paths have no empty segment: one lies in the other segment by segment exactly
+        # when it equals it or starts with it and a '/' ('main-uploads2' is not in 'main-uploads').
+        folder = folder_of(public_id, asset_folder, self.mode)
+        return any(folder == managed or folder.startswith(below) or not managed
+                   for managed, below in self._managed_prefixes)
 
     @cached_property
-    def _managed_names(self) -> tuple[tuple[str, ...], ...]:
-        """The managed folders as names; one that is not a safe path contains nothing (`within`)."""
-        return tuple(segments(folder) for folder in self.folders if is_valid_folder(folder))
+    def _managed_prefixes(self) -> tuple[tuple[str, str], ...]:
+        """Each managed folder and the prefix of what lies below it; a folder that is not a safe
+        path contains nothing (`within`)."""
+        return tuple((folder, f"{folder}/") for folder in self.folders if is_valid_folder(folder))
 
     def contains_folder(self, folder: str) -> bool:
         folder = folder.strip("/")

@@ -129,3 +129,13 @@ def test_scope_containment_is_within_a_managed_folder(public_id, asset_folder, f
     expected = (is_valid_public_id(public_id) and is_valid_folder((asset_folder or "").strip("/"))
                 and any(within(folder, managed) for managed in folders))
     assert scope.contains(public_id, asset_folder) == expected
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="aZ09_-./v1٣ ", max_size=14))
+def test_plain_paths_pass_only_when_the_checks_spelled_out_pass(value):
+    """The one-pattern path for plain ASCII names agrees with every check, version folders and
+    dot segments included."""
+    expected = _problem_segment_by_segment(value)
+    found = public_id_problem(value)
+    assert (found is None) == (expected is None), (value, found, expected)
