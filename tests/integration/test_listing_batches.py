@@ -59,3 +59,16 @@ def test_a_listing_cut_short_keeps_the_pages_it_fetched(db, conn):
     resumed = SnapshotLister(db, PagedStore(pages), ("image",), admin_api_reserve=0).list(SCOPE)
     assert resumed.complete
     assert conn.execute("SELECT count(*) AS n FROM mediasync.listing_snapshot").fetchone()["n"] == 5
+
+
+def test_a_listing_too_old_to_resume_forgets_what_it_stored(db, conn):
+    """A partial listing past MAX_RESUME_AGE starts over: the pages it stored are forgotten, so an
+    asset deleted since is not in the snapshot (it would hide a row's missing asset)."""
+    pages = [[asset(n)] for n in range(5)]
+    assert not SnapshotLister(db, PagedStore(pages, fail_after=3), ("image",), admin_api_reserve=0).list(SCOPE).complete
+    conn.execute("UPDATE mediasync.listing_checkpoints SET started_at = started_at - interval '25 hours'")
+
+    now = [[asset(n)] for n in range(1, 5)]  # a0000 deleted from Cloudinary meanwhile
+    assert SnapshotLister(db, PagedStore(now), ("image",), admin_api_reserve=0).list(SCOPE).complete
+    listed = conn.execute("SELECT public_id FROM mediasync.listing_snapshot ORDER BY public_id").fetchall()
+    assert [r["public_id"] for r in listed] == [f"main-uploads/a{n:04d}" for n in range(1, 5)]
