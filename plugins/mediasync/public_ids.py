@@ -39,10 +39,10 @@ def path_problem(value: object, *, max_length: int, allow_empty: bool) -> str | 
         return "must be a string"
     if value == "":
         return None if allow_empty else "must not be empty"
-    if len(value) <= max_length and _PLAIN_PATH.fullmatch(value):
-        return None
     if len(value) > max_length:
         return f"is longer than {max_length} characters"
+    if _PLAIN_PATH.fullmatch(value):
+        return None
     if _CONTROL.search(value):
         return "contains a control character"
     if _FORBIDDEN.search(value):
