@@ -136,18 +136,22 @@ class ReconciliationRepository:
         """The range bounds planned for each listing of the inventory (by `ListingSource.whole_key`)."""
         return {r["source"]: list(r["bounds"]) for r in conn.all("reconciliation.listing_plans", {"key": key})}
 
-    def plan_listing(self, conn: Connection, key: str, source: ListingSource, shares: int, min_share: int) -> None:
-        """Plan the ranges of `source`'s next full listing from what its complete listing just
+    def plan_listings(self, conn: Connection, key: str, sources: Sequence[ListingSource], shares: int,
+                      min_share: int) -> None:
+        """Plan the ranges of each source's next full listing from what its complete listing just
         stored: up to `shares` equal shares of at least `min_share` assets, each a whole number of
         listing pages; none (one cursor) when the listing is too small to split."""
-        args = {"key": key, "source": source.whole_key}
-        assets = int(conn.scalar("reconciliation.listed_assets_of_source", args) or 0)
-        shares = min(shares, assets // max(min_share, 1))
-        if shares < 2:
-            conn.execute("reconciliation.forget_listing_plan", args)
-            return
-        step = -(-assets // (shares * LISTING_PAGE)) * LISTING_PAGE
-        conn.execute("reconciliation.save_listing_plan", {**args, "step": step, "assets": assets})
+        stored = conn.all("reconciliation.listed_assets_by_source", {"key": key})
+        for source in sources:
+            whole = source.whole_key
+            args = {"key": key, "source": whole}
+            assets = sum(r["n"] for r in stored if r["source"] == whole or r["source"].startswith(f"{whole}@"))
+            split_into = min(shares, assets // max(min_share, 1))
+            if split_into < 2:
+                conn.execute("reconciliation.forget_listing_plan", args)
+                continue
+            step = -(-assets // (split_into * LISTING_PAGE)) * LISTING_PAGE
+            conn.execute("reconciliation.save_listing_plan", {**args, "step": step, "assets": assets})
 
     # --- diff and repair -----------------------------------------------------------------
 

@@ -130,8 +130,7 @@ class SnapshotLister:
             if full and self.concurrency > 1:
                 self.guard()
                 with conn.transaction():
-                    for source in sources:
-                        self.repo.plan_listing(conn, key, source, self.concurrency, self.min_range_assets)
+                    self.repo.plan_listings(conn, key, sources, self.concurrency, self.min_range_assets)
         return ListingOutcome(True)
 
     def _list_ranges(self, conn: Connection, scope: ManagedScope, ranges: Sequence[ListingSource],

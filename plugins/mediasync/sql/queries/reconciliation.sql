@@ -97,11 +97,12 @@ DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s AND NOT 
 -- name: clear_checkpoints
 DELETE FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s;
 
--- name: listed_assets_of_source
--- How many assets (with an upload time) a listing, or the ranges it was split into, stored.
-SELECT count(*) AS n FROM mediasync.listing_snapshot
- WHERE inventory_key = %(key)s AND (source = %(source)s OR starts_with(source, %(source)s || '@'))
-   AND created_at IS NOT NULL;
+-- name: listed_assets_by_source
+-- How many assets (with an upload time) each listing or range of the inventory stored: one scan
+-- for all of them (the planner sums a listing's ranges), not one per listing, empty ones included.
+SELECT source, count(*) AS n FROM mediasync.listing_snapshot
+ WHERE inventory_key = %(key)s AND created_at IS NOT NULL
+ GROUP BY source;
 
 -- name: save_listing_plan
 -- The upload times splitting a complete listing into shares of `step` assets (whole seconds: the
