@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
 
@@ -136,22 +136,23 @@ class ReconciliationRepository:
         """The range bounds planned for each listing of the inventory (by `ListingSource.whole_key`)."""
         return {r["source"]: list(r["bounds"]) for r in conn.all("reconciliation.listing_plans", {"key": key})}
 
-    def plan_listings(self, conn: Connection, key: str, sources: Sequence[ListingSource], shares: int,
+    def plan_listings(self, conn: Connection, key: str, listings: Mapping[str, Sequence[str]], shares: int,
                       min_share: int) -> None:
-        """Plan the ranges of each source's next full listing from what its complete listing just
-        stored: up to `shares` equal shares of at least `min_share` assets, each a whole number of
-        listing pages; none (one cursor) when the listing is too small to split."""
-        stored = conn.all("reconciliation.listed_assets_by_source", {"key": key})
-        for source in sources:
-            whole = source.whole_key
+        """Plan the ranges of each listing's next full listing (by `ListingSource.whole_key`) from
+        what its complete listing just stored under its parts' keys (itself, or its ranges): up to
+        `shares` equal shares of at least `min_share` assets, each a whole number of listing pages;
+        none (one cursor) when the listing is too small to split."""
+        stored = {r["source"]: r["n"] for r in conn.all("reconciliation.listed_assets_by_source", {"key": key})}
+        for whole, parts in listings.items():
             args = {"key": key, "source": whole}
-            assets = sum(r["n"] for r in stored if r["source"] == whole or r["source"].startswith(f"{whole}@"))
+            assets = sum(stored.get(part, 0) for part in parts)
             split_into = min(shares, assets // max(min_share, 1))
             if split_into < 2:
                 conn.execute("reconciliation.forget_listing_plan", args)
                 continue
             step = -(-assets // (split_into * LISTING_PAGE)) * LISTING_PAGE
-            conn.execute("reconciliation.save_listing_plan", {**args, "step": step, "assets": assets})
+            conn.execute("reconciliation.save_listing_plan",
+                         {**args, "parts": list(parts), "step": step, "assets": assets})
 
     # --- diff and repair -----------------------------------------------------------------
 

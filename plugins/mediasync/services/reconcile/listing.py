@@ -28,7 +28,7 @@ from mediasync.db import Connection, Database
 from mediasync.errors import StoreError, StorePermanentError, StoreRateLimited
 from mediasync.repository.reconciliation import ListedAsset, ReconciliationRepository
 from mediasync.scope import ManagedScope, folder_of
-from mediasync.services.reconcile.partitions import AllowanceMeter, Metered, ranges_of
+from mediasync.services.reconcile.partitions import AllowanceMeter, Metered, parts_of, ranges_of
 from mediasync.services.reconcile.prefetch import ReadAhead
 from mediasync.store import AssetStore, ListingPage, ListingSource
 
@@ -119,8 +119,7 @@ class SnapshotLister:
             with conn.transaction():
                 plans = self.repo.listing_plans(conn, key) if full and self.concurrency > 1 else {}
                 split = [ranges_of(source, plans.get(source.whole_key, [])) for source in sources]
-                self.repo.keep_only_sources(conn, key, [r for ranges, last in split
-                                                        for r in (*ranges, *([last] if last else []))])
+                self.repo.keep_only_sources(conn, key, [part for parts in split for part in parts_of(*parts)])
             for ranges, last in split:
                 outcome = self._list_ranges(conn, scope, ranges, allowance, progress)
                 if outcome.complete and last is not None:  # what moved into it meanwhile, too
@@ -130,7 +129,9 @@ class SnapshotLister:
             if full and self.concurrency > 1:
                 self.guard()
                 with conn.transaction():
-                    self.repo.plan_listings(conn, key, sources, self.concurrency, self.min_range_assets)
+                    listings = {source.whole_key: [part.key for part in parts_of(*parts)]
+                                for source, parts in zip(sources, split, strict=True)}
+                    self.repo.plan_listings(conn, key, listings, self.concurrency, self.min_range_assets)
         return ListingOutcome(True)
 
     def _list_ranges(self, conn: Connection, scope: ManagedScope, ranges: Sequence[ListingSource],

@@ -35,6 +35,11 @@ def ranges_of(source: ListingSource, bounds: list[datetime]) -> tuple[list[Listi
     return ranges, replace(source, uploaded_from=bounds[-1])
 
 
+
+def parts_of(ranges: list[ListingSource], last: ListingSource | None) -> list[ListingSource]:
+    """Every listing `ranges_of` made of a source: what this run stores that source's assets under."""
+    return [*ranges, *([last] if last else [])]
+
 @dataclass
 class AllowanceMeter:
     """Cloudinary's Admin API allowance, shared by every cursor of a listing. A call is handed out

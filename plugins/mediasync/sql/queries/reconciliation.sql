@@ -105,13 +105,14 @@ SELECT source, count(*) AS n FROM mediasync.listing_snapshot
  GROUP BY source;
 
 -- name: save_listing_plan
--- The upload times splitting a complete listing into shares of `step` assets (whole seconds: the
--- Search API compares dates to the second), then the second after its newest asset: what was
--- uploaded after the listing forms the last range, listed last.
+-- The upload times splitting a complete listing (stored under its `parts`' keys: itself, or its
+-- ranges) into shares of `step` assets (whole seconds: the Search API compares dates to the
+-- second), then the second after its newest asset: what was uploaded after the listing forms the
+-- last range, listed last.
 WITH listed AS (
     SELECT date_trunc('second', created_at) AS t, row_number() OVER (ORDER BY created_at) AS n
       FROM mediasync.listing_snapshot
-     WHERE inventory_key = %(key)s AND (source = %(source)s OR starts_with(source, %(source)s || '@'))
+     WHERE inventory_key = %(key)s AND source = ANY (%(parts)s::text[])
        AND created_at IS NOT NULL
 ), bounds AS (
     SELECT t FROM listed WHERE n > 1 AND mod(n - 1, %(step)s) = 0
