@@ -132,6 +132,8 @@ def test_ranges_find_what_the_cursor_finds_on_an_account_changing_meanwhile(db, 
                                (key,)).fetchall()
     assert len(checkpoints) == CONCURRENCY + 1 and all(c["complete"] for c in checkpoints)
     assert abs(partitioned_calls - sequential_calls) <= 0.05 * sequential_calls, (partitioned_calls, sequential_calls)
+    replanned = conn.execute("SELECT assets FROM mediasync.listing_plans WHERE inventory_key = %s", (key,)).fetchone()
+    assert replanned["assets"] == len(partitioned)  # the next plan counts what all the ranges stored
 
 
 def planned(db, conn, emulator, cloudinary_store, scope: ManagedScope) -> int:
