@@ -119,7 +119,8 @@ class SnapshotLister:
             with conn.transaction():
                 plans = self.repo.listing_plans(conn, key) if full and self.concurrency > 1 else {}
                 split = [ranges_of(source, plans.get(source.whole_key, [])) for source in sources]
-                self.repo.keep_only_sources(conn, key, [part for parts in split for part in parts_of(*parts)])
+                listed_as = {source.whole_key: parts_of(*parts) for source, parts in zip(sources, split, strict=True)}
+                self.repo.keep_only_sources(conn, key, [part for parts in listed_as.values() for part in parts])
             for ranges, last in split:
                 outcome = self._list_ranges(conn, scope, ranges, allowance, progress)
                 if outcome.complete and last is not None:  # what moved into it meanwhile, too
@@ -129,8 +130,7 @@ class SnapshotLister:
             if full and self.concurrency > 1:
                 self.guard()
                 with conn.transaction():
-                    listings = {source.whole_key: [part.key for part in parts_of(*parts)]
-                                for source, parts in zip(sources, split, strict=True)}
+                    listings = {whole: [part.key for part in parts] for whole, parts in listed_as.items()}
                     self.repo.plan_listings(conn, key, listings, self.concurrency, self.min_range_assets)
         return ListingOutcome(True)
 

@@ -35,10 +35,10 @@ def ranges_of(source: ListingSource, bounds: list[datetime]) -> tuple[list[Listi
     return ranges, replace(source, uploaded_from=bounds[-1])
 
 
-
 def parts_of(ranges: list[ListingSource], last: ListingSource | None) -> list[ListingSource]:
     """Every listing `ranges_of` made of a source: what this run stores that source's assets under."""
     return [*ranges, *([last] if last else [])]
+
 
 @dataclass
 class AllowanceMeter:
