@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Literal, NamedTuple, Protocol, runtime_checkable
 
 DeleteOutcome = Literal["deleted", "not_found"]
 RESOURCE_TYPES: tuple[str, ...] = ("image", "video", "raw")
@@ -116,12 +116,35 @@ def search_instant(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class ListedFacts(NamedTuple):
+    """One asset as a listing names it: the facts the reconciliation snapshot keeps, in the order
+    of its columns (which take these names). A tuple rather than a `StoredAsset`: a full listing
+    builds one per asset, a million for a large library, and a frozen dataclass costs three times
+    as much to build (its `__init__` sets each of its 18 fields through `object.__setattr__`)."""
+
+    public_id: str
+    resource_type: str
+    type: str
+    format: str | None
+    bytes: int
+    version: int
+    etag: str | None
+    secure_url: str | None
+    width: int | None
+    height: int | None
+    created_at: datetime | None
+    asset_id: str | None  # Cloudinary's immutable id: survives renames and moves
+    asset_folder: str | None  # the folder in dynamic folder mode (in fixed mode, the public_id prefix)
+    display_name: str | None
+    placeholder: bool  # deleted in an account that keeps backups: listed (bytes 0), not live
+
+
 @dataclass
 class ListingPage:
     """One page of a listing plus the cursor of the next page (None when it was the last), and
     the Admin API allowance the answer reported (None where it did not say)."""
 
-    assets: list[StoredAsset]
+    assets: list[ListedFacts]
     next_cursor: str | None
     rate_limit_remaining: int | None = None
     rate_limit_reset_at: datetime | None = None
@@ -227,7 +250,7 @@ class AssetStore(AssetDeleter, Protocol):
         ...
 
     def iter_resources(self, resource_type: str = "image", type: str = DELIVERY_TYPE, prefix: str | None = None,
-                       cursor: str | None = None) -> Iterator[StoredAsset]: ...
+                       cursor: str | None = None) -> Iterator[ListedFacts]: ...
 
     def iter_source_pages(self, source: ListingSource, cursor: str | None = None) -> Iterator[ListingPage]:
         """Pages (MAX_LISTING_PAGE assets each) of one listing source, resumable from `cursor`."""

@@ -9,21 +9,22 @@ from collections.abc import Iterator
 from mediasync.errors import StoreRateLimited
 from mediasync.scope import ManagedScope
 from mediasync.services.reconcile.listing import SnapshotLister
-from mediasync.store import ListingPage, ListingSource, StoredAsset
+from mediasync.store import ListedFacts, ListingPage, ListingSource
 
 SCOPE = ManagedScope(("main-uploads",), "fixed")
 
 
-def asset(n: int, bytes: int = 1024) -> StoredAsset:
-    return StoredAsset(public_id=f"main-uploads/a{n:04d}", resource_type="image", type="upload", format="png",
-                       bytes=bytes, version=1, etag=None, secure_url=None, asset_id=f"id{n}")
+def asset(n: int, bytes: int = 1024) -> ListedFacts:
+    return ListedFacts(public_id=f"main-uploads/a{n:04d}", resource_type="image", type="upload", format="png",
+                       bytes=bytes, version=1, etag=None, secure_url=None, width=None, height=None, created_at=None,
+                       asset_id=f"id{n}", asset_folder=None, display_name=None, placeholder=False)
 
 
 class PagedStore:
     """Pages of the image source as given; other resource types are empty. `fail_after` pages,
     the listing is rate-limited."""
 
-    def __init__(self, pages: list[list[StoredAsset]], fail_after: int | None = None) -> None:
+    def __init__(self, pages: list[list[ListedFacts]], fail_after: int | None = None) -> None:
         self.pages, self.fail_after, self.fetched = pages, fail_after, 0
 
     def iter_source_pages(self, source: ListingSource, cursor: str | None = None) -> Iterator[ListingPage]:

@@ -20,9 +20,9 @@ from mediasync.store import (
     MAX_LISTING_PAGE,
     RESOURCE_TYPES,
     FolderModeAnswer,
+    ListedFacts,
     ListingPage,
     ListingSource,
-    StoredAsset,
     search_instant,
 )
 
@@ -71,15 +71,15 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def listed_asset(r: dict[str, Any], resource_type: str, type: str) -> StoredAsset:
-    """One resource of a listing or search answer as a `StoredAsset`."""
-    return StoredAsset(public_id=r["public_id"], resource_type=r.get("resource_type", resource_type),
-                       type=r.get("type", type), format=r.get("format"), bytes=int(r.get("bytes", 0)),
-                       version=int(r.get("version", 0)), etag=r.get("etag"),
-                       secure_url=r.get("secure_url"), created_at=parse_time(r.get("created_at")),
-                       width=r.get("width"), height=r.get("height"), asset_id=r.get("asset_id"),
-                       asset_folder=r.get("asset_folder"), display_name=r.get("display_name"),
-                       placeholder=r.get("placeholder") is True or r.get("status") == "deleted")
+def listed_asset(r: dict[str, Any], resource_type: str, type: str) -> ListedFacts:
+    """One resource of a listing or search answer as its `ListedFacts`. Built positionally, in the
+    fields' order (a keyword call costs twice as much, a million times a full listing; a unit test
+    checks each field against its name)."""
+    get = r.get
+    return ListedFacts(r["public_id"], get("resource_type", resource_type), get("type", type), get("format"),
+                       int(get("bytes", 0)), int(get("version", 0)), get("etag"), get("secure_url"), get("width"),
+                       get("height"), parse_time(get("created_at")), get("asset_id"), get("asset_folder"),
+                       get("display_name"), get("placeholder") is True or get("status") == "deleted")
 
 
 class _Caller(Protocol):
@@ -152,6 +152,6 @@ class ListingCalls:
         return None
 
     def iter_resources(self: _Caller, resource_type: str = "image", type: str = "upload", prefix: str | None = None,
-                       cursor: str | None = None) -> Iterator[StoredAsset]:
+                       cursor: str | None = None) -> Iterator[ListedFacts]:
         for page in self.iter_pages(resource_type, type, prefix, cursor):
             yield from page.assets

@@ -4,36 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from operator import attrgetter
 
 from mediasync.db import Connection, Row
 from mediasync.drift import DRIFT_CLASSES, ITEM_KINDS, with_action
 from mediasync.errors import Conflict
 from mediasync.repository.deletions import DeletionRepository
 from mediasync.scope import ManagedScope
-from mediasync.store import ListingSource, StoredAsset
+from mediasync.store import ListedFacts, ListingSource
 
 LISTING_PAGE = 500  # assets per listing page (Cloudinary's most): a range holds whole pages
 
-ListedAsset = tuple[StoredAsset, str]  # an asset (or a placeholder) and its folder, as the scope's mode defines it
+ListedAsset = tuple[ListedFacts, str]  # an asset (or a placeholder) and its folder, as the scope's mode defines it
 
 
-# The listed facts of an asset: `StoredAsset` attributes and columns of mediasync.listing_snapshot
-# (and of the per-transaction listing_page) of the same names. Declared once: the COPY column lists
-# and the rows fed to them are both built from it, so they cannot drift apart by position.
-ASSET_COLUMNS = ("public_id", "resource_type", "type", "format", "bytes", "version", "etag", "secure_url", "width",
-                 "height", "created_at", "asset_id", "asset_folder", "display_name", "placeholder")
+# The listed facts of an asset: the fields of `ListedFacts`, in order, and columns of
+# mediasync.listing_snapshot (and of the per-transaction listing_page) of the same names. Declared
+# once: the COPY column lists are its field names and the rows fed to them are its tuples, so they
+# cannot drift apart by position.
+ASSET_COLUMNS: tuple[str, ...] = ListedFacts._fields
 PAGE_COLUMNS = (*ASSET_COLUMNS, "folder")  # the folder as the scope's mode defines it
 SNAPSHOT_COLUMNS = ("inventory_key", "source", *PAGE_COLUMNS)
-_asset_values = attrgetter(*ASSET_COLUMNS)
 
 
 def _page_rows(assets: Iterable[ListedAsset]) -> Iterator[tuple]:
-    return ((*_asset_values(a), folder) for a, folder in assets)
+    return ((*facts, folder) for facts, folder in assets)
 
 
 def _snapshot_rows(key: str, source: str, assets: Iterable[ListedAsset]) -> Iterator[tuple]:
-    return ((key, source, *_asset_values(a), folder) for a, folder in assets)
+    return ((key, source, *facts, folder) for facts, folder in assets)
 
 
 class ReconciliationRepository:
