@@ -5,10 +5,11 @@ whose values all differ."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import get_type_hints
 
 from mediasync.clients.cloudinary_listing import listed_asset
 from mediasync.repository.reconciliation import ASSET_COLUMNS
-from mediasync.store import ListedFacts
+from mediasync.store import ListedFacts, StoredAsset
 
 RESOURCE = {"public_id": "main-uploads/cat", "resource_type": "video", "type": "upload", "format": "mp4",
             "bytes": 2048, "version": 1712345678, "etag": "etag-1", "status": "active",
@@ -32,5 +33,9 @@ def test_missing_fields_take_the_listing_defaults_and_a_deleted_resource_is_a_pl
     assert listed_asset({"public_id": "p", "placeholder": True}, "image", "upload").placeholder is True
 
 
-def test_the_snapshot_columns_are_the_facts_in_order():
-    assert ASSET_COLUMNS == ListedFacts._fields
+def test_a_listed_fact_is_the_stored_asset_field_of_the_same_name_and_type():
+    """Two shapes of one asset's facts: `StoredAsset` for one answer (an upload, a notification),
+    `ListedFacts` for the million rows of a listing; the media row and the snapshot columns that
+    hold them use the same names, so the names and types must agree."""
+    stored = get_type_hints(StoredAsset)
+    assert {name: stored.get(name) for name in ASSET_COLUMNS} == get_type_hints(ListedFacts)
