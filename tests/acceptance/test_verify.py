@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 
 from fixtures.media import tiny_png
 from mediasync.verify import SyncVerifier
@@ -95,7 +94,7 @@ def _state(conn, store, report_dir) -> dict:
                    for t in tables}
     state["queue counts"] = conn.execute("SELECT status, count(*) AS n FROM cloudinary_cleanup_queue "
                                          "GROUP BY status ORDER BY status").fetchall()
-    state["cloudinary"] = sorted(json.dumps(asdict(a), default=str, sort_keys=True)
+    state["cloudinary"] = sorted(json.dumps(a._asdict(), default=str, sort_keys=True)
                                  for rt in ("image", "video", "raw") for a in store.iter_resources(rt, "upload")
                                  if not a.public_id.startswith(VERIFY_ROOT))
     state["reports"] = sorted(p.name for p in report_dir.glob("*")) if report_dir.exists() else []
