@@ -69,23 +69,29 @@ class ManagedScope:
 
     def contains(self, public_id: str, asset_folder: str | None = None) -> bool:
         """Whether mediasync owns this asset (never one whose public_id is not a safe path)."""
+        return self.owned_folder(public_id, asset_folder) is not None
+
+    def owned_folder(self, public_id: str, asset_folder: str | None = None) -> str | None:
+        """The folder of an asset this scope contains ('' for the root), None for any other: the
+        check and the folder a listing needs for each of a million assets, computed once."""
         if not is_valid_public_id(public_id) or not is_valid_folder((asset_folder or "").strip("/")):
-            return False
+            return None
+        folder = folder_of(public_id, asset_folder, self.mode)
         if self.whole_account:
-            return True
+            return folder
         # The folder is the checked public_id's prefix or the checked asset_folder: a safe path, so
         # `within`'s own checks are not asked again for each of the million assets a listing keeps.
         # Two safe paths have no empty segment: one lies in the other segment by segment exactly
         # when it equals it or starts with it and a '/' ('main-uploads2' is not in 'main-uploads').
-        folder = folder_of(public_id, asset_folder, self.mode)
-        return any(folder == managed or folder.startswith(below) or not managed
-                   for managed, below in self._managed_prefixes)
+        folders, below, everything = self._managed_paths
+        return folder if everything or folder in folders or folder.startswith(below) else None
 
     @cached_property
-    def _managed_prefixes(self) -> tuple[tuple[str, str], ...]:
-        """Each managed folder and the prefix of what lies below it; a folder that is not a safe
-        path contains nothing (`within`)."""
-        return tuple((folder, f"{folder}/") for folder in self.folders if is_valid_folder(folder))
+    def _managed_paths(self) -> tuple[frozenset[str], tuple[str, ...], bool]:
+        """The managed folders, the prefixes of what lies below them, and whether the root is one
+        of them (then every folder is); a folder that is not a safe path contains nothing (`within`)."""
+        folders = frozenset(folder for folder in self.folders if is_valid_folder(folder))
+        return folders, tuple(f"{folder}/" for folder in sorted(folders) if folder), "" in folders
 
     def contains_folder(self, folder: str) -> bool:
         folder = folder.strip("/")

@@ -136,6 +136,22 @@ def test_search_expression_subset_with_pagination(any_mode_emulator):
         Search().expression("").max_results(501).execute(**sdk(emulator))
 
 
+def test_search_entries_carry_what_each_asset_has(any_mode_emulator):
+    emulator = any_mode_emulator
+    image = upload(emulator, 1, folder="main-uploads", public_id="entry-image")
+    raw = cloudinary.uploader.upload(b"plain text", resource_type="raw", folder="main-uploads", **sdk(emulator))
+    found = Search().expression("asset_folder:main-uploads").with_field("tags").execute(**sdk(emulator))
+    entries = {r["asset_id"]: r for r in found["resources"]}
+    shown, plain = entries[image["asset_id"]], entries[raw["asset_id"]]
+    assert shown["url"] == shown["secure_url"] == image["secure_url"] and plain["url"] == raw["secure_url"]
+    assert (shown["format"], shown["width"], shown["height"]) == (image["format"], image["width"], image["height"])
+    assert shown["aspect_ratio"] == round(image["width"] / image["height"], 5)
+    assert shown["pixels"] == image["width"] * image["height"] and shown["tags"] == [] == plain["tags"]
+    assert not {"format", "width", "height", "aspect_ratio", "pixels"} & plain.keys()  # a raw file has none
+    for entry in (shown, plain):
+        assert ("folder" in entry) == (emulator.folder_mode == "fixed") and entry["asset_folder"] == "main-uploads"
+        assert entry["uploaded_at"] == entry["created_at"] and "placeholder" not in entry
+
 def test_search_by_get_as_well(emulator):
     upload(emulator, 1, folder="main-uploads")
     import httpx

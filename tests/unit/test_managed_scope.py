@@ -7,8 +7,9 @@ import pytest
 from mediasync.config import Settings
 from mediasync.errors import ConfigError, InvalidInput
 from mediasync.scope import ManagedScope, mode_reported_by_asset, resolve_folder_mode
+from mediasync.services.reconcile.listing import _split
 from mediasync.services.reconcile.reports import csv_cell
-from mediasync.store import ListingSource
+from mediasync.store import ListedFacts, ListingPage, ListingSource
 
 SETTINGS = Settings(managed_folders=("main-uploads", "avatars"))
 
@@ -83,3 +84,35 @@ def test_folder_mode_auto_is_resolved_once_for_listings_and_notifications(config
     # A notification's asset says what its account is: an asset_folder only in dynamic mode.
     assert resolve_folder_mode(configured, lambda: mode_reported_by_asset("cats" if reported == "dynamic" else None)) \
         == expected
+
+
+def test_an_owned_asset_s_folder_comes_with_the_check_and_nothing_else_has_one():
+    fixed, dynamic = (ManagedScope.from_settings(SETTINGS, mode) for mode in ("fixed", "dynamic"))
+    assert fixed.owned_folder("main-uploads/sub/a") == "main-uploads/sub" and fixed.owned_folder("avatars/x") == "avatars"
+    assert dynamic.owned_folder("abc", asset_folder="/avatars/2024/") == "avatars/2024"
+    for scope, public_id, asset_folder in [(fixed, "main-uploads2/a", None), (fixed, "a", None),
+                                           (fixed, "main-uploads/../a", None), (dynamic, "a", "main"),
+                                           (dynamic, "a", None), (dynamic, "a", "main-uploads/./x")]:
+        assert scope.owned_folder(public_id, asset_folder) is None and not scope.contains(public_id, asset_folder)
+    account = ManagedScope.from_settings(SETTINGS, "fixed", whole_account=True)
+    assert account.owned_folder("other-app/a") == "other-app" and account.owned_folder("a") == ""
+    assert account.owned_folder("other/../a") is None  # not a safe path: in no scope at all
+
+
+def test_a_page_keeps_what_the_scope_owns_with_its_folder_and_counts_the_live_rest():
+    page = ListingPage([_listed(public_id, placeholder) for public_id, placeholder in [("main-uploads/a", False), ("main-uploads/b", True),
+                                                       ("other/c", False), ("other/d", True), ("x/../e", False)]],
+                       next_cursor=None)
+    managed = ManagedScope.from_settings(SETTINGS, "fixed")
+    kept, unmanaged = _split(managed, page)
+    assert [(a.public_id, folder) for a, folder in kept] == [("main-uploads/a", "main-uploads"),
+                                                            ("main-uploads/b", "main-uploads")]
+    assert unmanaged == 2  # other/c and the unsafe x/../e; a placeholder outside is not a live asset
+    kept, unmanaged = _split(ManagedScope.from_settings(SETTINGS, "fixed", whole_account=True), page)
+    assert [(a.public_id, folder) for a, folder in kept][2:] == [("other/c", "other"), ("other/d", "other")]
+    assert unmanaged == 2  # kept in an account-scope run, still counted as outside the managed folders
+
+
+def _listed(public_id: str, placeholder: bool) -> ListedFacts:
+    return ListedFacts(public_id, "image", "upload", "png", 0 if placeholder else 1, 1, "e", None, None, None, None,
+                       f"id-{public_id}", None, None, placeholder)

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from mediasync.emulator.errors import CloudinaryError
 from mediasync.emulator.gate import admin_gate, listing_answer, read_params
 from mediasync.emulator.runtime import Emulator
-from mediasync.emulator.shapes import search_entry
+from mediasync.emulator.shapes import search_entries
 
 router = APIRouter()
 MAX_RESULTS = 500
@@ -143,7 +143,7 @@ async def _search(request: Request, emulator: Emulator, gate_response: Response)
     with_fields = set(with_fields if isinstance(with_fields, list) else [with_fields])
     base_url = str(request.base_url)
     body: dict[str, Any] = {"total_count": total, "time": int((time.perf_counter() - started) * 1000),
-                            "resources": [search_entry(emulator, base_url, a, with_fields) for a in page.assets]}
+                            "resources": search_entries(emulator, base_url, page.assets, with_fields)}
     if page.next_cursor:
         body["next_cursor"] = page.next_cursor
     return listing_answer(body, gate_response)

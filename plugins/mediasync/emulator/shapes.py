@@ -15,10 +15,17 @@ if TYPE_CHECKING:
 
 
 def delivery_url(emulator: Emulator, base_url: str, asset: Asset) -> str:
-    base = (emulator.settings.public_url or base_url).rstrip("/")
+    return delivery_base(emulator, base_url) + delivery_path(asset)
+
+
+def delivery_base(emulator: Emulator, base_url: str) -> str:
+    """What every delivery URL of the account starts with."""
+    return f"{(emulator.settings.public_url or base_url).rstrip('/')}/{emulator.credentials.cloud_name}/"
+
+
+def delivery_path(asset: Asset) -> str:
     suffix = f".{asset.format}" if asset.format and asset.resource_type != "raw" else ""
-    return f"{base}/{emulator.credentials.cloud_name}/{asset.resource_type}/{asset.type}/v{asset.version}/" \
-           f"{asset.public_id}{suffix}"
+    return f"{asset.resource_type}/{asset.type}/v{asset.version}/{asset.public_id}{suffix}"
 
 
 def display_name(asset: Asset) -> str:
@@ -112,22 +119,35 @@ def upload_response(emulator: Emulator, base_url: str, asset: Asset, *, overwrit
     return body
 
 
-def search_entry(emulator: Emulator, base_url: str, asset: Asset, with_fields: set[str]) -> dict[str, Any]:
-    url = delivery_url(emulator, base_url, asset)
+def search_entries(emulator: Emulator, base_url: str, assets: list[Asset],
+                   with_fields: set[str]) -> list[dict[str, Any]]:
+    """A Search API page's entries. A full listing asks for a million, so what every entry of the
+    page shares (the delivery URL's base, the folder mode, the fields asked for) is settled once."""
+    base = delivery_base(emulator, base_url)
+    fixed = emulator.settings.folder_mode == "fixed"
+    with_tags = "tags" in with_fields
+    return [_search_entry(asset, base + delivery_path(asset), fixed, with_tags) for asset in assets]
+
+
+def _search_entry(asset: Asset, url: str, fixed: bool, with_tags: bool) -> dict[str, Any]:
+    """One entry; a field the asset has no value for (a raw file's format, dimensions) is left out."""
+    width, height = asset.width, asset.height
+    aspect_ratio, pixels = (round(width / height, 5), width * height) if width and height else (None, None)
     body: dict[str, Any] = {
         "asset_id": asset.asset_id, "public_id": asset.public_id, "asset_folder": asset.asset_folder,
         "filename": asset.public_id.rsplit("/", 1)[-1], "display_name": display_name(asset),
         "format": asset.format, "version": asset.version, "resource_type": asset.resource_type,
         "type": asset.type, "created_at": asset.created_at, "uploaded_at": asset.created_at, "bytes": asset.bytes,
-        "backup_bytes": 0, "width": asset.width, "height": asset.height,
-        "aspect_ratio": round(asset.width / asset.height, 5) if asset.width and asset.height else None,
-        "pixels": asset.width * asset.height if asset.width and asset.height else None,
+        "backup_bytes": 0, "width": width, "height": height,
+        "aspect_ratio": aspect_ratio, "pixels": pixels,
         "url": url, "secure_url": url, "status": "active", "access_mode": "public", "etag": asset.etag,
     }
-    if emulator.settings.folder_mode == "fixed":
+    if fixed:
         body["folder"] = asset.public_id.rpartition("/")[0]
-    if "tags" in with_fields:
+    if with_tags:
         body["tags"] = asset.tags
     if asset.placeholder:
         body["placeholder"] = True
+    if pixels is not None and asset.format is not None:
+        return body
     return {k: v for k, v in body.items() if v is not None}

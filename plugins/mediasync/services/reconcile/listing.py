@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from mediasync.db import Connection, Database
 from mediasync.errors import StoreError, StorePermanentError, StoreRateLimited
 from mediasync.repository.reconciliation import ListedAsset, ReconciliationRepository
-from mediasync.scope import ManagedScope, folder_of
+from mediasync.scope import ManagedScope
 from mediasync.services.reconcile.partitions import AllowanceMeter, Metered, parts_of, ranges_of
 from mediasync.services.reconcile.prefetch import ReadAhead
 from mediasync.store import AssetStore, ListingPage, ListingSource
@@ -274,10 +274,13 @@ def _split(scope: ManagedScope, page: ListingPage) -> tuple[list[ListedAsset], i
     listed: list[ListedAsset] = []
     unmanaged = 0
     for asset in page.assets:
-        ours = managed.contains(asset.public_id, asset.asset_folder)
-        unmanaged += not ours and not asset.placeholder
-        if ours or scope.contains(asset.public_id, asset.asset_folder):
-            listed.append((asset, folder_of(asset.public_id, asset.asset_folder, scope.mode)))
+        folder = managed.owned_folder(asset.public_id, asset.asset_folder)
+        if folder is None:
+            unmanaged += not asset.placeholder
+            if scope.whole_account:
+                folder = scope.owned_folder(asset.public_id, asset.asset_folder)
+        if folder is not None:
+            listed.append((asset, folder))
     return listed, unmanaged
 
 
