@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
 import cloudinary.api
@@ -63,12 +63,15 @@ def search_expression(source: ListingSource) -> str:
 
 
 def parse_time(value: str | None) -> datetime | None:
+    """A time Cloudinary answers with, always UTC (`2024-05-01T10:00:00Z`): a time without an offset
+    is read as UTC too, not in whatever time zone a database session happens to have."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def listed_asset(r: dict[str, Any], resource_type: str, type: str) -> ListedFacts:

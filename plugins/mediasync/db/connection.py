@@ -96,9 +96,13 @@ class Connection:
         with self._mapped():
             self._raw.execute(text.encode())  # bytes: a script, not a statement with placeholders
 
-    def copy_rows(self, name: str, rows: Iterable[Sequence[Any]], *, columns: Sequence[str] | None = None) -> None:
-        """`COPY ... FROM STDIN` (the named query, its `{columns}` filled with `columns`) fed with `rows`."""
+    def copy_rows(self, name: str, rows: Iterable[Sequence[Any]], *, columns: Sequence[str] | None = None,
+                  types: Sequence[str] | None = None) -> None:
+        """`COPY ... FROM STDIN` (the named query, its `{columns}` filled with `columns`) fed with `rows`;
+        a binary COPY (`FORMAT binary`) needs the columns' exact `types`, since the server casts nothing."""
         with self._mapped(), self._raw.cursor().copy(_with_columns(name, columns)) as copy:
+            if types is not None:
+                copy.set_types(list(types))
             for row in rows:
                 copy.write_row(row)
 

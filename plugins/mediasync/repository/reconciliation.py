@@ -34,6 +34,20 @@ def _snapshot_rows(key: str, source: str, assets: Iterable[ListedAsset]) -> Iter
     return ((key, source, *facts, folder) for facts, folder in assets)
 
 
+_COLUMN_TYPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _column_types(conn: Connection, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The snapshot's types of `columns` (listing_page copies them), as the migrations declared
+    them: read from the catalog once per process, not declared again here."""
+    if columns not in _COLUMN_TYPES:
+        types = tuple(r["type"] for r in conn.all("reconciliation.snapshot_column_types", {"columns": list(columns)}))
+        if len(types) != len(columns):
+            raise RuntimeError(f"mediasync.listing_snapshot lacks some of the columns {columns}: migrate first")
+        _COLUMN_TYPES[columns] = types
+    return _COLUMN_TYPES[columns]
+
+
 class ReconciliationRepository:
     # --- runs ----------------------------------------------------------------------------
 
@@ -105,11 +119,12 @@ class ReconciliationRepository:
         try:
             with conn.transaction():  # a savepoint: straight into the snapshot, the common case
                 conn.copy_rows("reconciliation.copy_snapshot", _snapshot_rows(key, source.key, assets),
-                               columns=SNAPSHOT_COLUMNS)
+                               columns=SNAPSHOT_COLUMNS, types=_column_types(conn, SNAPSHOT_COLUMNS))
         except Conflict:  # an asset listed twice (the listing shifted under uploads): merge, the last one wins
             latest = {(a.resource_type, a.type, a.public_id): (a, folder) for a, folder in assets}
             conn.execute("reconciliation.create_page_table", columns=PAGE_COLUMNS)
-            conn.copy_rows("reconciliation.copy_page", _page_rows(latest.values()), columns=PAGE_COLUMNS)
+            conn.copy_rows("reconciliation.copy_page", _page_rows(latest.values()), columns=PAGE_COLUMNS,
+                           types=_column_types(conn, PAGE_COLUMNS))
             conn.execute("reconciliation.merge_page", {"key": key, "source": source.key}, columns=PAGE_COLUMNS)
         conn.execute("reconciliation.save_checkpoint", {"key": key, "source": source.key, "cursor": next_cursor,
                                                         "complete": next_cursor is None, "listed": len(assets),

@@ -139,11 +139,20 @@ SELECT {columns} FROM mediasync.listing_snapshot WITH NO DATA;
 -- name: copy_snapshot
 -- A batch of listing pages straight into the snapshot (each asset once): the common case. When an
 -- asset is already stored (the listing shifted under concurrent uploads), the key conflicts and
--- the batch goes through listing_page and merge_page instead. {columns}: SNAPSHOT_COLUMNS.
-COPY mediasync.listing_snapshot ({columns}) FROM STDIN;
+-- the batch goes through listing_page and merge_page instead. {columns}: SNAPSHOT_COLUMNS. Binary:
+-- a million listed assets are neither formatted as text nor parsed back (snapshot_column_types).
+COPY mediasync.listing_snapshot ({columns}) FROM STDIN (FORMAT binary);
 
 -- name: copy_page
-COPY listing_page ({columns}) FROM STDIN;
+COPY listing_page ({columns}) FROM STDIN (FORMAT binary);
+
+-- name: snapshot_column_types
+-- The snapshot's types of %(columns)s, in that order: what a binary COPY must send each value as.
+SELECT format_type(a.atttypid, a.atttypmod) AS type
+  FROM unnest(%(columns)s::text[]) WITH ORDINALITY AS wanted(name, position)
+  JOIN pg_attribute a ON a.attrelid = 'mediasync.listing_snapshot'::regclass AND a.attname = wanted.name
+                     AND NOT a.attisdropped
+ ORDER BY wanted.position;
 
 -- name: merge_page
 -- A listing that shifts under concurrent uploads may repeat an asset: keep the latest facts.
