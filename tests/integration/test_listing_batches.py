@@ -5,8 +5,12 @@ fetched before the failure, with the checkpoint after the last of them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
 
 from mediasync.errors import StoreRateLimited
+from mediasync.repository.reconciliation import ASSET_COLUMNS
 from mediasync.scope import ManagedScope
 from mediasync.services.reconcile.listing import SnapshotLister
 from mediasync.store import ListedFacts, ListingPage, ListingSource
@@ -73,3 +77,25 @@ def test_a_listing_too_old_to_resume_forgets_what_it_stored(db, conn):
     assert SnapshotLister(db, PagedStore(now), ("image",), admin_api_reserve=0).list(SCOPE).complete
     listed = conn.execute("SELECT public_id FROM mediasync.listing_snapshot ORDER BY public_id").fetchall()
     assert [r["public_id"] for r in listed] == [f"main-uploads/a{n:04d}" for n in range(1, 5)]
+
+
+
+@pytest.mark.parametrize("repeated", [False, True], ids=["straight", "merged"])
+def test_every_listed_fact_reaches_the_snapshot_as_listed(db, conn, repeated):
+    """The snapshot is loaded by binary COPY: each value goes in its column's exact type (a bigint
+    byte count past 2^31, NULLs, a placeholder's flag, an aware time with microseconds, non-ASCII
+    text), straight in or, when the batch repeats an asset, through the merge."""
+    created = datetime(2024, 4, 5, 12, 34, 56, 789000, tzinfo=timezone.utc)
+    full = ListedFacts(public_id="main-uploads/full", resource_type="image", type="upload", format="png",
+                       bytes=5_000_000_000, version=1712345678, etag="e-1", secure_url="https://x.invalid/full.png",
+                       width=3840, height=2160, created_at=created, asset_id="id-full", asset_folder="main-uploads",
+                       display_name="Full ünïcode", placeholder=False)
+    gone = full._replace(public_id="main-uploads/gone", bytes=0, format=None, etag=None, secure_url=None, width=None,
+                         height=None, created_at=None, asset_id="id-gone", display_name=None, placeholder=True)
+    pages = [[full, gone], [full, gone]] if repeated else [[full, gone]]
+    assert SnapshotLister(db, PagedStore(pages), ("image",), admin_api_reserve=0).list(SCOPE).complete
+
+    rows = conn.execute(f"SELECT {', '.join(ASSET_COLUMNS)}, folder FROM mediasync.listing_snapshot "
+                        "ORDER BY public_id").fetchall()
+    assert [(ListedFacts(**{k: r[k] for k in ASSET_COLUMNS}), r["folder"]) for r in rows] == [
+        (full, "main-uploads"), (gone, "main-uploads")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import get_type_hints
 
-from mediasync.clients.cloudinary_listing import listed_asset
+from mediasync.clients.cloudinary_listing import listed_asset, parse_time
 from mediasync.repository.reconciliation import ASSET_COLUMNS
 from mediasync.store import ListedFacts, StoredAsset
 
@@ -39,3 +39,10 @@ def test_a_listed_fact_is_the_stored_asset_field_of_the_same_name_and_type():
     hold them use the same names, so the names and types must agree."""
     stored = get_type_hints(StoredAsset)
     assert {name: stored.get(name) for name in ASSET_COLUMNS} == get_type_hints(ListedFacts)
+
+
+def test_cloudinary_times_are_utc_with_or_without_the_z():
+    for written in ("2024-04-05T12:34:56Z", "2024-04-05T12:34:56", "2024-04-05T12:34:56+00:00"):
+        assert parse_time(written) == datetime(2024, 4, 5, 12, 34, 56, tzinfo=timezone.utc), written
+    assert parse_time("2024-04-05T14:34:56+02:00") == datetime(2024, 4, 5, 12, 34, 56, tzinfo=timezone.utc)
+    assert parse_time(None) is parse_time("") is parse_time("yesterday") is None
