@@ -152,6 +152,7 @@ def test_search_entries_carry_what_each_asset_has(any_mode_emulator):
         assert ("folder" in entry) == (emulator.folder_mode == "fixed") and entry["asset_folder"] == "main-uploads"
         assert entry["uploaded_at"] == entry["created_at"] and "placeholder" not in entry
 
+
 def test_search_by_get_as_well(emulator):
     upload(emulator, 1, folder="main-uploads")
     import httpx

@@ -79,7 +79,6 @@ def test_a_listing_too_old_to_resume_forgets_what_it_stored(db, conn):
     assert [r["public_id"] for r in listed] == [f"main-uploads/a{n:04d}" for n in range(1, 5)]
 
 
-
 @pytest.mark.parametrize("repeated", [False, True], ids=["straight", "merged"])
 def test_every_listed_fact_reaches_the_snapshot_as_listed(db, conn, repeated):
     """The snapshot is loaded by binary COPY: each value goes in its column's exact type (a bigint

@@ -1,9 +1,11 @@
 """Upgrades in place: a database set up and used by the previous release (numbered migrations up
 to 045, no repeatable definitions) upgrades with `db upgrade` losing nothing — rows, tags, usage,
-queue entries, runs — and its pending entries keep flowing; a second upgrade is a no-op."""
+queue entries, runs — and its pending entries keep flowing, a listing loads its snapshot (binary
+COPY, in the types the upgraded table has); a second upgrade is a no-op."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
@@ -11,6 +13,9 @@ import psycopg
 from mediasync.db import Database
 from mediasync.repository.migrations import discover, upgrade_all
 from mediasync.repository.queue import QueueRepository
+from mediasync.repository.reconciliation import ReconciliationRepository
+from mediasync.scope import ManagedScope
+from mediasync.store import ListedFacts, ListingSource
 
 PREVIOUS_RELEASE_LAST = "045"  # the last numbered migration the previous release shipped
 
@@ -71,3 +76,13 @@ def test_a_previous_release_database_upgrades_in_place_losing_nothing(empty_data
     with db.transaction() as conn:  # the pending entry still flows: the current claim takes it
         claimed = QueueRepository().claim(conn, 10, 60)
     assert [item.public_id for item in claimed] == ["main-uploads/old5"]
+    listed = ListedFacts("main-uploads/new", "image", "upload", "png", 5_000_000_000, 2, "e", None, 4, 3,
+                         datetime(2024, 4, 5, tzinfo=timezone.utc), "id-new", None, None, False)
+    key, source = ManagedScope(("main-uploads",), "fixed").inventory_key, ListingSource("image", prefix="main-uploads/")
+    with db.transaction() as conn:  # the current listing stores into the upgraded snapshot
+        ReconciliationRepository().start_listing(conn, key, source, listed_before=False)
+        ReconciliationRepository().store_page(conn, key, source, [(listed, "main-uploads")], None, 0)
+    with psycopg.connect(empty_database_url) as conn:
+        stored = conn.execute("SELECT public_id, bytes, width, height, created_at, placeholder "
+                              "FROM mediasync.listing_snapshot").fetchall()
+    assert stored == [("main-uploads/new", 5_000_000_000, 4, 3, datetime(2024, 4, 5, tzinfo=timezone.utc), False)]

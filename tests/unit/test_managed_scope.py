@@ -100,9 +100,9 @@ def test_an_owned_asset_s_folder_comes_with_the_check_and_nothing_else_has_one()
 
 
 def test_a_page_keeps_what_the_scope_owns_with_its_folder_and_counts_the_live_rest():
-    page = ListingPage([_listed(public_id, placeholder) for public_id, placeholder in [("main-uploads/a", False), ("main-uploads/b", True),
-                                                       ("other/c", False), ("other/d", True), ("x/../e", False)]],
-                       next_cursor=None)
+    listed = [("main-uploads/a", False), ("main-uploads/b", True), ("other/c", False), ("other/d", True),
+              ("x/../e", False)]
+    page = ListingPage([_listed(public_id, placeholder) for public_id, placeholder in listed], next_cursor=None)
     managed = ManagedScope.from_settings(SETTINGS, "fixed")
     kept, unmanaged = _split(managed, page)
     assert [(a.public_id, folder) for a, folder in kept] == [("main-uploads/a", "main-uploads"),
