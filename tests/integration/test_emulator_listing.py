@@ -5,6 +5,7 @@ prefix), cursors that neither skip nor repeat while assets come and go, `by_asse
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import cloudinary.api
 import cloudinary.uploader
@@ -134,6 +135,39 @@ def test_search_expression_subset_with_pagination(any_mode_emulator):
         Search().expression("colors:red OR tags:x").execute(**sdk(emulator))
     with pytest.raises(BadRequest, match="max_results"):
         Search().expression("").max_results(501).execute(**sdk(emulator))
+
+
+def test_search_by_upload_time_in_public_id_order_walks_exactly_the_range(any_mode_emulator):
+    """A range of a partitioned listing: uploaded_at bounds, public_id order, both directions, across
+    pages, while an asset not yet reached is deleted — the pages hold exactly the range's assets,
+    even where public_id order and upload order disagree (two series uploaded interleaved)."""
+    emulator = any_mode_emulator
+    emulator.seed(30, prefix="main-uploads/b", spread_seconds=30 * 86400)
+    emulator.seed(30, prefix="main-uploads/a", age_seconds=15 * 86400, spread_seconds=30 * 86400)
+    emulator.seed(5, prefix="main-uploads/c", age_seconds=100 * 86400)
+    now = datetime.now(timezone.utc)
+    start, end = (now - timedelta(days=d) for d in (35, 10))
+    moment = "%Y-%m-%dT%H:%M:%SZ"
+    everything = cloudinary.api.resources_by_asset_folder("main-uploads", max_results=500, **sdk(emulator))
+    in_range = sorted(r["public_id"] for r in everything["resources"]
+                      if start.strftime(moment) <= r["created_at"] < end.strftime(moment))
+    assert 20 < len(in_range) < 60 and {p.rpartition("/")[2][0] for p in in_range} == {"a", "b"}
+    expression = f'asset_folder:main-uploads/* AND uploaded_at>="{start.strftime(moment)}" AND uploaded_at<"{end.strftime(moment)}"'
+    for direction in ("asc", "desc"):
+        expected, seen, cursor, gone = in_range if direction == "asc" else in_range[::-1], [], None, None
+        while True:
+            search = Search().expression(expression).sort_by("public_id", direction).max_results(7)
+            page = (search.next_cursor(cursor) if cursor else search).execute(**sdk(emulator))
+            assert page["total_count"] == len(expected) - (gone is not None)
+            seen += [r["public_id"] for r in page["resources"]]
+            cursor = page.get("next_cursor")
+            if gone is None:  # an asset the walk has not reached yet goes away
+                gone = expected[-3]
+                cloudinary.api.delete_resources([gone], **sdk(emulator))
+            if not cursor:
+                break
+        assert seen == [p for p in expected if p != gone]
+        in_range.remove(gone)
 
 
 def test_search_entries_carry_what_each_asset_has(any_mode_emulator):

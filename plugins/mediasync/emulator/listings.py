@@ -18,7 +18,7 @@ from mediasync.emulator.errors import CloudinaryError
 if TYPE_CHECKING:
     from mediasync.emulator.state import Asset
 
-SEARCH_COUNTS_KEPT = 256  # searches whose total_count is remembered (until the store changes)
+SEARCH_EXTENTS_KEPT = 256  # searches whose count and public_id span are remembered (until the store changes)
 TOP = "\U0010ffff"  # sorts after every public_id: the open end of a prefix range
 HAS_TAG = "EXISTS (SELECT 1 FROM json_each(assets.tags) WHERE json_each.value = ?)"
 HAS_CONTEXT_KEY = "EXISTS (SELECT 1 FROM json_each(assets.context) WHERE json_each.key = ?)"
@@ -54,7 +54,8 @@ class ListingQueries:
     query: Callable[..., list[tuple]]
     row_to_asset: Callable[[Sequence[Any]], Asset]
     generation: int  # bumped by every write (AssetStore.tx)
-    search_counts: dict[tuple, tuple[int, int]]  # (where, args) -> (generation, total_count)
+    search_extents: dict[tuple, tuple[int, tuple[int, str | None, str | None]]]  # (where, args) ->
+    # (generation, (total_count, first public_id, last public_id))
 
     def _page(self, sql: str, args: list[Any], limit: int, order: str, key_of: Callable[[Asset], list]) -> Page:
         rows = self.query(f"{sql} LIMIT ?", (*args, limit + 1))
@@ -181,36 +182,49 @@ class ListingQueries:
 
     def search(self, where: str, args: list[Any], sort: tuple[str, bool], cursor: str | None,
                limit: int) -> tuple[Page, int]:
-        """One Search API page plus total_count; `sort` is (created | public_id, descending)."""
+        """One Search API page plus total_count; `sort` is (created | public_id, descending). In
+        public_id order the page's walk is bounded by the first and last public_id the search
+        matches: a search narrowed by upload time (a range of a partitioned listing) then walks
+        its own span of the index, not the whole index up to it and past it."""
         field, descending = sort
         order = f"search_{field}_{'desc' if descending else 'asc'}"
-        total = self._search_count(where, args)
+        key = decode_cursor(cursor, order) if cursor else None
+        total, first, last = self._search_extent(where, args)
+        if not total or first is None or last is None:
+            return Page([], None), 0
         op, direction = ("<", "DESC") if descending else (">", "ASC")
         page_where, page_args = where, list(args)
         if field == "public_id":
-            if cursor:
-                key = decode_cursor(cursor, order)
-                # spelled so the public_id index seeks straight to the cursor (a row value scans)
-                page_where += f" AND public_id {op}= ? AND (public_id {op} ? OR seq {op} ?)"
-                page_args += [str(key[0]), str(key[0]), int(key[1])]
+            start, end = (last, first) if descending else (first, last)
+            if key is not None:  # from the cursor on, where it lies inside the span
+                start = min(start, str(key[0])) if descending else max(start, str(key[0]))
+            # spelled so the public_id index seeks straight to the start (a row value scans)
+            page_where += f" AND public_id {op}= ? AND public_id {'>' if descending else '<'}= ?"
+            page_args += [start, end]
+            if key is not None:
+                page_where += f" AND (public_id {op} ? OR seq {op} ?)"
+                page_args += [str(key[0]), int(key[1])]
             sql = f"{self.select} WHERE {page_where} ORDER BY public_id {direction}, seq {direction}"
             return self._page(sql, page_args, limit, order, lambda a: [a.public_id, a.seq]), total
-        if cursor:
+        if key is not None:
             page_where += f" AND seq {op} ?"
-            page_args.append(int(decode_cursor(cursor, order)[0]))
+            page_args.append(int(key[0]))
         sql = f"{self.select} WHERE {page_where} ORDER BY seq {direction}"
         return self._page(sql, page_args, limit, order, lambda a: [a.seq]), total
 
-    def _search_count(self, where: str, args: list[Any]) -> int:
-        """A search's total_count, counted once per state of the store: every page of a listing
-        reports it, and counting a large range on every page would cost more than the page."""
+    def _search_extent(self, where: str, args: list[Any]) -> tuple[int, str | None, str | None]:
+        """A search's total_count and its first and last public_id, counted once per state of the
+        store: every page of a listing reports the count, and counting a large range on every page
+        would cost more than the page."""
         key = (where, tuple(args))
-        cached = self.search_counts.get(key)
+        cached = self.search_extents.get(key)
         if cached is not None and cached[0] == self.generation:
             return cached[1]
         generation = self.generation
-        total = int(self.query(f"SELECT count(*) FROM assets WHERE {where}", args)[0][0])
-        if len(self.search_counts) >= SEARCH_COUNTS_KEPT:
-            self.search_counts.clear()
-        self.search_counts[key] = (generation, total)
-        return total
+        total, first, last = self.query(f"SELECT count(*), min(public_id), max(public_id) FROM assets WHERE {where}",
+                                        args)[0]
+        extent = (int(total), first, last)
+        if len(self.search_extents) >= SEARCH_EXTENTS_KEPT:
+            self.search_extents.clear()
+        self.search_extents[key] = (generation, extent)
+        return extent

@@ -21,6 +21,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS assets_identity ON assets (resource_type, type
 CREATE INDEX IF NOT EXISTS assets_created ON assets (resource_type, type, seq);
 CREATE INDEX IF NOT EXISTS assets_created_any_type ON assets (resource_type, seq);
 CREATE INDEX IF NOT EXISTS assets_by_folder ON assets (asset_folder, seq);
+CREATE INDEX IF NOT EXISTS assets_uploaded ON assets (resource_type, type, created_at);
 CREATE TABLE IF NOT EXISTS presets (name TEXT PRIMARY KEY, unsigned INTEGER NOT NULL, settings TEXT NOT NULL);
 """
 

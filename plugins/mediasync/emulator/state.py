@@ -111,8 +111,8 @@ class AssetStore(ListingQueries, PresetStore):
         self.blob_dir = self.data_dir / "blobs"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
-        self.generation = 0  # bumped by every write: what a cached search count was counted at
-        self.search_counts: dict[tuple, tuple[int, int]] = {}
+        self.generation = 0  # bumped by every write: what a cached search extent was counted at
+        self.search_extents: dict[tuple, tuple[int, tuple[int, str | None, str | None]]] = {}
         self.db = open_database(self.data_dir / "emulator.sqlite3")
         self.ensure_default_presets()
         self.backups: BackupIndex | None = None
