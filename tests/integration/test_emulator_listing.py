@@ -15,6 +15,7 @@ from cloudinary.exceptions import BadRequest
 
 from fixtures.emulator import sdk
 from fixtures.media import tiny_png
+from mediasync.store import search_instant
 
 
 def upload(emulator, n: int, **options) -> dict:
@@ -146,13 +147,11 @@ def test_search_by_upload_time_in_public_id_order_walks_exactly_the_range(any_mo
     emulator.seed(30, prefix="main-uploads/a", age_seconds=15 * 86400, spread_seconds=30 * 86400)
     emulator.seed(5, prefix="main-uploads/c", age_seconds=100 * 86400)
     now = datetime.now(timezone.utc)
-    start, end = (now - timedelta(days=d) for d in (35, 10))
-    moment = "%Y-%m-%dT%H:%M:%SZ"
+    start, end = (search_instant(now - timedelta(days=days)) for days in (35, 10))
     everything = cloudinary.api.resources_by_asset_folder("main-uploads", max_results=500, **sdk(emulator))
-    in_range = sorted(r["public_id"] for r in everything["resources"]
-                      if start.strftime(moment) <= r["created_at"] < end.strftime(moment))
+    in_range = sorted(r["public_id"] for r in everything["resources"] if start <= r["created_at"] < end)
     assert 20 < len(in_range) < 60 and {p.rpartition("/")[2][0] for p in in_range} == {"a", "b"}
-    expression = f'asset_folder:main-uploads/* AND uploaded_at>="{start.strftime(moment)}" AND uploaded_at<"{end.strftime(moment)}"'
+    expression = f'asset_folder:main-uploads/* AND uploaded_at>="{start}" AND uploaded_at<"{end}"'
     for direction in ("asc", "desc"):
         expected, seen, cursor, gone = in_range if direction == "asc" else in_range[::-1], [], None, None
         while True:

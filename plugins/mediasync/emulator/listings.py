@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mediasync.emulator.state import Asset
 
 SEARCH_EXTENTS_KEPT = 256  # searches whose count and public_id span are remembered (until the store changes)
+SearchExtent = tuple[int, str | None, str | None]  # a search's total_count, first and last public_id
 TOP = "\U0010ffff"  # sorts after every public_id: the open end of a prefix range
 HAS_TAG = "EXISTS (SELECT 1 FROM json_each(assets.tags) WHERE json_each.value = ?)"
 HAS_CONTEXT_KEY = "EXISTS (SELECT 1 FROM json_each(assets.context) WHERE json_each.key = ?)"
@@ -54,8 +55,7 @@ class ListingQueries:
     query: Callable[..., list[tuple]]
     row_to_asset: Callable[[Sequence[Any]], Asset]
     generation: int  # bumped by every write (AssetStore.tx)
-    search_extents: dict[tuple, tuple[int, tuple[int, str | None, str | None]]]  # (where, args) ->
-    # (generation, (total_count, first public_id, last public_id))
+    search_extents: dict[tuple, tuple[int, SearchExtent]]  # (where, args) -> (generation, extent)
 
     def _page(self, sql: str, args: list[Any], limit: int, order: str, key_of: Callable[[Asset], list]) -> Page:
         rows = self.query(f"{sql} LIMIT ?", (*args, limit + 1))
@@ -190,7 +190,7 @@ class ListingQueries:
         order = f"search_{field}_{'desc' if descending else 'asc'}"
         key = decode_cursor(cursor, order) if cursor else None
         total, first, last = self._search_extent(where, args)
-        if not total or first is None or last is None:
+        if first is None or last is None:  # nothing matches
             return Page([], None), 0
         op, direction = ("<", "DESC") if descending else (">", "ASC")
         page_where, page_args = where, list(args)
@@ -212,7 +212,7 @@ class ListingQueries:
         sql = f"{self.select} WHERE {page_where} ORDER BY seq {direction}"
         return self._page(sql, page_args, limit, order, lambda a: [a.seq]), total
 
-    def _search_extent(self, where: str, args: list[Any]) -> tuple[int, str | None, str | None]:
+    def _search_extent(self, where: str, args: list[Any]) -> SearchExtent:
         """A search's total_count and its first and last public_id, counted once per state of the
         store: every page of a listing reports the count, and counting a large range on every page
         would cost more than the page."""
@@ -223,7 +223,7 @@ class ListingQueries:
         generation = self.generation
         total, first, last = self.query(f"SELECT count(*), min(public_id), max(public_id) FROM assets WHERE {where}",
                                         args)[0]
-        extent = (int(total), first, last)
+        extent: SearchExtent = (int(total), first, last)
         if len(self.search_extents) >= SEARCH_EXTENTS_KEPT:
             self.search_extents.clear()
         self.search_extents[key] = (generation, extent)

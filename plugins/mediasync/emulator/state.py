@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from mediasync.emulator.listings import ListingQueries, Page, decode_cursor, encode_cursor
+from mediasync.emulator.listings import ListingQueries, Page, SearchExtent, decode_cursor, encode_cursor
 from mediasync.emulator.presets import PresetStore
 from mediasync.emulator.schema import open_database
 
@@ -112,7 +112,7 @@ class AssetStore(ListingQueries, PresetStore):
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self.generation = 0  # bumped by every write: what a cached search extent was counted at
-        self.search_extents: dict[tuple, tuple[int, tuple[int, str | None, str | None]]] = {}
+        self.search_extents: dict[tuple, tuple[int, SearchExtent]] = {}
         self.db = open_database(self.data_dir / "emulator.sqlite3")
         self.ensure_default_presets()
         self.backups: BackupIndex | None = None
