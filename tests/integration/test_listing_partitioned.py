@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import cloudinary.api
 import cloudinary.exceptions
@@ -18,6 +19,7 @@ from fixtures.emulator import sdk, seeded_public_id
 from fixtures.media import tiny_png
 from mediasync.repository.reconciliation import ReconciliationRepository
 from mediasync.scope import ManagedScope
+from mediasync.services.reconcile import Reconciler
 from mediasync.services.reconcile.listing import RANGE_CONNECTIONS, SnapshotLister
 from mediasync.store import ListingPage, ListingSource
 from support.connections import mediasync_connections
@@ -222,3 +224,45 @@ def test_more_cursors_than_connections(db, db_url, conn, emulator, cloudinary_st
     assert store.max_cursors > RANGE_CONNECTIONS  # more cursors in flight than connections...
     assert store.max_connections <= RANGE_CONNECTIONS + 1  # ...and the listing's own session besides
     assert sorted(in_snapshot(conn, scope.inventory_key)) == sorted(in_account(emulator))
+
+
+class RecordingStore:
+    """The real store, recording the upload-time bounds of every listing it is asked for."""
+
+    def __init__(self, store) -> None:
+        self.store, self.bounds, self.lock = store, set(), threading.Lock()
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+    def iter_source_pages(self, source: ListingSource, cursor: str | None = None) -> Iterator[ListingPage]:
+        with self.lock:
+            self.bounds.add((source.uploaded_from, source.uploaded_before))
+        yield from self.store.iter_source_pages(source, cursor)
+
+
+def test_a_reconciliation_plans_the_next_ones_ranges_beside_its_diff(db, conn, emulator, emulator_folder_mode,
+                                                                    cloudinary_store, settings):
+    """A full reconciliation plans the next full listing's ranges from what it listed (on its own
+    connection, while the diff runs), and the next full reconciliation lists those ranges side by
+    side and finds the same drift."""
+    seed(emulator)
+    key = ManagedScope(("main-uploads",), emulator_folder_mode).inventory_key
+    store = RecordingStore(cloudinary_store)
+    reconciler = Reconciler(db, store, replace(settings, reconcile_listing_concurrency=CONCURRENCY),
+                            resource_types=("image",))
+
+    first = reconciler.run(kind="full", grace_minutes=0)
+    plan = conn.execute("SELECT bounds, assets FROM mediasync.listing_plans WHERE inventory_key = %s",
+                        (key,)).fetchone()
+    assert (first.status, first.assets_listed, first.counts["orphan_asset"]) == ("completed", ASSETS, ASSETS)
+    assert store.bounds == {(None, None)}  # no plan yet: one cursor
+    # 30,000 assets in ranges of at least MIN_RANGE_ASSETS (12,500): two, then the uploads since
+    assert plan["assets"] == ASSETS and len(plan["bounds"]) == 2
+
+    store.bounds.clear()
+    second = reconciler.run(kind="full", grace_minutes=0)
+    low, high = plan["bounds"]
+    assert store.bounds == {(None, low), (low, high), (high, None)}
+    assert (second.status, second.assets_listed, second.counts["orphan_asset"]) == ("completed", ASSETS, ASSETS)
+    assert conn.execute("SELECT count(*) AS n FROM mediasync.listing_snapshot").fetchone()["n"] == 0  # consumed

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -49,6 +49,9 @@ class ListingOutcome:
     complete: bool
     message: str = ""
     resume_at: datetime | None = None  # when Cloudinary's allowance resets, if that is what stopped it
+    # a complete full listing: the keys each listing's assets are stored under (itself, or its
+    # ranges), by `ListingSource.whole_key` — what `SnapshotLister.plan_ranges` plans the next one from
+    stored_under: Mapping[str, list[str]] | None = None
 
 
 AdminAllowance = AllowanceMeter  # the listing's meter of Cloudinary's Admin API allowance
@@ -107,9 +110,12 @@ class SnapshotLister:
         self.concurrency = max(1, concurrency)
         self.min_range_assets = min_range_assets
 
-    def list(self, scope: ManagedScope, uploaded_after: datetime | None = None) -> ListingOutcome:
+    def list(self, scope: ManagedScope, uploaded_after: datetime | None = None, *,
+             plan_ranges: bool = True) -> ListingOutcome:
         """Stream every source of the scope into the snapshot, resuming from checkpoints; with
-        `uploaded_after`, only the assets uploaded since (an incremental run's Search API listing)."""
+        `uploaded_after`, only the assets uploaded since (an incremental run's Search API listing).
+        A complete full listing plans the next one's ranges, unless `plan_ranges` is false: the
+        caller then does (`plan_ranges`), beside its own work on the snapshot."""
         allowance = AdminAllowance(self.admin_api_reserve)
         progress = ListingProgress(self.progress_every)
         sources = scope.sources(self.resource_types, uploaded_after)
@@ -127,12 +133,23 @@ class SnapshotLister:
                     outcome = self._list_source(lambda: nullcontext(conn), scope, last, allowance, progress)
                 if not outcome.complete:
                     return outcome
-            if full and self.concurrency > 1:
-                self.guard()
-                with conn.transaction():
-                    listings = {whole: [part.key for part in parts] for whole, parts in listed_as.items()}
-                    self.repo.plan_listings(conn, key, listings, self.concurrency, self.min_range_assets)
-        return ListingOutcome(True)
+        stored_under = ({whole: [part.key for part in parts] for whole, parts in listed_as.items()}
+                        if full and self.concurrency > 1 else None)
+        listed = ListingOutcome(True, stored_under=stored_under)
+        if plan_ranges:
+            self.plan_ranges(scope, listed)
+        return listed
+
+    def plan_ranges(self, scope: ManagedScope, listed: ListingOutcome) -> None:
+        """Plan the ranges of the scope's next full listing from what the complete full listing
+        `listed` stored (nothing to do for any other listing). Reads the snapshot only, on its own
+        connection: it may run while the diff reads the same snapshot."""
+        if not listed.complete or listed.stored_under is None:
+            return
+        self.guard()
+        with self.db.transaction() as conn:
+            self.repo.plan_listings(conn, scope.inventory_key, listed.stored_under, self.concurrency,
+                                    self.min_range_assets)
 
     def _list_ranges(self, conn: Connection, scope: ManagedScope, ranges: Sequence[ListingSource],
                      allowance: AdminAllowance, progress: ListingProgress) -> ListingOutcome:

@@ -74,14 +74,15 @@ UPDATE mediasync.listing_checkpoints
 
 -- name: listing_summary
 -- Placeholders (deleted assets Cloudinary keeps a backup of) are counted apart: they are no assets,
--- so they neither count in the safety cap's base nor as listed assets.
+-- so they neither count in the safety cap's base nor as listed assets. Both counted in one scan of
+-- the snapshot (a million rows at 1M assets).
 SELECT (SELECT min(started_at) FROM mediasync.listing_checkpoints WHERE inventory_key = %(key)s) AS started_at,
-       (SELECT count(*) FILTER (WHERE NOT placeholder) FROM mediasync.listing_snapshot
-         WHERE inventory_key = %(key)s) AS assets_listed,
-       (SELECT count(*) FILTER (WHERE placeholder) FROM mediasync.listing_snapshot
-         WHERE inventory_key = %(key)s) AS placeholders,
+       listed.assets_listed, listed.placeholders,
        (SELECT coalesce(sum(unmanaged), 0) FROM mediasync.listing_checkpoints
-         WHERE inventory_key = %(key)s)::bigint AS unmanaged;
+         WHERE inventory_key = %(key)s)::bigint AS unmanaged
+  FROM (SELECT count(*) FILTER (WHERE NOT placeholder) AS assets_listed,
+               count(*) FILTER (WHERE placeholder) AS placeholders
+          FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s) AS listed;
 
 -- name: clear_snapshot
 DELETE FROM mediasync.listing_snapshot WHERE inventory_key = %(key)s;
@@ -202,7 +203,9 @@ ANALYZE listing_match;
 -- name: find_orphans
 -- Assets with no row at all (by asset_id or by name), older than the grace period (an upload's row
 -- may still be on its way), and not already waiting in the cleanup queue (a backlog is not new drift).
--- A placeholder is never an orphan: it is already deleted (only its backup remains).
+-- A placeholder is never an orphan: it is already deleted (only its backup remains). No test against
+-- listing_match: an asset it pairs has a row by asset_id or by name, which the two tests on
+-- media_files already rule out (and skipping it spares a hash of a million pairs).
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, details)
 SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
        jsonb_build_object('bytes', s.bytes, 'format', s.format, 'asset_created_at', s.created_at,
@@ -210,8 +213,6 @@ SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
   FROM mediasync.listing_snapshot s
  WHERE s.inventory_key = %(key)s AND NOT s.placeholder
    AND (s.created_at IS NULL OR s.created_at < %(grace_cutoff)s)
-   AND NOT EXISTS (SELECT 1 FROM listing_match x
-                    WHERE x.public_id = s.public_id AND x.resource_type = s.resource_type AND x.type = s.type)
    AND NOT EXISTS (SELECT 1 FROM public.media_files m
                     WHERE m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type)
    AND NOT EXISTS (SELECT 1 FROM public.media_files m WHERE m.asset_id = s.asset_id)
