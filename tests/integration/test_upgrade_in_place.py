@@ -1,7 +1,8 @@
 """Upgrades in place: a database set up and used by the previous release (numbered migrations up
 to 045, no repeatable definitions) upgrades with `db upgrade` losing nothing — rows, tags, usage,
 queue entries, runs — and its pending entries keep flowing, a listing loads its snapshot (binary
-COPY, in the types the upgraded table has); a second upgrade is a no-op."""
+COPY, in the types the upgraded table has) and the current listing summary and diff run on it;
+a second upgrade is a no-op."""
 
 from __future__ import annotations
 
@@ -86,3 +87,12 @@ def test_a_previous_release_database_upgrades_in_place_losing_nothing(empty_data
         stored = conn.execute("SELECT public_id, bytes, width, height, created_at, placeholder "
                               "FROM mediasync.listing_snapshot").fetchall()
     assert stored == [("main-uploads/new", 5_000_000_000, 4, 3, datetime(2024, 4, 5, tzinfo=timezone.utc), False)]
+    with db.transaction() as conn:  # and the current summary and diff run on it: the new asset, the old rows
+        repo = ReconciliationRepository()
+        summary = repo.listing_summary(conn, key)
+        run = repo.create_run(conn, "dry_run", {}, key)
+        counts = repo.diff(conn, run_id=run["id"], scope=ManagedScope(("main-uploads",), "fixed"),
+                           resource_types=("image",), grace_cutoff=datetime.now(timezone.utc),
+                           listing_started_at=summary["started_at"])
+    assert (summary["assets_listed"], summary["placeholders"], summary["unmanaged"]) == (1, 0, 0)
+    assert (counts.get("orphan_asset"), counts.get("missing_asset")) == (1, 4)
