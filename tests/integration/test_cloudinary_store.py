@@ -3,13 +3,17 @@ error mapping, retries, and where credentials come from."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
+import cloudinary.uploader
 import pytest
+from cloudinary import Search
 
-from fixtures.emulator import seeded_public_id
+from fixtures.emulator import sdk, seeded_public_id
 from fixtures.media import tiny_png
 from mediasync.clients.cloudinary import CloudinaryClient, CloudinaryCredentials, rate_limit_reset
+from mediasync.clients.cloudinary_listing import listed_asset, search_expression
 from mediasync.errors import ConfigError, StoreAuthError, StorePermanentError, StoreRateLimited, StoreTransientError
 from mediasync.hooks.cloudinary import CloudinaryHook
 from mediasync.provider import get_provider_info
@@ -41,6 +45,25 @@ def test_listing_1200_assets_in_three_pages_and_resuming(cloudinary_store, emula
     resumed = [a.public_id for page in cloudinary_store.iter_source_pages(source, first.next_cursor)
                for a in page.assets]
     assert [a.public_id for a in first.assets] + resumed == ids
+
+
+def test_a_searched_listing_reads_from_the_fields_it_names_what_the_whole_entries_hold(
+        cloudinary_store, emulator, emulator_folder_mode):
+    """A range (Search API) names only the fields the listing reads: its facts equal those read
+    from the whole entries, for an image, a raw file and a backed-up deleted asset's placeholder."""
+    image = cloudinary_store.upload(tiny_png(3), upload_preset="tap2go-uploads", folder="main-uploads",
+                                    resource_type="image", filename="whole.png", tags=[])
+    raw = cloudinary.uploader.upload(b"plain text", resource_type="raw", folder="main-uploads", **sdk(emulator))
+    gone = cloudinary.uploader.upload(tiny_png(4), folder="main-uploads", backup=True, **sdk(emulator))
+    cloudinary.uploader.destroy(gone["public_id"], **sdk(emulator))
+    for resource_type, expected in (("image", {image.public_id, gone["public_id"]}), ("raw", {raw["public_id"]})):
+        whole = ManagedScope(("main-uploads",), emulator_folder_mode).sources((resource_type,))[0]
+        source = replace(whole, uploaded_from=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        listed = {a for page in cloudinary_store.iter_source_pages(source) for a in page.assets}
+        entries = Search().expression(search_expression(source)).max_results(500).execute(**sdk(emulator))
+        assert listed == {listed_asset(r, resource_type, "upload") for r in entries["resources"]}
+        assert {a.public_id for a in listed} == expected
+        assert {a.public_id for a in listed if a.placeholder} == ({gone["public_id"]} & expected)
 
 
 def test_delete_many_batches_by_100_and_counts_not_found_as_deleted(cloudinary_store, emulator,

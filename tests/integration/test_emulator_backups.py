@@ -85,6 +85,9 @@ def test_placeholders_in_listings_search_and_lookups(any_mode_emulator):
     assert found["total_count"] == 2
     assert {r["public_id"]: (r.get("placeholder", False), r["bytes"]) for r in found["resources"]} == \
         {live["public_id"]: (False, live["bytes"]), gone["public_id"]: (True, 0)}
+    picked = cloudinary.search.Search().expression("asset_folder=main-uploads").fields("bytes").execute(**sdk(emulator))
+    assert {r["public_id"]: (r.get("placeholder", False), r["bytes"]) for r in picked["resources"]} == \
+        {live["public_id"]: (False, live["bytes"]), gone["public_id"]: (True, 0)}  # still marked with `fields`
     by_id = cloudinary.api.resources_by_asset_ids([live["asset_id"], gone["asset_id"]], **sdk(emulator))
     assert [r["public_id"] for r in by_id["resources"]] == [live["public_id"]]
 

@@ -186,6 +186,30 @@ def test_search_entries_carry_what_each_asset_has(any_mode_emulator):
         assert entry["uploaded_at"] == entry["created_at"] and "placeholder" not in entry
 
 
+def test_search_fields_answer_what_is_always_included_and_what_is_named(any_mode_emulator):
+    """Cloudinary's Search `fields`: each entry carries public_id, asset_id, asset_folder, created_at,
+    status, type and resource_type, plus the fields named and nothing else; it takes precedence over
+    `with_field` (tags only when named); a list in the SDK's JSON body or comma-separated in a GET."""
+    import httpx
+
+    emulator = any_mode_emulator
+    image = upload(emulator, 1, folder="main-uploads", public_id="picked", tags=["kept"])
+    always = {"public_id", "asset_id", "asset_folder", "created_at", "status", "type", "resource_type"}
+    search = Search().expression("asset_folder:main-uploads")
+    (entry,) = search.fields(["bytes", "secure_url"]).with_field("tags").execute(**sdk(emulator))["resources"]
+    assert entry.keys() == always | {"bytes", "secure_url"}
+    assert (entry["public_id"], entry["asset_id"], entry["bytes"], entry["secure_url"], entry["status"]) == (
+        image["public_id"], image["asset_id"], image["bytes"], image["secure_url"], "active")
+    assert (entry["created_at"], entry["asset_folder"], entry["type"]) == (image["created_at"], "main-uploads", "upload")
+    (tagged,) = Search().expression("asset_folder:main-uploads").fields("tags").execute(**sdk(emulator))["resources"]
+    assert tagged.keys() == always | {"tags"} and tagged["tags"] == ["kept"]
+    answer = httpx.get(f"{emulator.base_url}/v1_1/demo/resources/search",
+                       params={"expression": "folder:main-uploads", "fields": "format, width"},
+                       auth=(emulator.api_key, emulator.api_secret))
+    (got,) = answer.json()["resources"]
+    assert got.keys() == always | {"format", "width"} and got["width"] == image["width"]
+
+
 def test_search_by_get_as_well(emulator):
     upload(emulator, 1, folder="main-uploads")
     import httpx

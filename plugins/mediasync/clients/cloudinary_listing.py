@@ -74,6 +74,14 @@ def parse_time(value: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
+# The fields a searched listing asks each entry for: those `listed_asset` reads beyond the ones the
+# Search API always includes once `fields` is named (public_id, asset_id, asset_folder, created_at,
+# status, type, resource_type). Naming them leaves out what no listing reads (url, filename,
+# uploaded_at, aspect_ratio, pixels, backup_bytes, access_mode): a third of every page's JSON, which
+# the client decodes a million times in a full listing.
+SEARCHED_FIELDS = ("format", "version", "bytes", "width", "height", "secure_url", "etag", "display_name")
+
+
 def listed_asset(r: dict[str, Any], resource_type: str, type: str) -> ListedFacts:
     """One resource of a listing or search answer as its `ListedFacts`. Built positionally, in the
     fields' order (a keyword call costs twice as much, a million times a full listing; a unit test
@@ -125,7 +133,7 @@ class ListingCalls:
         expression = search_expression(source)
         while True:
             search = (cloudinary.search.Search().expression(expression).max_results(MAX_LISTING_PAGE)
-                      .sort_by("public_id", "asc"))
+                      .sort_by("public_id", "asc").fields(list(SEARCHED_FIELDS)))
             if cursor:
                 search = search.next_cursor(cursor)
             result = self._call("search resources", search.execute)

@@ -13,7 +13,7 @@ from mediasync.emulator.errors import CloudinaryError
 from mediasync.emulator.gate import listing_answer, truthy
 from mediasync.emulator.listings import Page
 from mediasync.emulator.runtime import Emulator
-from mediasync.emulator.shapes import ListingOptions, listed
+from mediasync.emulator.shapes import ListingOptions, listed, requested_fields
 
 MAX_LISTING = 500
 MAX_IDS = 100
@@ -75,11 +75,9 @@ def required_ids(params: dict[str, Any], name: str) -> list[str]:
 
 
 def listing_options(params: Any) -> ListingOptions:
-    fields = params.get("fields")
-    names = fields if isinstance(fields, list) else str(fields or "").split(",")
     return ListingOptions(tags=truthy(params.get("tags", "false")), context=truthy(params.get("context", "false")),
                           metadata=truthy(params.get("metadata", "false")),
-                          fields=frozenset(n.strip() for n in names if n.strip()))
+                          fields=requested_fields(params.get("fields")))
 
 
 def render(emulator: Emulator, request: Request, page: Page, gate_response: Response,

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from mediasync.emulator.errors import CloudinaryError
 from mediasync.emulator.gate import admin_gate, listing_answer, read_params
 from mediasync.emulator.runtime import Emulator
-from mediasync.emulator.shapes import search_entries
+from mediasync.emulator.shapes import requested_fields, search_entries
 
 router = APIRouter()
 MAX_RESULTS = 500
@@ -139,11 +139,10 @@ async def _search(request: Request, emulator: Emulator, gate_response: Response)
     where, args = parse_expression(str(params.get("expression") or ""))
     page, total = emulator.state.search(where, args, _sort(params.get("sort_by")), params.get("next_cursor") or None,
                                         limit)
-    with_fields = params.get("with_field") or []
-    with_fields = set(with_fields if isinstance(with_fields, list) else [with_fields])
-    base_url = str(request.base_url)
+    entries = search_entries(emulator, str(request.base_url), page.assets, requested_fields(params.get("with_field")),
+                             requested_fields(params.get("fields")))
     body: dict[str, Any] = {"total_count": total, "time": int((time.perf_counter() - started) * 1000),
-                            "resources": search_entries(emulator, base_url, page.assets, with_fields)}
+                            "resources": entries}
     if page.next_cursor:
         body["next_cursor"] = page.next_cursor
     return listing_answer(body, gate_response)

@@ -62,6 +62,13 @@ def resource(emulator: Emulator, base_url: str, asset: Asset, *, detail: bool = 
     return body
 
 
+def requested_fields(value: Any) -> frozenset[str]:
+    """The field names of a `fields` parameter: a list (as the SDKs send it in a JSON body) or one
+    comma-separated string (a query parameter)."""
+    names = value if isinstance(value, list) else str(value or "").split(",")
+    return frozenset(n.strip() for n in map(str, names) if n.strip())
+
+
 @dataclass(frozen=True)
 class ListingOptions:
     """What a listing call asks each entry to carry: `tags`, `context`, `metadata` (true/false),
@@ -119,14 +126,27 @@ def upload_response(emulator: Emulator, base_url: str, asset: Asset, *, overwrit
     return body
 
 
-def search_entries(emulator: Emulator, base_url: str, assets: list[Asset],
-                   with_fields: set[str]) -> list[dict[str, Any]]:
+# What a Search API entry always carries when the call names its `fields` (Cloudinary's Search
+# reference: "The following fields are always included in the response").
+ALWAYS_SEARCHED = frozenset({"public_id", "asset_id", "asset_folder", "created_at", "status", "type",
+                             "resource_type"})
+
+
+def search_entries(emulator: Emulator, base_url: str, assets: list[Asset], with_fields: frozenset[str],
+                   fields: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """A Search API page's entries. A full listing asks for a million, so what every entry of the
-    page shares (the delivery URL's base, the folder mode, the fields asked for) is settled once."""
+    page shares (the delivery URL's base, the folder mode, the fields asked for) is settled once.
+    `fields`, when named, takes precedence over `with_field`: each entry then carries exactly the
+    fields always included and those named (and a placeholder stays marked as one)."""
     base = delivery_base(emulator, base_url)
     fixed = emulator.settings.folder_mode == "fixed"
-    with_tags = "tags" in with_fields
-    return [_search_entry(asset, base + delivery_path(asset), fixed, with_tags) for asset in assets]
+    if not fields:
+        with_tags = "tags" in with_fields
+        return [_search_entry(asset, base + delivery_path(asset), fixed, with_tags) for asset in assets]
+    keep = ALWAYS_SEARCHED | fields | {"placeholder"}
+    with_tags = "tags" in fields
+    return [{k: v for k, v in _search_entry(asset, base + delivery_path(asset), fixed, with_tags).items() if k in keep}
+            for asset in assets]
 
 
 def _search_entry(asset: Asset, url: str, fixed: bool, with_tags: bool) -> dict[str, Any]:
