@@ -140,13 +140,12 @@ def search_entries(emulator: Emulator, base_url: str, assets: list[Asset], with_
     fields always included and those named (and a placeholder stays marked as one)."""
     base = delivery_base(emulator, base_url)
     fixed = emulator.settings.folder_mode == "fixed"
+    with_tags = "tags" in (fields or with_fields)
+    entries = [_search_entry(asset, base + delivery_path(asset), fixed, with_tags) for asset in assets]
     if not fields:
-        with_tags = "tags" in with_fields
-        return [_search_entry(asset, base + delivery_path(asset), fixed, with_tags) for asset in assets]
+        return entries
     keep = ALWAYS_SEARCHED | fields | {"placeholder"}
-    with_tags = "tags" in fields
-    return [{k: v for k, v in _search_entry(asset, base + delivery_path(asset), fixed, with_tags).items() if k in keep}
-            for asset in assets]
+    return [{k: v for k, v in entry.items() if k in keep} for entry in entries]
 
 
 def _search_entry(asset: Asset, url: str, fixed: bool, with_tags: bool) -> dict[str, Any]:
