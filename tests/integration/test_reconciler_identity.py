@@ -49,3 +49,23 @@ def test_another_asset_id_than_the_row_holds_is_still_drift(services, conn):
     conn.execute("UPDATE media_files SET asset_id = 'not-what-cloudinary-says' WHERE id = %s", (media.id,))
     result = services.reconciler.run(grace_minutes=0)
     assert (result.counts["metadata_mismatch"], result.counts["identity_filled"]) == (1, 0)
+
+
+def test_a_name_the_row_holds_for_another_listed_asset_pairs_it_with_that_asset_only(services, cloudinary_store,
+                                                                                    conn):
+    # The asset was renamed in Cloudinary and a newcomer took its old name: the row (its old name,
+    # its asset_id) is the renamed asset's, never the newcomer's, and the newcomer no row's yet.
+    renamed = services.media.upload(tiny_png(330), "renamed.png")
+    newcomer = cloudinary_store.upload(tiny_png(331), folder="main-uploads", resource_type="image",
+                                       filename="newcomer.png")
+    conn.execute("UPDATE media_files SET public_id = %s WHERE id = %s", (newcomer.public_id, renamed.id))
+    dry = services.reconciler.run(grace_minutes=0, kind="full")
+    assert {k: dry.counts[k] for k in ("metadata_mismatch", "orphan_asset", "missing_asset")} == {
+        "metadata_mismatch": 1, "orphan_asset": 0, "missing_asset": 0}
+    item = conn.execute("SELECT public_id, media_file_id FROM mediasync.reconciliation_items "
+                        "WHERE run_id = %s AND kind = 'metadata_mismatch'", (dry.run_id,)).fetchone()
+    assert (item["public_id"], str(item["media_file_id"])) == (renamed.public_id, str(renamed.id))
+
+    services.reconciler.run(apply=True, grace_minutes=0, kind="full")  # the row takes its asset's name back
+    after = services.reconciler.run(grace_minutes=0, kind="full")
+    assert (after.counts["orphan_asset"], after.counts["metadata_mismatch"]) == (1, 0)  # now the newcomer shows

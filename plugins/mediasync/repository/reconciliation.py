@@ -181,6 +181,7 @@ class ReconciliationRepository:
         conn.execute("reconciliation.diff_memory")
         conn.execute("reconciliation.analyze_snapshot")
         conn.execute("reconciliation.match_snapshot", {"key": key})
+        conn.execute("reconciliation.pair_by_name", {"key": key})
         conn.execute("reconciliation.analyze_match")
         for drift in DRIFT_CLASSES:
             conn.execute(drift.finder, {**args, "kind": drift.kind})

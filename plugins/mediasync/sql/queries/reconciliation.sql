@@ -178,22 +178,26 @@ SET LOCAL work_mem = '128MB';
 
 -- name: match_snapshot
 -- Pair each listed live asset with its row, for this transaction's finders: by asset_id where both
--- know it (it survives renames and moves), else by (public_id, resource_type, type) — an asset no
--- row knows by id, with a row no listed asset claims by id. Carries the listed facts the finders
--- compare, so they need not join the snapshot again. A placeholder (a deleted asset Cloudinary
--- keeps a backup of) is no live asset: it pairs with no row, so its row is missing, not undeleted.
+-- know it (it survives renames and moves; media_files holds an asset_id once), then by name
+-- (`pair_by_name`). Every listed live asset gets a line, NULL media_file_id while no row pairs with
+-- it: one pass over the snapshot and media_files, and the orphans are the lines left unpaired.
+-- Carries the listed facts the finders compare, so they need not join the snapshot again. A
+-- placeholder (a deleted asset Cloudinary keeps a backup of) is no live asset: it has no line, so
+-- its row is missing, not undeleted.
 CREATE TEMP TABLE listing_match ON COMMIT DROP AS
 SELECT s.public_id, s.resource_type, s.type, m.id AS media_file_id, s.bytes, s.format, s.version, s.etag, s.asset_id,
        s.asset_folder, s.display_name
-  FROM mediasync.listing_snapshot s JOIN public.media_files m ON m.asset_id = s.asset_id
- WHERE s.inventory_key = %(key)s AND NOT s.placeholder
-UNION ALL
-SELECT s.public_id, s.resource_type, s.type, m.id, s.bytes, s.format, s.version, s.etag, s.asset_id, s.asset_folder,
-       s.display_name
-  FROM mediasync.listing_snapshot s
-  JOIN public.media_files m ON m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type
- WHERE s.inventory_key = %(key)s AND NOT s.placeholder
-   AND NOT EXISTS (SELECT 1 FROM public.media_files i WHERE i.asset_id = s.asset_id)
+  FROM mediasync.listing_snapshot s LEFT JOIN public.media_files m ON m.asset_id = s.asset_id
+ WHERE s.inventory_key = %(key)s AND NOT s.placeholder;
+
+-- name: pair_by_name
+-- An asset no row knows by id pairs with the row of its (public_id, resource_type, type), unless
+-- that row's asset_id is another listed live asset's (then the row is that asset's, renamed or
+-- moved). Only the few lines `match_snapshot` left unpaired are looked at, by the row's unique key.
+UPDATE listing_match x SET media_file_id = m.id
+  FROM public.media_files m
+ WHERE x.media_file_id IS NULL
+   AND m.public_id = x.public_id AND m.resource_type = x.resource_type AND m.type = x.type
    AND NOT EXISTS (SELECT 1 FROM mediasync.listing_snapshot o
                     WHERE o.inventory_key = %(key)s AND o.asset_id = m.asset_id AND NOT o.placeholder);
 
@@ -203,19 +207,20 @@ ANALYZE listing_match;
 -- name: find_orphans
 -- Assets with no row at all (by asset_id or by name), older than the grace period (an upload's row
 -- may still be on its way), and not already waiting in the cleanup queue (a backlog is not new drift).
--- A placeholder is never an orphan: it is already deleted (only its backup remains). No test against
--- listing_match: an asset it pairs has a row by asset_id or by name, which the two tests on
--- media_files already rule out (and skipping it spares a hash of a million pairs).
+-- The unpaired lines of listing_match: no row has their asset_id; a row of their name that another
+-- listed asset claims by id rules them out too. A placeholder is never an orphan: it has no line
+-- (it is already deleted; only its backup remains). Its facts come from the snapshot, by its key.
 INSERT INTO mediasync.reconciliation_items (run_id, kind, public_id, resource_type, type, details)
 SELECT %(run_id)s, %(kind)s, s.public_id, s.resource_type, s.type,
        jsonb_build_object('bytes', s.bytes, 'format', s.format, 'asset_created_at', s.created_at,
                           'secure_url', s.secure_url, 'asset_id', s.asset_id, 'asset_folder', s.asset_folder)
-  FROM mediasync.listing_snapshot s
- WHERE s.inventory_key = %(key)s AND NOT s.placeholder
+  FROM listing_match x
+  JOIN mediasync.listing_snapshot s ON s.inventory_key = %(key)s AND s.resource_type = x.resource_type
+                                   AND s.type = x.type AND s.public_id = x.public_id
+ WHERE x.media_file_id IS NULL
    AND (s.created_at IS NULL OR s.created_at < %(grace_cutoff)s)
    AND NOT EXISTS (SELECT 1 FROM public.media_files m
                     WHERE m.public_id = s.public_id AND m.resource_type = s.resource_type AND m.type = s.type)
-   AND NOT EXISTS (SELECT 1 FROM public.media_files m WHERE m.asset_id = s.asset_id)
    AND NOT EXISTS (SELECT 1 FROM public.cloudinary_cleanup_queue q
                     WHERE q.public_id = s.public_id AND q.resource_type = s.resource_type AND q.type = s.type
                       AND mediasync.is_open_entry(q.status));
