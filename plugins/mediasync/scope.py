@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from mediasync.config import FolderMode, Settings
@@ -49,6 +49,13 @@ def mode_reported_by_asset(asset_folder: str | None) -> ResolvedFolderMode:
     return "dynamic" if asset_folder is not None else "fixed"
 
 
+@lru_cache(maxsize=4096)
+def _is_valid_asset_folder(asset_folder: str) -> bool:
+    """Whether an asset's asset_folder (slashes at its ends aside) is a safe path. A listing's
+    million assets share a few folders: each is checked once, not once per asset."""
+    return is_valid_folder(asset_folder.strip("/"))
+
+
 def folder_of(public_id: str, asset_folder: str | None, mode: ResolvedFolderMode) -> str:
     """The folder an asset lives in, as the account's folder mode defines it ('' for the root)."""
     if mode == "dynamic":
@@ -74,7 +81,7 @@ class ManagedScope:
     def owned_folder(self, public_id: str, asset_folder: str | None = None) -> str | None:
         """The folder of an asset this scope contains ('' for the root), None for any other: the
         check and the folder a listing needs for each of a million assets, computed once."""
-        if not is_valid_public_id(public_id) or not is_valid_folder((asset_folder or "").strip("/")):
+        if not is_valid_public_id(public_id) or not _is_valid_asset_folder(asset_folder or ""):
             return None
         folder = folder_of(public_id, asset_folder, self.mode)
         if self.whole_account:
