@@ -33,16 +33,22 @@ _PLAIN_NAME = r"(?!v\d+/)[A-Za-z0-9_-][A-Za-z0-9_.-]*"
 _PLAIN_PATH = re.compile(f"{_PLAIN_NAME}(?:/{_PLAIN_NAME})*")
 
 
+def _is_plain(value: object, max_length: int) -> bool:
+    """The path nearly every asset has, accepted in one match: a string within the limit, every
+    name plain (`_PLAIN_PATH`). Anything else is looked at check by check, to say why."""
+    return isinstance(value, str) and len(value) <= max_length and _PLAIN_PATH.fullmatch(value) is not None
+
+
 def path_problem(value: object, *, max_length: int, allow_empty: bool) -> str | None:
     """Why `value` is not a safe slash-separated path of names (None when it is)."""
+    if _is_plain(value, max_length):
+        return None
     if not isinstance(value, str):
         return "must be a string"
     if value == "":
         return None if allow_empty else "must not be empty"
     if len(value) > max_length:
         return f"is longer than {max_length} characters"
-    if _PLAIN_PATH.fullmatch(value):
-        return None
     if _CONTROL.search(value):
         return "contains a control character"
     if _FORBIDDEN.search(value):
@@ -71,9 +77,7 @@ def folder_problem(value: object) -> str | None:
 def is_valid_public_id(value: object) -> bool:
     """A listing asks this of every asset: the common plain path is accepted in one match, without
     the calls that would say why another one is refused."""
-    if isinstance(value, str) and len(value) <= MAX_PUBLIC_ID_LENGTH and _PLAIN_PATH.fullmatch(value):
-        return True
-    return public_id_problem(value) is None
+    return _is_plain(value, MAX_PUBLIC_ID_LENGTH) or public_id_problem(value) is None
 
 
 def is_valid_folder(value: object) -> bool:
