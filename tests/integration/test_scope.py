@@ -192,3 +192,21 @@ def test_an_asset_moved_out_of_the_managed_folders_is_reported_never_deleted(ser
         1, 0, 0)
     assert len(everything(cloudinary_store)) == 1  # not ours any more: left alone
     assert conn.execute("SELECT status FROM media_files WHERE id = %s", (media.id,)).fetchone()["status"] == "active"
+
+
+def test_only_rows_of_the_managed_folders_can_be_missing(services, conn, emulator_folder_mode):
+    """Rows whose asset is listed nowhere: missing inside the managed folders (and below them), never
+    in a folder that only starts like one, another app's folder or the root. In dynamic mode the
+    row's asset_folder places it (its public_id carries no folder); in fixed mode its public_id does."""
+    folders = ("main-uploads", "main-uploads/sub", "main-uploads-old", "other-app", "")
+    names = {}
+    for number, folder in enumerate(folders):
+        name = f"gone-{number}" if emulator_folder_mode == "dynamic" else "/".join(filter(None, (folder, "gone")))
+        conn.execute("INSERT INTO media_files (public_id, format, bytes, folder, asset_folder, created_at) "
+                     "VALUES (%s, 'png', 10, %s, %s, now() - interval '2 hours')", (name, folder, folder))
+        names[folder] = name
+    result = services.reconciler.run(grace_minutes=0)
+    missing = {r["public_id"] for r in conn.execute(
+        "SELECT public_id FROM mediasync.reconciliation_items WHERE run_id = %s AND kind = 'missing_asset'",
+        (result.run_id,))}
+    assert missing == {names["main-uploads"], names["main-uploads/sub"]}
